@@ -1,0 +1,121 @@
+"""Render the dataset card (README.md with Hub YAML metadata) from the counts of the built dataset."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import yaml
+
+from realorai.config import FACE_MARGIN, LABELS
+
+LICENCE_NOTES = {
+    "ffhq": "FFHQ: CC BY-NC-SA 4.0 (non-commercial, share-alike); photos from Flickr.",
+    "utkface": "UTKFace: non-commercial research use only.",
+    "yonsei": "Yonsei 'real and fake face' (real half): no licence stated by the source.",
+    "sdfd": "SDFD (Stable Diffusion 2.1 faces): no licence stated by the source.",
+    "tpdne": "thispersondoesnotexist scrape: no licence stated by the source.",
+    "tpdne-b": "thispersondoesnotexist scrape (second): no licence stated by the source.",
+}
+
+
+def counts_table(rows: list[tuple[str, str, str, str]]) -> list[tuple[str, str, str, str, int]]:
+    """(split, label, source, generator) rows -> sorted count rows."""
+    counts = Counter(rows)
+    return [(*key, n) for key, n in sorted(counts.items())]
+
+
+def render_card(
+    rows: list[tuple[str, str, str, str]],
+    settings: dict,
+    dedupe_counts: dict[str, int],
+    skipped: Counter,
+    splits: list[str],
+) -> str:
+    table = counts_table(rows)
+    split_sizes = Counter(r[0] for r in rows)
+    sources = sorted({r[2] for r in rows})
+    metadata = {
+        "license": "other",
+        "license_name": "mixed-non-commercial",
+        "license_details": "Mixed sources; see 'Licences'. Non-commercial research use only.",
+        "task_categories": ["image-classification"],
+        "tags": ["deepfake-detection", "ai-generated-images", "faces", "real-or-ai"],
+        "pretty_name": "Real or AI? portrait faces",
+        "size_categories": ["1K<n<10K"],
+        "configs": [
+            {"config_name": "default", "data_files": [{"split": s, "path": f"data/{s}-*"} for s in splits]}
+        ],
+    }
+    lines = [
+        "---",
+        yaml.safe_dump(metadata, sort_keys=False).strip(),
+        "---",
+        "",
+        "# Real or AI? portrait faces",
+        "",
+        "Face crops labelled `real` (camera photographs) or `ai` (GAN or diffusion generated), each tagged "
+        "with its `source` (collection) and `generator`. Built by `python -m dataset_builder` in the "
+        "[Real or AI?](https://github.com/) project.",
+        "",
+        "## Columns",
+        "",
+        f"- `image`: {settings['size']}x{settings['size']} RGB face crop ({settings['format'].upper()})",
+        f"- `label`: ClassLabel {list(LABELS)}",
+        "- `source`: where the picture comes from; `generator`: `camera` for real photos, else the model",
+        "- `face_found`: false when no face was detected and the centre square was kept",
+        "- `file`: the input file (`label/source/name`), for tracing",
+        "",
+        "## Counts",
+        "",
+        "| split | " + " | ".join(splits) + " |",
+        "|---|" + "---:|" * len(splits),
+        "| images | " + " | ".join(str(split_sizes[s]) for s in splits) + " |",
+        "",
+        "| split | label | source | generator | images |",
+        "|---|---|---|---|---:|",
+        *[f"| {s} | {lab} | {src} | {gen} | {n} |" for s, lab, src, gen, n in table],
+        "",
+        "## How it was built",
+        "",
+        f"1. Every image is decoded the same way (EXIF orientation applied, first frame of animations, "
+        f"CMYK/16-bit/palette/alpha converted to 8-bit RGB).",
+        f"2. The main face is found with MTCNN (facenet-pytorch) and cut as a square of {FACE_MARGIN}x the face "
+        f"box, shifted and shrunk to stay inside the picture (never padded), then resized to "
+        f"{settings['size']} px. Images without a face were "
+        f"{'kept as their centre square' if settings['keep_faceless'] else 'dropped'}. The app crops the same way "
+        "(one shared function).",
+        f"3. Duplicates are dropped: identical files, and near duplicates whose 64-bit perceptual hash "
+        f"(of the crop or of the whole picture) differs in at most {settings['near_duplicate_bits']} bits, "
+        f"within and across sources. Removed: "
+        + (", ".join(f"{k.replace('_', ' ')}: {v}" for k, v in sorted(dedupe_counts.items())) or "none")
+        + ".",
+        f"4. Look-alikes (hashes within {settings['group_bits']} bits) are grouped and each group stays in one split; "
+        f"splits are stratified by label and source with seed {settings['seed']} "
+        f"(fractions {settings['fractions']})."
+        + (
+            f" Held-out sources ({', '.join(settings['holdout'])}) form the `holdout` split: generators the model never sees."
+            if settings["holdout"]
+            else ""
+        ),
+        "5. Skipped inputs: "
+        + (", ".join(f"{reason}: {n}" for reason, n in sorted(skipped.items())) or "none")
+        + ".",
+        "",
+        "## Known biases and shortcuts",
+        "",
+        "- One diffusion source only (Stable Diffusion 2.1); StyleGAN2 dominates the rest. Results on other "
+        "generators are not implied; report per source and per generator.",
+        "- Classes are unbalanced (more real than AI): use balanced sampling or class weights and balanced metrics.",
+        "- Original resolutions differ by source (200 px UTKFace up to 1024 px StyleGAN); the upstream data "
+        "was resized to 256 px and re-encoded as JPEG q92 for every source. Augment with resize and blur.",
+        "- Demographics follow the sources (FFHQ/Flickr, UTKFace, studio portraits, prompted SD faces) and "
+        "are not balanced.",
+        "",
+        "## Licences",
+        "",
+        *[f"- {LICENCE_NOTES.get(s, f'{s}: licence unknown; check the source.')}" for s in sources],
+        "",
+        "Non-commercial research use only. The images are not redistributed by the code repository.",
+        "",
+    ]
+    return "\n".join(lines)

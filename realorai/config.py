@@ -1,0 +1,35 @@
+"""Settings that the dataset builder, training and the app must agree on.
+
+Everything here is read by more than one side; change it once, here.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+# Class index -> name. The dataset's ClassLabel, the model's label_names and the app all come from this.
+LABELS: tuple[str, ...] = ("real", "ai")
+AI_INDEX = LABELS.index("ai")
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+BUNDLED_MODEL_DIR = REPO_ROOT / "model"  # the shipped default model, in Hub layout
+
+
+def portraits_dir() -> Path:
+    """Where the labelled portraits live: $PORTRAITS_DIR, else ../shared/data/portraits."""
+    return Path(os.environ.get("PORTRAITS_DIR", REPO_ROOT.parent / "shared" / "data" / "portraits"))
+
+
+# Face crop: square around the detected face box, grown by this factor. Framing differs by source
+# (UTKFace faces overflow the frame, FFHQ faces fill ~75% of it); 1.15 is the widest margin every
+# source can give without padding, so all crops show the same face-filling framing.
+FACE_MARGIN = 1.15
+FACE_SIZE = 256  # side of the stored/served face crop; the model's own transform takes it from here
+
+# Input guards.
+MAX_PIXELS = 50_000_000  # refuse larger images before decoding them (decompression bombs)
+MIN_SIDE = 32  # smaller images hold too little detail to judge
+
+# Calibrated P(ai) inside this band is reported as "uncertain" rather than forced to a side.
+UNCERTAIN_BAND = (0.35, 0.65)

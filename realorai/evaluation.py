@@ -1,0 +1,88 @@
+"""Run a classifier over a dataset split (optionally degraded) and turn its outputs into metrics.
+
+Used by `train.py` after training and by `train.py --eval-only` on any model folder or Hub id.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import Callable
+
+import numpy as np
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, Dataset
+from tqdm import tqdm
+
+from .calibration import softmax
+from .config import AI_INDEX
+from .metrics import binary_metrics
+from .preprocess import blur, down_up, jpeg
+
+# name -> degradation applied to the face crop before the model's transform
+ROBUSTNESS = {
+    "jpeg_q90": partial(jpeg, quality=90),
+    "jpeg_q75": partial(jpeg, quality=75),
+    "jpeg_q50": partial(jpeg, quality=50),
+    "resize_0.5x": partial(down_up, factor=0.5),
+    "resize_0.25x": partial(down_up, factor=0.25),
+    "blur_sigma1": partial(blur, sigma=1.0),
+}
+
+
+class FaceDataset(Dataset):
+    """A Hugging Face split as (tensor, label) pairs through `transform`, optionally degraded first."""
+
+    def __init__(self, split, transform: Callable, degrade: Callable | None = None) -> None:
+        self.split, self.transform, self.degrade = split, transform, degrade
+
+    def __len__(self) -> int:
+        return len(self.split)
+
+    def __getitem__(self, index: int):
+        row = self.split[index]
+        image = row["image"].convert("RGB")
+        if self.degrade is not None:
+            image = self.degrade(image)
+        return self.transform(image), row["label"]
+
+
+@torch.inference_mode()
+def predict_logits(model: nn.Module, split, transform, degrade=None, batch_size: int = 64, desc: str = "eval",
+                   workers: int = 2) -> tuple[np.ndarray, np.ndarray]:
+    device = next(model.parameters()).device
+    loader = DataLoader(FaceDataset(split, transform, degrade), batch_size=batch_size, num_workers=workers)
+    model.eval()
+    logits, labels = [], []
+    for images, targets in tqdm(loader, desc=desc, leave=False):
+        images = images.to(device).contiguous(memory_format=torch.channels_last)
+        logits.append(model(images).float().cpu().numpy())
+        labels.append(targets.numpy())
+    return np.concatenate(logits), np.concatenate(labels)
+
+
+def grouped_metrics(labels: np.ndarray, p_ai: np.ndarray, groups: list[str]) -> dict:
+    """Metrics per group value (source or generator). One-class groups still get accuracy and recall."""
+    groups = np.asarray(groups)
+    return {g: binary_metrics(labels[groups == g], p_ai[groups == g]) for g in sorted(set(groups.tolist()))}
+
+
+def evaluate_split(model, split, transform, temperature: float, robustness: bool = True, name: str = "test") -> dict:
+    """Everything we report for one split; also returns the raw probabilities for plots."""
+    logits, labels = predict_logits(model, split, transform, desc=f"{name}: clean")
+    p_raw = softmax(logits)[:, AI_INDEX]
+    p_cal = softmax(logits, temperature)[:, AI_INDEX]
+    result = {
+        "overall": binary_metrics(labels, p_cal),
+        "ece_before_calibration": binary_metrics(labels, p_raw)["ece"],
+        "per_source": grouped_metrics(labels, p_cal, split["source"]),
+        "per_generator": grouped_metrics(labels, p_cal, split["generator"]),
+        "_probabilities": {"labels": labels.tolist(), "p_ai": p_cal.tolist(), "p_ai_raw": p_raw.tolist(),
+                           "source": list(split["source"])},
+    }
+    if robustness:
+        result["robustness"] = {}
+        for degradation, fn in ROBUSTNESS.items():
+            d_logits, d_labels = predict_logits(model, split, transform, degrade=fn, desc=f"{name}: {degradation}")
+            result["robustness"][degradation] = binary_metrics(d_labels, softmax(d_logits, temperature)[:, AI_INDEX])
+    return result

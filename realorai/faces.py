@@ -1,0 +1,137 @@
+"""Find faces and cut the square face crop that the model sees.
+
+One function, `face_crops`, is used by the dataset builder and by the app, so training and serving
+frame faces identically. Detector: MTCNN from facenet-pytorch (its weights ship inside the wheel, so it
+works offline); it found a face in every sampled image of every source, where OpenCV's Haar cascade
+missed ~40% of the tight UTKFace/SDFD crops (see README).
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from functools import lru_cache
+
+import torch
+from PIL import Image
+
+from .config import FACE_MARGIN, FACE_SIZE
+
+Box = tuple[int, int, int, int]  # left, top, right, bottom in image pixels
+
+DETECT_MAX_SIDE = 400  # detect on a copy no larger than this: ~4x faster on big photos, same boxes
+MIN_FACE_PX = 20  # at detection scale, i.e. faces under ~5% of the long side are ignored
+MIN_SCORE = 0.92
+MIN_RELATIVE_AREA = 0.1  # ignore background faces smaller than this share of the largest face
+MAX_FACES = 8
+
+
+@dataclass(frozen=True)
+class Face:
+    box: tuple[float, float, float, float]  # detector box (x0, y0, x1, y1), image pixels
+    score: float  # detector confidence that this is a face
+
+    @property
+    def area(self) -> float:
+        x0, y0, x1, y1 = self.box
+        return max(0.0, x1 - x0) * max(0.0, y1 - y0)
+
+
+@dataclass(frozen=True)
+class FaceCrop:
+    image: Image.Image  # FACE_SIZE x FACE_SIZE RGB
+    crop_box: Box  # region of the source image that was cut
+    face: Face | None  # None when no face was found and the whole image was centre-cropped
+
+
+class FaceDetector:
+    """MTCNN wrapper returning faces sorted largest first. Build once and reuse (see `default_detector`)."""
+
+    def __init__(self, max_side: int = DETECT_MAX_SIDE, min_score: float = MIN_SCORE) -> None:
+        from facenet_pytorch import MTCNN  # heavy import, only when a detector is really built
+
+        self.max_side = max_side
+        self.min_score = min_score
+        self._mtcnn = MTCNN(keep_all=True, min_face_size=MIN_FACE_PX, post_process=False, device="cpu")
+        self._lock = threading.Lock()  # MTCNN keeps no state, but torch threads are shared: serialise
+
+    def detect(self, image: Image.Image) -> list[Face]:
+        scale = min(1.0, self.max_side / max(image.size))
+        small = image if scale == 1.0 else image.resize(
+            (max(1, round(image.width * scale)), max(1, round(image.height * scale))), Image.BILINEAR
+        )
+        with self._lock, torch.inference_mode():
+            boxes, scores = self._mtcnn.detect(small)
+        if boxes is None:
+            return []
+        faces = [
+            Face(tuple(float(v) / scale for v in box), float(score))
+            for box, score in zip(boxes, scores)
+            if score is not None and score >= self.min_score
+        ]
+        faces.sort(key=lambda f: f.area, reverse=True)
+        if not faces:
+            return []
+        largest = faces[0].area
+        return [f for f in faces if f.area >= MIN_RELATIVE_AREA * largest][:MAX_FACES]
+
+
+@lru_cache(maxsize=1)
+def default_detector() -> FaceDetector:
+    """The process-wide detector, built on first use."""
+    return FaceDetector()
+
+
+def square_around(box: tuple[float, float, float, float], image_size: tuple[int, int], margin: float = FACE_MARGIN) -> Box:
+    """Square of side `margin` x the box's longer side, centred on the box, shifted and shrunk to fit the image.
+
+    Shrinking instead of padding matters: padded borders would appear only for some sources and become a
+    shortcut the model could learn.
+    """
+    width, height = image_size
+    x0, y0, x1, y1 = box
+    side = min(max(x1 - x0, y1 - y0) * margin, width, height)
+    side = max(1, int(round(side)))
+    cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+    left = int(round(min(max(cx - side / 2, 0), width - side)))
+    top = int(round(min(max(cy - side / 2, 0), height - side)))
+    return left, top, left + side, top + side
+
+
+def centre_square(image_size: tuple[int, int]) -> Box:
+    width, height = image_size
+    side = min(width, height)
+    left, top = (width - side) // 2, (height - side) // 2
+    return left, top, left + side, top + side
+
+
+def cut(image: Image.Image, box: Box, size: int = FACE_SIZE) -> Image.Image:
+    """Crop `box` and resize to size x size (antialiased, so big photos are downscaled cleanly)."""
+    return image.crop(box).resize((size, size), Image.BICUBIC, reducing_gap=3.0)
+
+
+def face_crops(
+    image: Image.Image,
+    detector: FaceDetector | None = None,
+    size: int = FACE_SIZE,
+    margin: float = FACE_MARGIN,
+    all_faces: bool = True,
+) -> list[FaceCrop]:
+    """Square crops of the faces in `image`, largest first; [] when no face is found.
+
+    `all_faces=False` returns only the main (largest) face, as the dataset builder wants.
+    """
+    faces = (detector or default_detector()).detect(image)
+    if not all_faces:
+        faces = faces[:1]
+    crops = []
+    for face in faces:
+        box = square_around(face.box, image.size, margin)
+        crops.append(FaceCrop(cut(image, box, size), box, face))
+    return crops
+
+
+def whole_image_crop(image: Image.Image, size: int = FACE_SIZE) -> FaceCrop:
+    """The fallback when no face is found: the centred square of the whole image."""
+    box = centre_square(image.size)
+    return FaceCrop(cut(image, box, size), box, None)

@@ -1,0 +1,68 @@
+"""Render the model's README.md (Hub model card with model-index) from model_card.md and metrics.json."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from string import Template
+
+from .config import REPO_ROOT
+
+TEMPLATE = REPO_ROOT / "model_card.md"
+DEFAULT_REPO_ID = "real-or-ai/portrait-detector"
+DEFAULT_DATASET_ID = "real-or-ai/portrait-faces"
+
+
+def _fmt(value) -> str:
+    return "n/a" if value is None else f"{value:.4f}"
+
+
+def metrics_table(rows: dict[str, dict], first: str) -> str:
+    lines = [f"| {first} | n | accuracy | balanced acc. | ROC-AUC | AP | EER | real recall | AI recall |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for name, m in rows.items():
+        lines.append(f"| {name} | {m['n']} | {_fmt(m['accuracy'])} | {_fmt(m['balanced_accuracy'])} | "
+                     f"{_fmt(m['roc_auc'])} | {_fmt(m['average_precision'])} | {_fmt(m['eer'])} | "
+                     f"{_fmt(m['real_recall'])} | {_fmt(m['ai_recall'])} |")
+    return "\n".join(lines)
+
+
+def render_model_card(metrics: dict, model_dir: Path, repo_id: str = DEFAULT_REPO_ID) -> str:
+    config = json.loads((model_dir / "config.json").read_text())
+    test = metrics["splits"]["test"]
+    overall = test["overall"]
+    holdout = metrics["splits"].get("holdout")
+    holdout_section = ""
+    if holdout:
+        holdout_section = ("Held-out sources (never seen in training, `holdout` split):\n\n"
+                           + metrics_table({"holdout (all)": holdout["overall"], **holdout["per_source"]}, "held out"))
+    index_metrics = [("roc_auc", "ROC-AUC"), ("balanced_accuracy", "Balanced accuracy"), ("accuracy", "Accuracy"),
+                     ("average_precision", "Average precision"), ("ece", "ECE (calibrated)")]
+    model_index = "\n".join(f"    - type: {key}\n      name: {name}\n      value: {overall[key]:.4f}"
+                            for key, name in index_metrics if overall.get(key) is not None)
+    history = ", ".join(f"epoch {h['epoch']}: val AUC {h['val_auc']:.4f}"
+                        for h in metrics.get("training", {}).get("history", [])) or "n/a (evaluated only)"
+    serving = config.get("realorai", {})
+    values = {
+        "architecture": config["architecture"],
+        "repo_id": repo_id,
+        "dataset_id": DEFAULT_DATASET_ID,
+        "labels": ", ".join(config.get("label_names", [])),
+        "face_margin": serving.get("face_margin"),
+        "face_size": serving.get("face_size"),
+        "temperature": f"{metrics['temperature']:.3f}",
+        "band_lo": metrics["uncertain_band"][0],
+        "band_hi": metrics["uncertain_band"][1],
+        "command": metrics["command"],
+        "test_n": overall["n"],
+        "model_index_metrics": model_index,
+        "overall_table": metrics_table({"all": overall}, "split"),
+        "source_table": metrics_table(test["per_source"], "source"),
+        "generator_table": metrics_table(test["per_generator"], "generator"),
+        "robustness_table": metrics_table(test.get("robustness", {}), "degradation") if test.get("robustness") else "not run",
+        "holdout_section": holdout_section,
+        "ece_before": _fmt(test["ece_before_calibration"]),
+        "ece_after": _fmt(overall["ece"]),
+        "history": history,
+    }
+    return Template(TEMPLATE.read_text()).substitute(values)

@@ -1,0 +1,56 @@
+"""Shared fixtures: real portraits from ../shared/data/portraits (or $PORTRAITS_DIR) and a tiny model."""
+
+from __future__ import annotations
+
+import os
+import random
+import shutil
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")  # no test may reach the network; set before any HF import
+
+import pytest  # noqa: E402
+from PIL import Image  # noqa: E402
+
+from realorai.config import portraits_dir  # noqa: E402
+
+PORTRAITS = portraits_dir()
+needs_portraits = pytest.mark.skipif(not (PORTRAITS / "real").is_dir(), reason=f"no portraits at {PORTRAITS}")
+
+
+def portrait_files(label: str, source: str, n: int, seed: int = 0) -> list[Path]:
+    files = sorted((PORTRAITS / label / source).glob("*.jpg"))
+    random.Random(seed).shuffle(files)
+    return files[:n]
+
+
+@pytest.fixture(scope="session")
+def real_portrait() -> Image.Image:
+    if not (PORTRAITS / "real").is_dir():
+        pytest.skip(f"no portraits at {PORTRAITS}")
+    return Image.open(portrait_files("real", "ffhq", 1)[0]).convert("RGB")
+
+
+@pytest.fixture(scope="session")
+def ai_portrait() -> Image.Image:
+    if not (PORTRAITS / "ai").is_dir():
+        pytest.skip(f"no portraits at {PORTRAITS}")
+    return Image.open(portrait_files("ai", "tpdne", 1)[0]).convert("RGB")
+
+
+@pytest.fixture(scope="session")
+def input_tree(tmp_path_factory) -> Path:
+    """A small LABEL/SOURCE tree copied (into a temp dir, never the repo) from the real portraits."""
+    if not (PORTRAITS / "real").is_dir():
+        pytest.skip(f"no portraits at {PORTRAITS}")
+    root = tmp_path_factory.mktemp("portraits")
+    for label, source in [("real", "ffhq"), ("real", "utkface"), ("ai", "sdfd"), ("ai", "tpdne")]:
+        (root / label / source).mkdir(parents=True)
+        for path in portrait_files(label, source, 14):
+            shutil.copy(path, root / label / source / path.name)
+    (root / "manifest.csv").write_text(
+        "file,generator\n" + "".join(
+            f"{p.relative_to(root).as_posix()},{'stable-diffusion-2.1' if 'sdfd' in str(p) else 'stylegan2'}\n"
+            for p in sorted((root / "ai").rglob("*.jpg")))
+    )
+    return root

@@ -1,0 +1,63 @@
+import numpy as np
+import pytest
+from PIL import Image
+
+from realorai.config import FACE_SIZE
+from realorai.faces import centre_square, face_crops, square_around, whole_image_crop
+
+
+def test_square_around_keeps_centre_and_margin_when_it_fits():
+    assert square_around((40, 50, 60, 70), (200, 200), margin=2.0) == (30, 40, 70, 80)
+
+
+def test_square_around_shifts_and_shrinks_instead_of_padding():
+    # near the edge: shifted inside
+    left, top, right, bottom = square_around((0, 0, 50, 50), (200, 100), margin=1.5)
+    assert (left, top) == (0, 0) and right - left == bottom - top == 75
+    # face larger than the picture (UTKFace-style tight crop): the whole short side, never beyond
+    assert square_around((-20, -30, 230, 260), (200, 180), margin=1.2) == (15, 0, 195, 180)
+
+
+def test_centre_square():
+    assert centre_square((300, 200)) == (50, 0, 250, 200)
+
+
+def test_real_portrait_gives_one_face_crop(real_portrait):
+    crops = face_crops(real_portrait)
+    assert len(crops) == 1
+    crop = crops[0]
+    assert crop.image.size == (FACE_SIZE, FACE_SIZE)
+    assert crop.face.score > 0.95
+    x0, y0, x1, y1 = crop.face.box
+    cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+    l, t, r, b = crop.crop_box
+    assert l <= cx <= r and t <= cy <= b  # the face is inside what we cut
+    assert 0 <= l < r <= real_portrait.width and 0 <= t < b <= real_portrait.height
+
+
+def test_two_faces_side_by_side(real_portrait, ai_portrait):
+    canvas = Image.new("RGB", (2 * 256 + 40, 256), (128, 128, 128))
+    canvas.paste(real_portrait.resize((256, 256)), (0, 0))
+    canvas.paste(ai_portrait.resize((256, 256)), (256 + 40, 0))
+    crops = face_crops(canvas)
+    assert len(crops) == 2
+    centres = sorted((c.face.box[0] + c.face.box[2]) / 2 for c in crops)
+    assert centres[0] < 256 < 296 < centres[1]
+    assert len(face_crops(canvas, all_faces=False)) == 1
+
+
+@pytest.mark.parametrize("kind", ["noise", "flat"])
+def test_no_face(kind):
+    rng = np.random.default_rng(0)
+    pixels = rng.integers(0, 255, (240, 320, 3), dtype=np.uint8) if kind == "noise" else np.full((240, 320, 3), 90, np.uint8)
+    image = Image.fromarray(pixels)
+    assert face_crops(image) == []
+    fallback = whole_image_crop(image)
+    assert fallback.face is None and fallback.crop_box == (40, 0, 280, 240)
+
+
+def test_large_photo_is_detected_at_reduced_scale_but_boxes_are_full_scale(real_portrait):
+    big = real_portrait.resize((real_portrait.width * 6, real_portrait.height * 6), Image.BICUBIC)
+    small_box = face_crops(real_portrait)[0].face.box
+    big_box = face_crops(big)[0].face.box
+    assert np.allclose(np.asarray(big_box) / 6, small_box, atol=6)

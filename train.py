@@ -1,0 +1,271 @@
+"""Fine-tune an ImageNet-pretrained timm CNN to tell real portraits from AI-generated ones.
+
+Reads a dataset built by `python -m dataset_builder`, trains with photo-degradation augmentation and
+balanced sampling, calibrates with temperature scaling on validation, evaluates test (and any held-out
+source) per source, per generator and under JPEG/resize/blur, and writes the model in Hub layout.
+
+    python train.py --data data/portraits-faces --out model          # train + evaluate + write
+    python train.py --eval-only --model model --data data/portraits-faces
+    python train.py ... --push-to-hub ORG/NAME                         # upload the folder at the end
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import random
+import sys
+import time
+from collections import Counter
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+import numpy as np
+import torch
+from accelerate import Accelerator
+from datasets import load_from_disk
+from safetensors.torch import load_file, save_file
+from torch.utils.data import DataLoader, WeightedRandomSampler
+from tqdm import tqdm
+
+from realorai.calibration import fit_temperature, softmax
+from realorai.config import AI_INDEX, LABELS
+from realorai.evaluation import FaceDataset, evaluate_split, predict_logits
+from realorai.metrics import binary_metrics
+from realorai.model_card import render_model_card
+from realorai.modeling import BACKBONE, ServingConfig, load_classifier, new_classifier, save_hub_folder
+from realorai.plots import write_plots
+from realorai.preprocess import data_config, eval_transform, train_transform
+
+
+@dataclass
+class TrainConfig:
+    data: str = "data/portraits-faces"  # folder written by `python -m dataset_builder`
+    out: str = "model"  # model folder in Hub layout (config.json, model.safetensors, metrics, plots, README)
+    architecture: str = BACKBONE  # mobilenetv2_100 or tf_efficientnet_lite0 (offline ImageNet weights)
+    epochs: int = 8
+    batch_size: int = 32
+    lr: float = 6e-4  # AdamW peak learning rate, cosine decay after warmup
+    weight_decay: float = 0.02
+    warmup_steps: int = 100
+    patience: int = 3  # epochs without validation-AUC gain before stopping early
+    seed: int = 0
+    workers: int = 2  # data-loading processes
+    max_train_samples: int = 0  # 0 = all; small numbers for smoke tests
+    max_eval_samples: int = 0  # 0 = all
+    robustness: bool = True  # also evaluate under JPEG / resize / blur
+    resume: bool = False  # continue from <out>/checkpoint/last.pt
+    eval_only: bool = False
+    model: str = ""  # with --eval-only: model folder or hf-hub id
+    push_to_hub: str = ""  # ORG/NAME; empty = nothing leaves the machine
+
+
+def parse_args(argv: list[str] | None = None) -> TrainConfig:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    for f in fields(TrainConfig):
+        flag = "--" + f.name.replace("_", "-")
+        if f.type == "bool" or isinstance(f.default, bool):
+            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=f.default)
+        else:
+            parser.add_argument(flag, type=type(f.default), default=f.default, help=f"(default: {f.default!r})")
+    return TrainConfig(**vars(parser.parse_args(argv)))
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def limit(split, n: int, seed: int):
+    return split.shuffle(seed=seed).select(range(min(n, len(split)))) if n else split
+
+
+def balanced_weights(labels: list[int], sources: list[str]) -> torch.Tensor:
+    """Each class draws half the samples and, inside a class, each source an equal share.
+
+    Without this the sampler would mostly show UTKFace as 'real', and the model could learn the source.
+    """
+    counts = Counter(zip(labels, sources))
+    sources_per_label = Counter(label for label, _ in counts)
+    return torch.tensor([1.0 / (sources_per_label[y] * counts[(y, s)]) for y, s in zip(labels, sources)])
+
+
+def lr_at(step: int, total: int, cfg: TrainConfig) -> float:
+    if step < cfg.warmup_steps:
+        return cfg.lr * (step + 1) / cfg.warmup_steps
+    progress = (step - cfg.warmup_steps) / max(1, total - cfg.warmup_steps)
+    return cfg.lr * 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
+
+
+def train(cfg: TrainConfig) -> Path:
+    accelerator = Accelerator()
+    seed_everything(cfg.seed)
+    out = Path(cfg.out)
+    checkpoint_dir = out / "checkpoint"
+    checkpoint_dir.mkdir(parents=True, exist_ok=True)
+    dataset = load_from_disk(cfg.data)
+    train_split = limit(dataset["train"], cfg.max_train_samples, cfg.seed)
+    val_split = limit(dataset["validation"], cfg.max_eval_samples, cfg.seed)
+
+    model = new_classifier(cfg.architecture).to(memory_format=torch.channels_last)
+    config = data_config(model)
+    sampler = WeightedRandomSampler(
+        balanced_weights(train_split["label"], train_split["source"]), num_samples=len(train_split),
+        replacement=True, generator=torch.Generator().manual_seed(cfg.seed),
+    )
+    loader = DataLoader(FaceDataset(train_split, train_transform(config)), batch_size=cfg.batch_size,
+                        sampler=sampler, num_workers=cfg.workers, drop_last=True, persistent_workers=cfg.workers > 0)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    model, optimizer, loader = accelerator.prepare(model, optimizer, loader)
+    total_steps = cfg.epochs * len(loader)
+
+    start_epoch, step, best_auc, stale = 0, 0, -1.0, 0
+    history: list[dict] = []
+    last = checkpoint_dir / "last.pt"
+    if cfg.resume and last.exists():
+        state = torch.load(last, map_location="cpu", weights_only=False)  # our own file, written below
+        accelerator.unwrap_model(model).load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        start_epoch, step, best_auc, stale, history = (state[k] for k in ("epoch", "step", "best_auc", "stale", "history"))
+        torch.set_rng_state(state["torch_rng"])
+        accelerator.print(f"resumed after epoch {start_epoch} (best val AUC {best_auc:.4f})")
+
+    for epoch in range(start_epoch, cfg.epochs):
+        model.train()
+        started, running = time.time(), 0.0
+        bar = tqdm(loader, desc=f"epoch {epoch + 1}/{cfg.epochs}", disable=not accelerator.is_local_main_process)
+        for images, labels in bar:
+            for group in optimizer.param_groups:
+                group["lr"] = lr_at(step, total_steps, cfg)
+            images = images.contiguous(memory_format=torch.channels_last)
+            loss = torch.nn.functional.cross_entropy(model(images), labels)
+            optimizer.zero_grad(set_to_none=True)
+            accelerator.backward(loss)
+            optimizer.step()
+            step += 1
+            running = 0.9 * running + 0.1 * loss.item() if running else loss.item()
+            bar.set_postfix(loss=f"{running:.3f}", lr=f"{optimizer.param_groups[0]['lr']:.1e}")
+
+        unwrapped = accelerator.unwrap_model(model)
+        logits, labels = predict_logits(unwrapped, val_split, eval_transform(config), desc="validation", workers=cfg.workers)
+        val = binary_metrics(labels, softmax(logits)[:, AI_INDEX])
+        history.append({"epoch": epoch + 1, "train_loss": running, "val_auc": val["roc_auc"],
+                        "val_balanced_accuracy": val["balanced_accuracy"], "seconds": round(time.time() - started)})
+        accelerator.print(f"epoch {epoch + 1}: loss {running:.4f}  val AUC {val['roc_auc']:.4f}  "
+                          f"val bal.acc {val['balanced_accuracy']:.4f}  ({time.time() - started:.0f}s)")
+        if val["roc_auc"] > best_auc:
+            best_auc, stale = val["roc_auc"], 0
+            if accelerator.is_main_process:
+                save_file({k: v.contiguous() for k, v in unwrapped.state_dict().items()}, checkpoint_dir / "best.safetensors")
+        else:
+            stale += 1
+        if accelerator.is_main_process:
+            torch.save({"model": unwrapped.state_dict(), "optimizer": optimizer.state_dict(), "epoch": epoch + 1,
+                        "step": step, "best_auc": best_auc, "stale": stale, "history": history,
+                        "torch_rng": torch.get_rng_state()}, last)
+        if stale >= cfg.patience:
+            accelerator.print(f"stopping early: no validation-AUC gain for {cfg.patience} epochs")
+            break
+
+    accelerator.wait_for_everyone()
+    if not accelerator.is_main_process:
+        return out
+    model = accelerator.unwrap_model(model)
+    model.load_state_dict(load_file(checkpoint_dir / "best.safetensors"))
+    model.eval()
+    logits, labels = predict_logits(model, val_split, eval_transform(config), desc="calibration", workers=cfg.workers)
+    temperature = fit_temperature(logits, labels)
+    print(f"temperature fitted on validation: {temperature:.3f}")
+    model = model.to("cpu").to(memory_format=torch.contiguous_format)
+    save_hub_folder(model, out, ServingConfig(temperature=temperature))
+    write_report(out, dataset, cfg, training={"history": history, "best_val_auc": best_auc,
+                                                 "temperature": temperature, "config": asdict(cfg)})
+    return out
+
+
+def write_report(model_dir: Path, dataset, cfg: TrainConfig, training: dict | None = None) -> dict:
+    """Evaluate the model in `model_dir` on test (+ holdout), write metrics.json, plots and README.md."""
+    model, serving = load_classifier(model_dir)
+    model = model.to(memory_format=torch.channels_last)
+    transform = eval_transform(data_config(model))
+    metrics = {
+        "command": "python " + " ".join(sys.argv),
+        "labels": list(LABELS),
+        "temperature": serving.temperature,
+        "uncertain_band": list(serving.uncertain_band),
+        "dataset": {name: _counts(split) for name, split in dataset.items()},
+        "splits": {},
+    }
+    if training:
+        metrics["training"] = training
+    for name in ("test", "holdout"):
+        if name in dataset:
+            split = limit(dataset[name], cfg.max_eval_samples, cfg.seed)
+            metrics["splits"][name] = evaluate_split(model, split, transform, serving.temperature,
+                                                     robustness=cfg.robustness and name == "test", name=name)
+    write_plots(metrics, model_dir)
+    probabilities = {n: s.pop("_probabilities") for n, s in metrics["splits"].items()}
+    (model_dir / "metrics.json").write_text(json.dumps(metrics, indent=1))
+    (model_dir / "test_predictions.json").write_text(json.dumps(probabilities))
+    (model_dir / "README.md").write_text(render_model_card(metrics, model_dir))
+    print_table(metrics)
+    return metrics
+
+
+def _counts(split) -> dict:
+    return {f"{LABELS[y]}/{s}/{g}": n for (y, s, g), n in
+            sorted(Counter(zip(split["label"], split["source"], split["generator"])).items())}
+
+
+def print_table(metrics: dict) -> None:
+    for name, split in metrics["splits"].items():
+        o = split["overall"]
+        auc = f"{o['roc_auc']:.4f}" if o["roc_auc"] is not None else "  n/a "
+        print(f"\n[{name}] n={o['n']}  AUC {auc}  bal.acc {o['balanced_accuracy']:.4f}  "
+              f"ECE {split['ece_before_calibration']:.4f} -> {o['ece']:.4f}")
+        for source, m in split["per_source"].items():
+            print(f"  {source:<10} n={m['n']:<5} accuracy {m['accuracy']:.4f}")
+        for degradation, m in split.get("robustness", {}).items():
+            print(f"  {degradation:<13} AUC {m['roc_auc']:.4f}  bal.acc {m['balanced_accuracy']:.4f}")
+
+
+def push(folder: Path, repo_id: str) -> None:
+    from huggingface_hub import HfApi
+
+    api = HfApi()  # token from HF_TOKEN or `hf auth login`
+    api.create_repo(repo_id, repo_type="model", exist_ok=True)
+    api.upload_folder(folder_path=str(folder), repo_id=repo_id, repo_type="model",
+                      ignore_patterns=["checkpoint/*"], commit_message="Upload Real-or-AI detector")
+    print(f"pushed {folder} to {repo_id}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    cfg = parse_args(argv)
+    torch.set_num_threads(max(1, os.cpu_count() or 1))
+    if cfg.eval_only:
+        if not cfg.model:
+            print("error: --eval-only needs --model (a folder or hf-hub id)", file=sys.stderr)
+            return 2
+        # A local model gets its report in its own folder; a Hub model is written to --out first.
+        in_place = Path(cfg.model).is_dir() and cfg.out == TrainConfig.out
+        folder = Path(cfg.model) if in_place else _copy_model(cfg.model, Path(cfg.out))
+        write_report(folder, load_from_disk(cfg.data), cfg)
+    else:
+        folder = train(cfg)
+    if cfg.push_to_hub:
+        push(folder, cfg.push_to_hub)
+    return 0
+
+
+def _copy_model(reference: str, target: Path) -> Path:
+    """Write the model given by `reference` into `target` so its report sits next to its weights."""
+    model, serving = load_classifier(reference)
+    save_hub_folder(model, target, serving)
+    return target
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -113,11 +113,19 @@ def train(cfg: TrainConfig) -> Path:
     model = new_classifier(cfg.architecture).to(memory_format=torch.channels_last)
     config = data_config(model)
     sampler = WeightedRandomSampler(
-        balanced_weights(train_split["label"], train_split["source"]), num_samples=len(train_split),
-        replacement=True, generator=torch.Generator().manual_seed(cfg.seed),
+        balanced_weights(train_split["label"], train_split["source"]),
+        num_samples=len(train_split),
+        replacement=True,
+        generator=torch.Generator().manual_seed(cfg.seed),
     )
-    loader = DataLoader(FaceDataset(train_split, train_transform(config)), batch_size=cfg.batch_size,
-                        sampler=sampler, num_workers=cfg.workers, drop_last=True, persistent_workers=cfg.workers > 0)
+    loader = DataLoader(
+        FaceDataset(train_split, train_transform(config)),
+        batch_size=cfg.batch_size,
+        sampler=sampler,
+        num_workers=cfg.workers,
+        drop_last=True,
+        persistent_workers=cfg.workers > 0,
+    )
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     model, optimizer, loader = accelerator.prepare(model, optimizer, loader)
     total_steps = cfg.epochs * len(loader)
@@ -152,10 +160,19 @@ def train(cfg: TrainConfig) -> Path:
         unwrapped = accelerator.unwrap_model(model)
         logits, labels = predict_logits(unwrapped, val_split, eval_transform(config), desc="validation", workers=cfg.workers)
         val = binary_metrics(labels, softmax(logits)[:, AI_INDEX])
-        history.append({"epoch": epoch + 1, "train_loss": running, "val_auc": val["roc_auc"],
-                        "val_balanced_accuracy": val["balanced_accuracy"], "seconds": round(time.time() - started)})
-        accelerator.print(f"epoch {epoch + 1}: loss {running:.4f}  val AUC {val['roc_auc']:.4f}  "
-                          f"val bal.acc {val['balanced_accuracy']:.4f}  ({time.time() - started:.0f}s)")
+        history.append(
+            {
+                "epoch": epoch + 1,
+                "train_loss": running,
+                "val_auc": val["roc_auc"],
+                "val_balanced_accuracy": val["balanced_accuracy"],
+                "seconds": round(time.time() - started),
+            }
+        )
+        accelerator.print(
+            f"epoch {epoch + 1}: loss {running:.4f}  val AUC {val['roc_auc']:.4f}  "
+            f"val bal.acc {val['balanced_accuracy']:.4f}  ({time.time() - started:.0f}s)"
+        )
         if val["roc_auc"] > best_auc:
             best_auc, stale = val["roc_auc"], 0
             if accelerator.is_main_process:
@@ -163,9 +180,19 @@ def train(cfg: TrainConfig) -> Path:
         else:
             stale += 1
         if accelerator.is_main_process:
-            torch.save({"model": unwrapped.state_dict(), "optimizer": optimizer.state_dict(), "epoch": epoch + 1,
-                        "step": step, "best_auc": best_auc, "stale": stale, "history": history,
-                        "torch_rng": torch.get_rng_state()}, last)
+            torch.save(
+                {
+                    "model": unwrapped.state_dict(),
+                    "optimizer": optimizer.state_dict(),
+                    "epoch": epoch + 1,
+                    "step": step,
+                    "best_auc": best_auc,
+                    "stale": stale,
+                    "history": history,
+                    "torch_rng": torch.get_rng_state(),
+                },
+                last,
+            )
         if stale >= cfg.patience:
             accelerator.print(f"stopping early: no validation-AUC gain for {cfg.patience} epochs")
             break
@@ -181,8 +208,12 @@ def train(cfg: TrainConfig) -> Path:
     print(f"temperature fitted on validation: {temperature:.3f}")
     model = model.to("cpu").to(memory_format=torch.contiguous_format)
     save_hub_folder(model, out, ServingConfig(temperature=temperature))
-    write_report(out, dataset, cfg, training={"history": history, "best_val_auc": best_auc,
-                                                 "temperature": temperature, "config": asdict(cfg)})
+    write_report(
+        out,
+        dataset,
+        cfg,
+        training={"history": history, "best_val_auc": best_auc, "temperature": temperature, "config": asdict(cfg)},
+    )
     return out
 
 
@@ -204,8 +235,9 @@ def write_report(model_dir: Path, dataset, cfg: TrainConfig, training: dict | No
     for name in ("test", "holdout"):
         if name in dataset:
             split = limit(dataset[name], cfg.max_eval_samples, cfg.seed)
-            metrics["splits"][name] = evaluate_split(model, split, transform, serving.temperature,
-                                                     robustness=cfg.robustness and name == "test", name=name)
+            metrics["splits"][name] = evaluate_split(
+                model, split, transform, serving.temperature, robustness=cfg.robustness and name == "test", name=name
+            )
     write_plots(metrics, model_dir)
     probabilities = {n: s.pop("_probabilities") for n, s in metrics["splits"].items()}
     (model_dir / "metrics.json").write_text(json.dumps(metrics, indent=1))
@@ -216,16 +248,20 @@ def write_report(model_dir: Path, dataset, cfg: TrainConfig, training: dict | No
 
 
 def _counts(split) -> dict:
-    return {f"{LABELS[y]}/{s}/{g}": n for (y, s, g), n in
-            sorted(Counter(zip(split["label"], split["source"], split["generator"])).items())}
+    return {
+        f"{LABELS[y]}/{s}/{g}": n
+        for (y, s, g), n in sorted(Counter(zip(split["label"], split["source"], split["generator"])).items())
+    }
 
 
 def print_table(metrics: dict) -> None:
     for name, split in metrics["splits"].items():
         o = split["overall"]
         auc = f"{o['roc_auc']:.4f}" if o["roc_auc"] is not None else "  n/a "
-        print(f"\n[{name}] n={o['n']}  AUC {auc}  bal.acc {o['balanced_accuracy']:.4f}  "
-              f"ECE {split['ece_before_calibration']:.4f} -> {o['ece']:.4f}")
+        print(
+            f"\n[{name}] n={o['n']}  AUC {auc}  bal.acc {o['balanced_accuracy']:.4f}  "
+            f"ECE {split['ece_before_calibration']:.4f} -> {o['ece']:.4f}"
+        )
         for source, m in split["per_source"].items():
             print(f"  {source:<10} n={m['n']:<5} accuracy {m['accuracy']:.4f}")
         for degradation, m in split.get("robustness", {}).items():
@@ -237,8 +273,13 @@ def push(folder: Path, repo_id: str) -> None:
 
     api = HfApi()  # token from HF_TOKEN or `hf auth login`
     api.create_repo(repo_id, repo_type="model", exist_ok=True)
-    api.upload_folder(folder_path=str(folder), repo_id=repo_id, repo_type="model",
-                      ignore_patterns=["checkpoint/*"], commit_message="Upload Real-or-AI detector")
+    api.upload_folder(
+        folder_path=str(folder),
+        repo_id=repo_id,
+        repo_type="model",
+        ignore_patterns=["checkpoint/*"],
+        commit_message="Upload Real-or-AI detector",
+    )
     print(f"pushed {folder} to {repo_id}")
 
 

@@ -19,16 +19,44 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("inputs", nargs="*", type=Path, help=f"input folders (default: {portraits_dir()})")
     parser.add_argument("--out", type=Path, default=Path("data/portraits-faces"), help="output folder (default: %(default)s)")
-    parser.add_argument("--size", type=int, default=BuildOptions.size, help="side of the square face crop in px (default: %(default)s)")
-    parser.add_argument("--seed", type=int, default=BuildOptions.seed, help="split seed; same inputs + seed = same split (default: %(default)s)")
+    parser.add_argument(
+        "--size", type=int, default=BuildOptions.size, help="side of the square face crop in px (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--seed", type=int, default=BuildOptions.seed, help="split seed; same inputs + seed = same split (default: %(default)s)"
+    )
     parser.add_argument("--fractions", type=float, nargs=3, default=BuildOptions.fractions, metavar=("TRAIN", "VAL", "TEST"))
-    parser.add_argument("--holdout-source", action="append", default=[], metavar="SOURCE",
-                        help="keep this source out of train/validation/test as an unseen-generator `holdout` split (repeatable)")
-    parser.add_argument("--no-face", choices=("drop", "keep"), default="drop",
-                        help="images where no face is found: drop them, or keep their centre square (default: %(default)s)")
-    parser.add_argument("--near-duplicate-bits", type=int, default=BuildOptions.near_duplicate_bits, help="perceptual-hash distance counted as a duplicate (default: %(default)s)")
-    parser.add_argument("--group-bits", type=int, default=BuildOptions.group_bits, help="perceptual-hash distance kept inside one split (default: %(default)s)")
-    parser.add_argument("--format", choices=("png", "jpeg"), default=BuildOptions.image_format, help="how crops are stored (default: %(default)s, lossless)")
+    parser.add_argument(
+        "--holdout-source",
+        action="append",
+        default=[],
+        metavar="SOURCE",
+        help="keep this source out of train/validation/test as an unseen-generator `holdout` split (repeatable)",
+    )
+    parser.add_argument(
+        "--no-face",
+        choices=("drop", "keep"),
+        default="drop",
+        help="images where no face is found: drop them, or keep their centre square (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--near-duplicate-bits",
+        type=int,
+        default=BuildOptions.near_duplicate_bits,
+        help="perceptual-hash distance counted as a duplicate (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--group-bits",
+        type=int,
+        default=BuildOptions.group_bits,
+        help="perceptual-hash distance kept inside one split (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--format",
+        choices=("png", "jpeg"),
+        default=BuildOptions.image_format,
+        help="how crops are stored (default: %(default)s, lossless)",
+    )
     parser.add_argument("--workers", type=int, default=0, help="processes for face cropping (default: one per core)")
     parser.add_argument("--limit-per-source", type=int, default=0, help="use at most N images per source (quick trials)")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing output folder")

@@ -106,9 +106,7 @@ def build(options: BuildOptions) -> BuildReport:
     split_names = [s for s in (*SPLITS, HOLDOUT) if s in set(splits)]
 
     out.mkdir(parents=True, exist_ok=True)
-    dataset = DatasetDict(
-        {name: _to_dataset([p for p, s in zip(kept, splits) if s == name]) for name in split_names}
-    )
+    dataset = DatasetDict({name: _to_dataset([p for p, s in zip(kept, splits) if s == name]) for name in split_names})
     dataset.save_to_disk(str(out))
     _export_imagefolder(out / "imagefolder", kept, splits, options.image_format)
 
@@ -123,8 +121,11 @@ def build(options: BuildOptions) -> BuildReport:
         faceless_kept=sum(not p.face_found for p in kept),
     )
     (out / "build_report.json").write_text(
-        json.dumps(asdict(report) | {"settings": {k: str(v) if isinstance(v, Path) else v for k, v in settings.items()}},
-                   indent=1, default=str)
+        json.dumps(
+            asdict(report) | {"settings": {k: str(v) if isinstance(v, Path) else v for k, v in settings.items()}},
+            indent=1,
+            default=str,
+        )
     )
     return report
 

@@ -42,9 +42,7 @@ def render_card(
         "tags": ["deepfake-detection", "ai-generated-images", "faces", "real-or-ai"],
         "pretty_name": "Real or AI? portrait faces",
         "size_categories": ["1K<n<10K"],
-        "configs": [
-            {"config_name": "default", "data_files": [{"split": s, "path": f"data/{s}-*"} for s in splits]}
-        ],
+        "configs": [{"config_name": "default", "data_files": [{"split": s, "path": f"data/{s}-*"} for s in splits]}],
     }
     lines = [
         "---",
@@ -77,8 +75,8 @@ def render_card(
         "",
         "## How it was built",
         "",
-        f"1. Every image is decoded the same way (EXIF orientation applied, first frame of animations, "
-        f"CMYK/16-bit/palette/alpha converted to 8-bit RGB).",
+        "1. Every image is decoded the same way (EXIF orientation applied, first frame of animations, "
+        "CMYK/16-bit/palette/alpha converted to 8-bit RGB).",
         f"2. The main face is found with MTCNN (facenet-pytorch) and cut as a square of {FACE_MARGIN}x the face "
         f"box, shifted and shrunk to stay inside the picture (never padded), then resized to "
         f"{settings['size']} px. Images without a face were "
@@ -97,9 +95,7 @@ def render_card(
             if settings["holdout"]
             else ""
         ),
-        "5. Skipped inputs: "
-        + (", ".join(f"{reason}: {n}" for reason, n in sorted(skipped.items())) or "none")
-        + ".",
+        "5. Skipped inputs: " + (", ".join(f"{reason}: {n}" for reason, n in sorted(skipped.items())) or "none") + ".",
         "",
         "## Known biases and shortcuts",
         "",
@@ -108,8 +104,7 @@ def render_card(
         "- Classes are unbalanced (more real than AI): use balanced sampling or class weights and balanced metrics.",
         "- Original resolutions differ by source (200 px UTKFace up to 1024 px StyleGAN); the upstream data "
         "was resized to 256 px and re-encoded as JPEG q92 for every source. Augment with resize and blur.",
-        "- Demographics follow the sources (FFHQ/Flickr, UTKFace, studio portraits, prompted SD faces) and "
-        "are not balanced.",
+        "- Demographics follow the sources (FFHQ/Flickr, UTKFace, studio portraits, prompted SD faces) and are not balanced.",
         "",
         "## Licences",
         "",

@@ -5,8 +5,8 @@ Used by `train.py` after training and by `train.py --eval-only` on any model fol
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import partial
-from typing import Callable
 
 import numpy as np
 import torch
@@ -48,8 +48,9 @@ class FaceDataset(Dataset):
 
 
 @torch.inference_mode()
-def predict_logits(model: nn.Module, split, transform, degrade=None, batch_size: int = 64, desc: str = "eval",
-                   workers: int = 2) -> tuple[np.ndarray, np.ndarray]:
+def predict_logits(
+    model: nn.Module, split, transform, degrade=None, batch_size: int = 64, desc: str = "eval", workers: int = 2
+) -> tuple[np.ndarray, np.ndarray]:
     device = next(model.parameters()).device
     loader = DataLoader(FaceDataset(split, transform, degrade), batch_size=batch_size, num_workers=workers)
     model.eval()
@@ -77,8 +78,12 @@ def evaluate_split(model, split, transform, temperature: float, robustness: bool
         "ece_before_calibration": binary_metrics(labels, p_raw)["ece"],
         "per_source": grouped_metrics(labels, p_cal, split["source"]),
         "per_generator": grouped_metrics(labels, p_cal, split["generator"]),
-        "_probabilities": {"labels": labels.tolist(), "p_ai": p_cal.tolist(), "p_ai_raw": p_raw.tolist(),
-                           "source": list(split["source"])},
+        "_probabilities": {
+            "labels": labels.tolist(),
+            "p_ai": p_cal.tolist(),
+            "p_ai_raw": p_raw.tolist(),
+            "source": list(split["source"]),
+        },
     }
     if robustness:
         result["robustness"] = {}

@@ -57,8 +57,10 @@ class FaceDetector:
 
     def detect(self, image: Image.Image) -> list[Face]:
         scale = min(1.0, self.max_side / max(image.size))
-        small = image if scale == 1.0 else image.resize(
-            (max(1, round(image.width * scale)), max(1, round(image.height * scale))), Image.BILINEAR
+        small = (
+            image
+            if scale == 1.0
+            else image.resize((max(1, round(image.width * scale)), max(1, round(image.height * scale))), Image.BILINEAR)
         )
         with self._lock, torch.inference_mode():
             boxes, scores = self._mtcnn.detect(small)

@@ -8,14 +8,13 @@ from __future__ import annotations
 import io
 import warnings
 from pathlib import Path
-from typing import Union
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from .config import MAX_PIXELS, MIN_SIDE
 
-ImageSource = Union[str, Path, bytes, Image.Image]
+ImageSource = str | Path | bytes | Image.Image
 
 
 class ImageLoadError(ValueError):
@@ -44,9 +43,7 @@ def load_image(source: ImageSource, max_pixels: int = MAX_PIXELS, min_side: int 
     image = _upright(image)
     image = to_rgb(image)
     if min(image.size) < min_side:
-        raise ImageLoadError(
-            f"image is only {image.width}x{image.height} pixels; at least {min_side} px per side is needed."
-        )
+        raise ImageLoadError(f"image is only {image.width}x{image.height} pixels; at least {min_side} px per side is needed.")
     return image
 
 

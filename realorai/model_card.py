@@ -18,12 +18,16 @@ def _fmt(value) -> str:
 
 
 def metrics_table(rows: dict[str, dict], first: str) -> str:
-    lines = [f"| {first} | n | accuracy | balanced acc. | ROC-AUC | AP | EER | real recall | AI recall |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    lines = [
+        f"| {first} | n | accuracy | balanced acc. | ROC-AUC | AP | EER | real recall | AI recall |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
     for name, m in rows.items():
-        lines.append(f"| {name} | {m['n']} | {_fmt(m['accuracy'])} | {_fmt(m['balanced_accuracy'])} | "
-                     f"{_fmt(m['roc_auc'])} | {_fmt(m['average_precision'])} | {_fmt(m['eer'])} | "
-                     f"{_fmt(m['real_recall'])} | {_fmt(m['ai_recall'])} |")
+        lines.append(
+            f"| {name} | {m['n']} | {_fmt(m['accuracy'])} | {_fmt(m['balanced_accuracy'])} | "
+            f"{_fmt(m['roc_auc'])} | {_fmt(m['average_precision'])} | {_fmt(m['eer'])} | "
+            f"{_fmt(m['real_recall'])} | {_fmt(m['ai_recall'])} |"
+        )
     return "\n".join(lines)
 
 
@@ -34,14 +38,25 @@ def render_model_card(metrics: dict, model_dir: Path, repo_id: str = DEFAULT_REP
     holdout = metrics["splits"].get("holdout")
     holdout_section = ""
     if holdout:
-        holdout_section = ("Held-out sources (never seen in training, `holdout` split):\n\n"
-                           + metrics_table({"holdout (all)": holdout["overall"], **holdout["per_source"]}, "held out"))
-    index_metrics = [("roc_auc", "ROC-AUC"), ("balanced_accuracy", "Balanced accuracy"), ("accuracy", "Accuracy"),
-                     ("average_precision", "Average precision"), ("ece", "ECE (calibrated)")]
-    model_index = "\n".join(f"    - type: {key}\n      name: {name}\n      value: {overall[key]:.4f}"
-                            for key, name in index_metrics if overall.get(key) is not None)
-    history = ", ".join(f"epoch {h['epoch']}: val AUC {h['val_auc']:.4f}"
-                        for h in metrics.get("training", {}).get("history", [])) or "n/a (evaluated only)"
+        holdout_section = "Held-out sources (never seen in training, `holdout` split):\n\n" + metrics_table(
+            {"holdout (all)": holdout["overall"], **holdout["per_source"]}, "held out"
+        )
+    index_metrics = [
+        ("roc_auc", "ROC-AUC"),
+        ("balanced_accuracy", "Balanced accuracy"),
+        ("accuracy", "Accuracy"),
+        ("average_precision", "Average precision"),
+        ("ece", "ECE (calibrated)"),
+    ]
+    model_index = "\n".join(
+        f"    - type: {key}\n      name: {name}\n      value: {overall[key]:.4f}"
+        for key, name in index_metrics
+        if overall.get(key) is not None
+    )
+    history = (
+        ", ".join(f"epoch {h['epoch']}: val AUC {h['val_auc']:.4f}" for h in metrics.get("training", {}).get("history", []))
+        or "n/a (evaluated only)"
+    )
     serving = config.get("realorai", {})
     values = {
         "architecture": config["architecture"],

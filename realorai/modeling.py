@@ -48,7 +48,9 @@ def map_by_order(source: dict[str, torch.Tensor], target: dict[str, torch.Tensor
     mapped = {}
     for (src_key, tensor), dst_key in zip(source.items(), target_keys):
         if tuple(tensor.shape) != tuple(target[dst_key].shape):
-            raise ValueError(f"shape mismatch mapping {src_key} {tuple(tensor.shape)} -> {dst_key} {tuple(target[dst_key].shape)}")
+            raise ValueError(
+                f"shape mismatch mapping {src_key} {tuple(tensor.shape)} -> {dst_key} {tuple(target[dst_key].shape)}"
+            )
         mapped[dst_key] = tensor
     return mapped
 
@@ -84,7 +86,7 @@ class ServingConfig:
     labels: tuple[str, ...] = LABELS
 
     @classmethod
-    def from_config_json(cls, config: dict) -> "ServingConfig":
+    def from_config_json(cls, config: dict) -> ServingConfig:
         block = config.get(SERVING_KEY, {})
         labels = tuple(config.get("label_names") or block.get("labels") or LABELS)
         return cls(

@@ -22,7 +22,7 @@ def decompression_bomb(width: int = 30000, height: int = 30000) -> bytes:
     raw = _png(Image.new("L", (1, 1)))
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
     chunk = b"IHDR" + ihdr
-    return raw[:8] + struct.pack(">I", len(ihdr)) + chunk + struct.pack(">I", zlib.crc32(chunk)) + raw[8 + 25:]
+    return raw[:8] + struct.pack(">I", len(ihdr)) + chunk + struct.pack(">I", zlib.crc32(chunk)) + raw[8 + 25 :]
 
 
 def write_bad_files(folder: Path, portrait: Image.Image) -> dict[str, Path]:

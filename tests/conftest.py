@@ -49,8 +49,10 @@ def input_tree(tmp_path_factory) -> Path:
         for path in portrait_files(label, source, 14):
             shutil.copy(path, root / label / source / path.name)
     (root / "manifest.csv").write_text(
-        "file,generator\n" + "".join(
+        "file,generator\n"
+        + "".join(
             f"{p.relative_to(root).as_posix()},{'stable-diffusion-2.1' if 'sdfd' in str(p) else 'stylegan2'}\n"
-            for p in sorted((root / "ai").rglob("*.jpg")))
+            for p in sorted((root / "ai").rglob("*.jpg"))
+        )
     )
     return root

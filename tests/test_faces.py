@@ -30,9 +30,9 @@ def test_real_portrait_gives_one_face_crop(real_portrait):
     assert crop.face.score > 0.95
     x0, y0, x1, y1 = crop.face.box
     cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
-    l, t, r, b = crop.crop_box
-    assert l <= cx <= r and t <= cy <= b  # the face is inside what we cut
-    assert 0 <= l < r <= real_portrait.width and 0 <= t < b <= real_portrait.height
+    left, top, right, bottom = crop.crop_box
+    assert left <= cx <= right and top <= cy <= bottom  # the face is inside what we cut
+    assert 0 <= left < right <= real_portrait.width and 0 <= top < bottom <= real_portrait.height
 
 
 def test_two_faces_side_by_side(real_portrait, ai_portrait):

@@ -5,7 +5,7 @@ import pytest
 from PIL import Image
 
 from realorai.images import ImageLoadError, load_image
-from tests.bad_inputs import animated_gif, decompression_bomb, convertible_images, exif_rotated, save, write_bad_files
+from tests.bad_inputs import animated_gif, convertible_images, decompression_bomb, exif_rotated, save, write_bad_files
 
 EXPECTED_MESSAGES = {
     "empty.jpg": "empty",

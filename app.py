@@ -1,0 +1,300 @@
+"""Real or AI? — Gradio app: is this portrait a real photo or AI-generated?
+
+Tabs: Home, Insights (the model's own metrics and plots), Predict by upload, Predict by webcam (live),
+Take-aways. Every action is a named API endpoint (`/predict`, `/predict_batch`, `/explain`, ...).
+The UI only wires components to `realorai.service`; the model is loaded once, at start.
+
+    python app.py [--model hf-hub:ORG/NAME | PATH] [--host 127.0.0.1] [--port 7860] [--share]
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+
+import gradio as gr
+
+from realorai import insights, service
+from realorai.config import BUNDLED_MODEL_DIR
+from realorai.images import ImageLoadError
+from realorai.predict import VERDICT_COLOUR, VERDICT_TEXT, Detector
+
+log = logging.getLogger("real-or-ai")
+
+CSS = """
+.verdict {border-radius: 10px; padding: 14px 18px; color: white; font-size: 1.35em; font-weight: 600}
+.verdict small {display: block; font-size: 0.7em; font-weight: 400; opacity: 0.95}
+"""
+
+HOME = """
+# Real or AI?
+
+**Is this portrait a real photograph or made by an AI?** Upload a picture (or use your webcam) and the
+detector finds every face, crops it the way it was trained, and gives each face a calibrated probability of
+being AI-generated, a verdict — *Real photo*, *AI-generated* or *Uncertain* — and a heat map of the
+regions that drove that verdict.
+
+**How it works.** A face detector (MTCNN) finds faces; each face is cut as a square and passed to a small
+convolutional network (MobileNetV2, pretrained on ImageNet) fine-tuned on thousands of real portraits
+(FFHQ, UTKFace, studio shots) and AI portraits (StyleGAN2, Stable Diffusion 2.1). Training used heavy JPEG
+re-compression, resizing and blur on both classes so that real photos that went through social media are
+not mistaken for fakes. The raw scores are then *calibrated* (temperature scaling), so "80 %" means right
+about 80 % of the time on our validation data.
+
+See **Insights** for how well it works (per source, per generator, after JPEG and resizing) and
+**Take-aways** for what it cannot do.
+"""
+
+TAKEAWAYS = """
+# Take-aways
+
+**What the numbers mean.** On our held-out test faces the detector separates real from AI portraits
+very well (see Insights, all figures come from the model's own `metrics.json`). Those faces come from
+the same *kinds* of sources it trained on. The harder question is a generator it has never seen: we
+trained the same recipe without any Stable Diffusion image and tested on Stable Diffusion faces — that
+number (in Insights, "Unseen generator") is the honest estimate for new generators, and it is lower.
+
+**Limits.**
+- *Faces only.* The model judges face crops. Landscapes, objects, or AI edits outside the face are not seen.
+- *Generators seen:* StyleGAN2 and Stable Diffusion 2.1. Midjourney, DALL·E, FLUX, face swaps and video
+  deepfakes were not in training; treat verdicts on them with suspicion.
+- *Small or blurry faces* carry less evidence; the confidence drops, and so should yours.
+- *No face found* → the app judges the whole picture and says so; that verdict is much weaker.
+
+**How to read "Uncertain".** When the calibrated probability falls inside the middle band, the model
+does not have enough evidence either way. That is an answer, not a failure: do not round it up.
+
+**Responsible use.** A verdict is one piece of evidence, never proof. Do not use it alone to accuse a
+person of faking a picture, or to decide anything about a person. Webcam frames are analysed in memory
+and not stored by this app. Training data is for non-commercial research (FFHQ CC BY-NC-SA 4.0, UTKFace
+non-commercial), and so is this model.
+"""
+
+
+def load_detector(reference: str | None) -> tuple[Detector, str]:
+    """The requested model, or the bundled one if that fails; plus a note saying which model is live."""
+    if reference:
+        try:
+            return Detector(reference), f"Live model: `{reference}`"
+        except Exception as err:  # unreachable Hub, missing files: fall back, but say so
+            log.warning("could not load %s: %s", reference, err)
+            return Detector(BUNDLED_MODEL_DIR), (
+                f"⚠️ Could not load `{reference}` ({type(err).__name__}); using the bundled model instead."
+            )
+    return Detector(BUNDLED_MODEL_DIR), "Live model: bundled with the app (`model/`)"
+
+
+def verdict_html(result: dict) -> str:
+    if result.get("verdict") not in VERDICT_TEXT:
+        return f"<div class='verdict' style='background:#777'>{result.get('message', 'No result')}</div>"
+    colour = "rgb({},{},{})".format(*VERDICT_COLOUR[result["verdict"]])
+    faces = result["faces"]
+    main = max(faces, key=lambda f: f["p_ai"])
+    detail = f"P(AI) = {main['p_ai']:.1%} · confidence {main['confidence']:.1%}"
+    if len(faces) > 1:
+        detail += f" · {len(faces)} faces (headline = most AI-looking face)"
+    note = f"<small>{result['message']}</small>" if result.get("message") else ""
+    return (
+        f"<div class='verdict' id='verdict' data-verdict='{result['verdict']}' style='background:{colour}'>"
+        f"{VERDICT_TEXT[result['verdict']]}<small>{detail}</small>{note}</div>"
+    )
+
+
+def label_scores(result: dict) -> dict[str, float]:
+    return {"AI-generated": result["p_ai"], "Real photo": round(1 - result["p_ai"], 4)} if "p_ai" in result else {}
+
+
+def build_demo(detector: Detector, model_note: str) -> gr.Blocks:
+    def guarded(fn):
+        """Turn our plain-words errors into a visible gr.Error, never a stack trace."""
+
+        def wrapper(*args):
+            try:
+                return fn(*args)
+            except ImageLoadError as err:
+                raise gr.Error(f"Cannot use this picture: {err}") from err
+
+        wrapper.__name__, wrapper.__doc__ = fn.__name__, fn.__doc__
+        return wrapper
+
+    @guarded
+    def predict(image: str) -> dict:
+        """One picture -> verdict, calibrated P(AI) and the faces with their boxes (JSON)."""
+        if not image:
+            raise ImageLoadError("no file was sent.")
+        return service.predict_file(detector, image)
+
+    @guarded
+    def predict_batch(files: list[str]) -> tuple[list[list], str]:
+        """Several pictures -> one row each (bad files get their error in the row) and a CSV file."""
+        if not files:
+            raise ImageLoadError("no files were sent.")
+        rows = service.predict_batch(detector, files)
+        return [[r[c] for c in service.BATCH_COLUMNS] for r in rows], service.write_csv(rows)
+
+    @guarded
+    def explain(image):
+        """One picture -> the picture with face boxes, Grad-CAM overlays per face, verdict and JSON."""
+        if not image:
+            raise ImageLoadError("no file was sent.")
+        explained = service.explain_file(detector, image)
+        result = explained.analysis.to_dict()
+        captions = [f"face {i}: {VERDICT_TEXT[f['verdict']]} ({f['p_ai']:.0%} AI)" for i, f in enumerate(result["faces"], 1)]
+        return (explained.annotated, list(zip(explained.heatmaps, captions)), verdict_html(result), label_scores(result), result)
+
+    def analyse_upload(files: list[str] | None):
+        """The Upload tab's button: one file -> full explanation; several -> table + CSV as well."""
+        if not files:
+            raise gr.Error("Choose one or more pictures first.")
+        first = explain(files[0])
+        if len(files) == 1:
+            return (*first, gr.update(value=None, visible=False), gr.update(value=None, visible=False))
+        table, csv_path = predict_batch(files)
+        return (*first, gr.update(value=table, visible=True), gr.update(value=csv_path, visible=True))
+
+    def webcam_frame(frame):
+        """A live webcam frame -> verdict for its faces. The frame is analysed in memory, never stored."""
+        try:
+            result = service.classify_frame(detector, frame)
+        except ImageLoadError as err:
+            result = {"verdict": "none", "message": str(err)}
+        return verdict_html(result), label_scores(result)
+
+    def webcam_snapshot(frame):
+        """Freeze the current webcam frame and explain it fully (boxes + heat maps)."""
+        if frame is None:
+            raise gr.Error("The camera has not sent a frame yet.")
+        annotated, gallery, html, _, _ = explain(frame)
+        return annotated, gallery, html
+
+    report = insights.report_folder(detector.reference)
+    metrics = insights.load_metrics(report)
+    holdout = insights.load_metrics(report, insights.HOLDOUT_REPORT)
+    plots = insights.plot_paths(report)
+    samples = insights.sample_images()
+
+    with gr.Blocks(title="Real or AI?", delete_cache=(300, 600)) as demo:
+        gr.Markdown(f"<small id='model-note'>{model_note}</small>")
+        with gr.Tab("Home"):
+            gr.Markdown(HOME)
+        with gr.Tab("Insights"):
+            gr.Markdown("## The data")
+            gr.Markdown(insights.dataset_table(metrics) if metrics else "_No dataset counts in this model's report._")
+            if samples:
+                gr.Gallery(samples, label="Samples per source (from the local dataset)", columns=6, height=260)
+            gr.Markdown("## The model")
+            with gr.Row():
+                for key, title in (("roc", "ROC curve"), ("reliability", "Reliability diagram"), ("robustness", "Robustness")):
+                    gr.Image(plots[key], label=title, interactive=False, show_label=True)
+            gr.Markdown(insights.results_markdown(metrics, holdout))
+        with gr.Tab("Predict — upload"):
+            with gr.Row():
+                with gr.Column(scale=1):
+                    files = gr.File(
+                        label="Pictures (one for details, several for a table)",
+                        file_count="multiple",
+                        file_types=["image"],
+                        type="filepath",
+                        elem_id="upload-files",
+                    )
+                    run = gr.Button("Analyse", variant="primary", elem_id="analyse")
+                    if samples:
+                        gr.Examples(
+                            [[[p]] for p, _ in samples[:: max(1, len(samples) // 6)]],
+                            inputs=[files],
+                            label="Examples from the local dataset",
+                        )
+                with gr.Column(scale=2):
+                    verdict = gr.HTML(elem_id="upload-verdict")
+                    scores = gr.Label(label="Calibrated probabilities", num_top_classes=2)
+                    annotated = gr.Image(label="Faces found", type="pil", interactive=False)
+                    heatmaps = gr.Gallery(
+                        label="What drove the verdict (Grad-CAM, red = most influential)", columns=4, height=230
+                    )
+                    details = gr.JSON(label="Details", open=False)
+                    table = gr.Dataframe(headers=service.BATCH_COLUMNS, label="Batch results", visible=False)
+                    csv_file = gr.File(label="Batch results (CSV)", visible=False)
+            run.click(
+                analyse_upload, files, [annotated, heatmaps, verdict, scores, details, table, csv_file], api_name="analyse_upload"
+            )
+        with gr.Tab("Predict — webcam"):
+            gr.Markdown("Live verdicts from your camera. Frames are analysed in memory and never stored.")
+            with gr.Row():
+                with gr.Column():
+                    camera = gr.Image(
+                        sources=["webcam"],
+                        streaming=True,
+                        type="pil",
+                        label="Camera",
+                        webcam_options=gr.WebcamOptions(mirror=False),
+                        elem_id="camera",
+                    )
+                    snap = gr.Button("Snapshot: explain this frame", elem_id="snapshot")
+                with gr.Column():
+                    live_verdict = gr.HTML(elem_id="live-verdict")
+                    live_scores = gr.Label(label="Live probabilities", num_top_classes=2)
+                    snapshot = gr.Image(label="Snapshot", type="pil", interactive=False)
+                    snapshot_heatmaps = gr.Gallery(label="Snapshot heat maps", columns=4, height=200)
+                    snapshot_verdict = gr.HTML()
+            camera.stream(
+                webcam_frame,
+                camera,
+                [live_verdict, live_scores],
+                stream_every=0.1,
+                time_limit=600,
+                concurrency_limit=4,
+                show_progress="hidden",
+                api_name="webcam_frame",
+            )
+            snap.click(webcam_snapshot, camera, [snapshot, snapshot_heatmaps, snapshot_verdict], api_name="webcam_snapshot")
+        with gr.Tab("Take-aways"):
+            gr.Markdown(TAKEAWAYS)
+
+        # JSON endpoints for gradio_client; the UI above uses the same functions.
+        with gr.Row(visible=False):
+            api_file = gr.File(type="filepath")
+            api_files = gr.File(type="filepath", file_count="multiple")
+            api_json = gr.JSON()
+            api_table = gr.Dataframe(headers=service.BATCH_COLUMNS)
+            api_csv = gr.File()
+            api_image = gr.Image(type="pil")
+            api_gallery = gr.Gallery()
+            api_html = gr.HTML()
+            api_label = gr.Label()
+        api_file.change(predict, api_file, api_json, api_name="predict")
+        api_files.change(predict_batch, api_files, [api_table, api_csv], api_name="predict_batch")
+        api_file.upload(explain, api_file, [api_image, api_gallery, api_html, api_label, api_json], api_name="explain")
+    return demo
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument(
+        "--model",
+        default=os.environ.get("MODEL_ID"),
+        help="hf-hub:ORG/NAME, ORG/NAME or a local folder in Hub layout (default: $MODEL_ID, else the bundled model in model/)",
+    )
+    parser.add_argument(
+        "--host",
+        default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
+        help="interface to listen on (default: %(default)s; 0.0.0.0 for all)",
+    )
+    parser.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", 7860)))
+    parser.add_argument("--share", action="store_true", help="also open a public gradio.live link")
+    parser.add_argument("--concurrency", type=int, default=2, help="requests processed at once; the rest queue in order")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    detector, note = load_detector(args.model)
+    demo = build_demo(detector, note)
+    demo.queue(default_concurrency_limit=args.concurrency, max_size=256)
+    demo.launch(
+        server_name=args.host, server_port=args.port, share=args.share, theme=gr.themes.Soft(), css=CSS, max_file_size="40mb"
+    )
+
+
+if __name__ == "__main__":
+    main()

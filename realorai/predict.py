@@ -1,0 +1,146 @@
+"""Face-level verdicts from a picture: crop faces, run the model once per batch, calibrate, explain.
+
+`Detector` is built once per process (it holds the model and the face detector); the app and the
+benchmarks call it, and it has no Gradio in it so it is tested directly.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from matplotlib import colormaps
+from PIL import Image, ImageDraw
+
+from .calibration import softmax
+from .config import BUNDLED_MODEL_DIR
+from .faces import FaceCrop, FaceDetector, default_detector, face_crops, whole_image_crop
+from .modeling import load_classifier
+from .preprocess import data_config, eval_transform
+
+VERDICT_TEXT = {"ai": "AI-generated", "real": "Real photo", "uncertain": "Uncertain"}
+VERDICT_COLOUR = {"ai": (220, 50, 47), "real": (38, 139, 60), "uncertain": (230, 160, 0)}
+
+
+def verdict_for(p_ai: float, band: tuple[float, float]) -> str:
+    """'ai' at or above the band, 'real' at or below it, 'uncertain' inside it."""
+    low, high = band
+    if p_ai >= high:
+        return "ai"
+    if p_ai <= low:
+        return "real"
+    return "uncertain"
+
+
+@dataclass
+class FaceResult:
+    box: list[int]  # detector box (x0, y0, x1, y1) in the upright image; the whole image if no face
+    crop_box: list[int]  # the square the model saw
+    face_score: float | None  # detector confidence; None for the whole-image fallback
+    p_ai: float  # calibrated probability that the face is AI-generated
+    p_real: float
+    verdict: str  # ai | real | uncertain
+    confidence: float  # probability of the verdict's side (max of p_ai, p_real)
+
+
+@dataclass
+class Analysis:
+    faces: list[FaceResult]
+    face_found: bool  # False: no face detected, the single result is a whole-image prediction
+    image_size: list[int]
+    model: str
+    message: str = ""
+    crops: list[Image.Image] = field(default_factory=list, repr=False)
+
+    @property
+    def summary(self) -> FaceResult:
+        """The face that decides the headline: the most AI-looking one (a single fake face is the news)."""
+        return max(self.faces, key=lambda f: f.p_ai)
+
+    def to_dict(self) -> dict:
+        data = asdict(self)
+        data.pop("crops")
+        data["verdict"] = self.summary.verdict
+        data["p_ai"] = self.summary.p_ai
+        return data
+
+
+class Detector:
+    """The served model: load once, then `analyse` pictures."""
+
+    def __init__(self, reference: str | Path | None = None, faces: FaceDetector | None = None) -> None:
+        self.reference = str(reference or BUNDLED_MODEL_DIR)
+        self.model, self.serving = load_classifier(self.reference)
+        self.model = self.model.to(memory_format=torch.channels_last)
+        self.transform = eval_transform(data_config(self.model))
+        self.faces = faces or default_detector()
+        self._explain_lock = threading.Lock()  # Grad-CAM hooks gradients on the shared model
+
+    def probabilities(self, crops: list[Image.Image]) -> np.ndarray:
+        """Calibrated P(ai) for each face crop, in one forward pass."""
+        batch = torch.stack([self.transform(c) for c in crops]).contiguous(memory_format=torch.channels_last)
+        with torch.inference_mode():
+            logits = self.model(batch).float().numpy()
+        return softmax(logits, self.serving.temperature)[:, self.serving.labels.index("ai")]
+
+    def analyse(self, image: Image.Image) -> Analysis:
+        crops: list[FaceCrop] = face_crops(image, self.faces, self.serving.face_size, self.serving.face_margin)
+        face_found = bool(crops)
+        if not face_found:
+            crops = [whole_image_crop(image, self.serving.face_size)]
+        p_ai = self.probabilities([c.image for c in crops])
+        results = []
+        for crop, p in zip(crops, p_ai):
+            p = float(p)
+            verdict = verdict_for(p, self.serving.uncertain_band)
+            results.append(
+                FaceResult(
+                    box=[round(v) for v in (crop.face.box if crop.face else crop.crop_box)],
+                    crop_box=list(crop.crop_box),
+                    face_score=round(crop.face.score, 4) if crop.face else None,
+                    p_ai=round(p, 4),
+                    p_real=round(1 - p, 4),
+                    verdict=verdict,
+                    confidence=round(max(p, 1 - p), 4),
+                )
+            )
+        message = "" if face_found else "No face found: this is a whole-image prediction, which is less reliable."
+        if len(results) > 1:
+            message = f"{len(results)} faces found; each has its own verdict."
+        return Analysis(results, face_found, list(image.size), self.reference, message, [c.image for c in crops])
+
+    def explain(self, crop: Image.Image) -> np.ndarray:
+        """Grad-CAM heat map (values 0..1, crop-sized) of what pushed the model towards 'ai'."""
+        x = self.transform(crop).unsqueeze(0)
+        with self._explain_lock, torch.enable_grad():
+            features = self.model.forward_features(x).detach().requires_grad_(True)
+            logit = self.model.forward_head(features)[0, self.serving.labels.index("ai")]
+            (grad,) = torch.autograd.grad(logit, features)
+        weights = grad.mean(dim=(2, 3), keepdim=True)
+        cam = torch.relu((weights * features).sum(dim=1))[0].detach().numpy()
+        cam = cam / cam.max() if cam.max() > 0 else cam
+        return np.asarray(Image.fromarray(np.uint8(cam * 255)).resize(crop.size, Image.BICUBIC), dtype=np.float32) / 255
+
+
+def heatmap_overlay(crop: Image.Image, heat: np.ndarray, alpha: float = 0.45) -> Image.Image:
+    coloured = colormaps["jet"](heat)[..., :3]
+    mixed = (1 - alpha) * np.asarray(crop, dtype=np.float32) / 255 + alpha * coloured
+    return Image.fromarray(np.uint8(np.clip(mixed, 0, 1) * 255))
+
+
+def draw_boxes(image: Image.Image, analysis: Analysis) -> Image.Image:
+    """The picture with each face boxed in its verdict's colour and labelled."""
+    canvas = image.copy()
+    draw = ImageDraw.Draw(canvas)
+    width = max(2, round(max(image.size) / 250))
+    for i, face in enumerate(analysis.faces, start=1):
+        colour = VERDICT_COLOUR[face.verdict]
+        draw.rectangle(face.box, outline=colour, width=width)
+        text = f"{i}: {VERDICT_TEXT[face.verdict]} {face.confidence:.0%}"
+        x, y = face.box[0], max(0, face.box[1] - 14 * width // 2 - 12)
+        draw.rectangle(draw.textbbox((x, y), text), fill=colour)
+        draw.text((x, y), text, fill=(255, 255, 255))
+    return canvas

@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from accelerate import Accelerator
-from datasets import load_from_disk
+from datasets import concatenate_datasets, load_from_disk
 from safetensors.torch import load_file, save_file
 from torch.utils.data import DataLoader, WeightedRandomSampler
 from tqdm import tqdm
@@ -234,9 +234,9 @@ def write_report(model_dir: Path, dataset, cfg: TrainConfig, training: dict | No
         metrics["training"] = training
     for name in ("test", "holdout"):
         if name in dataset:
-            split = limit(dataset[name], cfg.max_eval_samples, cfg.seed)
+            split = limit(evaluation_split(dataset, name), cfg.max_eval_samples, cfg.seed)
             metrics["splits"][name] = evaluate_split(
-                model, split, transform, serving.temperature, robustness=cfg.robustness and name == "test", name=name
+                model, split, transform, serving.temperature, robustness=cfg.robustness, name=name
             )
     write_plots(metrics, model_dir)
     probabilities = {n: s.pop("_probabilities") for n, s in metrics["splits"].items()}
@@ -245,6 +245,16 @@ def write_report(model_dir: Path, dataset, cfg: TrainConfig, training: dict | No
     (model_dir / "README.md").write_text(render_model_card(metrics, model_dir))
     print_table(metrics)
     return metrics
+
+
+def evaluation_split(dataset, name: str):
+    """The split as evaluated. Held-out sources are all one class (an unseen generator), so they are scored
+    against the test split's real photos: the AUC then says how well unseen fakes are told from real faces."""
+    split = dataset[name]
+    if name != "holdout" or len(set(split["label"])) > 1:
+        return split
+    other = 1 - split[0]["label"]
+    return concatenate_datasets([split, dataset["test"].filter(lambda y: y == other, input_columns="label")])
 
 
 def _counts(split) -> dict:

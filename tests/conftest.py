@@ -56,3 +56,13 @@ def input_tree(tmp_path_factory) -> Path:
         )
     )
     return root
+
+
+@pytest.fixture(scope="session")
+def small_dataset(input_tree, tmp_path_factory) -> Path:
+    """A dataset built by the real builder from the small tree (one process, as in CI)."""
+    from dataset_builder.build import BuildOptions, build
+
+    out = tmp_path_factory.mktemp("small-dataset") / "ds"
+    build(BuildOptions(inputs=[input_tree], out=out, workers=1))
+    return out

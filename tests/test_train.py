@@ -1,0 +1,86 @@
+"""train.py end to end on a tiny dataset: a real (short) training run, resume, eval-only, Hub loading."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from realorai.metrics import binary_metrics
+from tests.hub_cache import add_to_hub_cache
+
+REPO = Path(__file__).resolve().parent.parent
+FAST = ["--epochs", "1", "--batch-size", "16", "--workers", "0", "--warmup-steps", "2", "--max-train-samples", "48"]
+
+
+def run(*args, env=None, timeout=600):
+    result = subprocess.run([sys.executable, *args], cwd=REPO, capture_output=True, text=True, timeout=timeout,
+                            env={**os.environ, **(env or {})})
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return result.stdout
+
+
+@pytest.fixture(scope="module")
+def trained(small_dataset, tmp_path_factory):
+    out = tmp_path_factory.mktemp("model") / "tiny"
+    stdout = run("train.py", "--data", str(small_dataset), "--out", str(out), *FAST)
+    return out, stdout
+
+
+def test_training_writes_a_complete_hub_folder(trained):
+    out, stdout = trained
+    for name in ("config.json", "model.safetensors", "metrics.json", "README.md", "roc.png", "reliability.png", "robustness.png"):
+        assert (out / name).is_file(), name
+    config = json.loads((out / "config.json").read_text())
+    assert config["architecture"] == "mobilenetv2_100" and config["label_names"] == ["real", "ai"]
+    assert config["num_classes"] == 2 and config["realorai"]["temperature"] > 0
+    assert "temperature fitted on validation" in stdout and "[test]" in stdout
+
+
+def test_metrics_match_the_saved_predictions_and_the_card(trained):
+    out, _ = trained
+    metrics = json.loads((out / "metrics.json").read_text())
+    predictions = json.loads((out / "test_predictions.json").read_text())["test"]
+    recomputed = binary_metrics(np.array(predictions["labels"]), np.array(predictions["p_ai"]))
+    assert recomputed == metrics["splits"]["test"]["overall"]
+    assert set(metrics["splits"]["test"]["per_source"]) == {"ffhq", "utkface", "sdfd", "tpdne"}
+    assert set(metrics["splits"]["test"]["robustness"]) >= {"jpeg_q50", "resize_0.25x", "blur_sigma1"}
+    card = (out / "README.md").read_text()
+    assert card.startswith("---\n") and "model-index:" in card
+    assert f"value: {metrics['splits']['test']['overall']['roc_auc']:.4f}" in card
+    assert metrics["command"].startswith("python train.py") and metrics["command"] in card
+    assert "non-commercial" in card.lower() and "$" not in card.split("```")[0]  # every placeholder filled
+
+
+def test_resume_continues_from_the_checkpoint(trained, small_dataset):
+    out, _ = trained
+    stdout = run("train.py", "--data", str(small_dataset), "--out", str(out), *FAST[2:], "--epochs", "2", "--resume",
+                 "--no-robustness")
+    assert "resumed after epoch 1" in stdout
+    history = json.loads((out / "metrics.json").read_text())["training"]["history"]
+    assert [h["epoch"] for h in history] == [1, 2]
+
+
+def test_eval_only_and_offline_hub_load(trained, small_dataset, tmp_path):
+    out, _ = trained
+    cache = tmp_path / "hub-cache"
+    add_to_hub_cache(out, "real-or-ai/tiny-test", cache)
+    offline = {"HF_HUB_OFFLINE": "1", "HF_HUB_CACHE": str(cache)}
+    # timm's own loader, as a user would call it, must give the same logits as the local folder.
+    code = (
+        "import sys, timm, torch\n"
+        "hub = timm.create_model('hf-hub:real-or-ai/tiny-test', pretrained=True).eval()\n"
+        f"local = timm.create_model('local-dir:{out}', pretrained=True).eval()\n"
+        "x = torch.randn(2, 3, 224, 224)\n"
+        "assert hub.pretrained_cfg['label_names'] == ['real', 'ai'], hub.pretrained_cfg\n"
+        "assert torch.allclose(hub(x), local(x)); print('same logits')\n"
+    )
+    assert "same logits" in run("-c", code, env=offline)
+    report = tmp_path / "evaluated"
+    run("train.py", "--eval-only", "--model", "hf-hub:real-or-ai/tiny-test", "--data", str(small_dataset),
+        "--out", str(report), "--no-robustness", env=offline)
+    assert json.loads((report / "metrics.json").read_text())["splits"]["test"]["overall"]["n"] > 0
+    assert (report / "model.safetensors").is_file()

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+from pathlib import Path
 
 import gradio as gr
 
@@ -144,17 +145,16 @@ def build_demo(detector: Detector, model_note: str) -> gr.Blocks:
         return (explained.annotated, list(zip(explained.heatmaps, captions)), verdict_html(result), label_scores(result), result)
 
     def analyse_upload(files: list[str] | None):
-        """The Upload tab's button: one file -> full explanation; several -> table + CSV as well."""
+        """The Upload tab's button: the first picture explained in full, and a table + CSV for all of them."""
         if not files:
             raise gr.Error("Choose one or more pictures first.")
         first = explain(files[0])
-        if len(files) == 1:
-            return (*first, gr.update(value=None, visible=False), gr.update(value=None, visible=False))
-        table, csv_path = predict_batch(files)
-        return (*first, gr.update(value=table, visible=True), gr.update(value=csv_path, visible=True))
+        rows = [service.batch_row(Path(files[0]).name, first[-1])] + service.predict_batch(detector, files[1:])
+        table = [[r[c] for c in service.BATCH_COLUMNS] for r in rows]
+        return (*first, table, service.write_csv(rows))
 
     def webcam_frame(frame):
-        """A live webcam frame -> verdict for its faces. The frame is analysed in memory, never stored."""
+        """One webcam frame -> verdict for its faces. The frame is analysed in memory, never stored."""
         try:
             result = service.classify_frame(detector, frame)
         except ImageLoadError as err:
@@ -213,8 +213,8 @@ def build_demo(detector: Detector, model_note: str) -> gr.Blocks:
                         label="What drove the verdict (Grad-CAM, red = most influential)", columns=4, height=230
                     )
                     details = gr.JSON(label="Details", open=False)
-                    table = gr.Dataframe(headers=service.BATCH_COLUMNS, label="Batch results", visible=False)
-                    csv_file = gr.File(label="Batch results (CSV)", visible=False)
+                    table = gr.Dataframe(headers=service.BATCH_COLUMNS, label="All pictures")
+                    csv_file = gr.File(label="All pictures (CSV)")
             run.click(
                 analyse_upload, files, [annotated, heatmaps, verdict, scores, details, table, csv_file], api_name="analyse_upload"
             )
@@ -237,6 +237,7 @@ def build_demo(detector: Detector, model_note: str) -> gr.Blocks:
                     snapshot = gr.Image(label="Snapshot", type="pil", interactive=False)
                     snapshot_heatmaps = gr.Gallery(label="Snapshot heat maps", columns=4, height=200)
                     snapshot_verdict = gr.HTML()
+            # The browser streams frames here; API users call /webcam_frame with one frame instead.
             camera.stream(
                 webcam_frame,
                 camera,
@@ -245,9 +246,11 @@ def build_demo(detector: Detector, model_note: str) -> gr.Blocks:
                 time_limit=600,
                 concurrency_limit=4,
                 show_progress="hidden",
-                api_name="webcam_frame",
+                api_name="webcam_stream",
+                api_visibility="undocumented",
             )
-            snap.click(webcam_snapshot, camera, [snapshot, snapshot_heatmaps, snapshot_verdict], api_name="webcam_snapshot")
+            snap.click(webcam_snapshot, camera, [snapshot, snapshot_heatmaps, snapshot_verdict],
+                       api_name="webcam_snapshot_ui", api_visibility="undocumented")
         with gr.Tab("Take-aways"):
             gr.Markdown(TAKEAWAYS)
 
@@ -262,9 +265,12 @@ def build_demo(detector: Detector, model_note: str) -> gr.Blocks:
             api_gallery = gr.Gallery()
             api_html = gr.HTML()
             api_label = gr.Label()
+            api_frame = gr.Image(type="pil")
         api_file.change(predict, api_file, api_json, api_name="predict")
         api_files.change(predict_batch, api_files, [api_table, api_csv], api_name="predict_batch")
         api_file.upload(explain, api_file, [api_image, api_gallery, api_html, api_label, api_json], api_name="explain")
+        api_frame.change(webcam_frame, api_frame, [api_html, api_label], api_name="webcam_frame")
+        api_frame.upload(webcam_snapshot, api_frame, [api_image, api_gallery, api_html], api_name="webcam_snapshot")
     return demo
 
 

@@ -45,6 +45,9 @@ class TrainConfig:
     data: str = "data/portraits-faces"  # folder written by `python -m dataset_builder`
     out: str = "model"  # model folder in Hub layout (config.json, model.safetensors, metrics, plots, README)
     architecture: str = BACKBONE  # mobilenetv2_100 or tf_efficientnet_lite0 (offline ImageNet weights)
+    img_size: int = 224  # model input side; with crop_pct 1.0 the whole face crop is seen
+    crop_pct: float = 0.875  # eval: resize to img_size / crop_pct, centre-crop img_size
+    threads: int = 0  # torch threads; 0 = one per core
     epochs: int = 8
     batch_size: int = 32
     lr: float = 6e-4  # AdamW peak learning rate, cosine decay after warmup
@@ -110,7 +113,7 @@ def train(cfg: TrainConfig) -> Path:
     train_split = limit(dataset["train"], cfg.max_train_samples, cfg.seed)
     val_split = limit(dataset["validation"], cfg.max_eval_samples, cfg.seed)
 
-    model = new_classifier(cfg.architecture).to(memory_format=torch.channels_last)
+    model = new_classifier(cfg.architecture, cfg.img_size, cfg.crop_pct).to(memory_format=torch.channels_last)
     config = data_config(model)
     sampler = WeightedRandomSampler(
         balanced_weights(train_split["label"], train_split["source"]),
@@ -295,7 +298,7 @@ def push(folder: Path, repo_id: str) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     cfg = parse_args(argv)
-    torch.set_num_threads(max(1, os.cpu_count() or 1))
+    torch.set_num_threads(cfg.threads or max(1, os.cpu_count() or 1))
     if cfg.eval_only:
         if not cfg.model:
             print("error: --eval-only needs --model (a folder or hf-hub id)", file=sys.stderr)

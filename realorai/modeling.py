@@ -66,12 +66,23 @@ def imagenet_model(architecture: str = BACKBONE) -> nn.Module:
     return model
 
 
-def new_classifier(architecture: str = BACKBONE, drop_rate: float = 0.2) -> nn.Module:
-    """ImageNet-pretrained backbone with a fresh head for our labels."""
+def new_classifier(
+    architecture: str = BACKBONE, img_size: int = 224, crop_pct: float = 0.875, drop_rate: float = 0.2
+) -> nn.Module:
+    """ImageNet-pretrained backbone with a fresh head for our labels.
+
+    `img_size`/`crop_pct` go into the model's pretrained_cfg, so training, evaluation, the saved config.json
+    and every later `resolve_data_config(model=...)` agree on the input without restating it.
+    """
     model = imagenet_model(architecture)
     model.reset_classifier(len(LABELS))
     model.drop_rate = drop_rate
-    model.pretrained_cfg = {**model.pretrained_cfg, "label_names": list(LABELS)}
+    model.pretrained_cfg = {
+        **model.pretrained_cfg,
+        "input_size": (3, img_size, img_size),
+        "crop_pct": crop_pct,
+        "label_names": list(LABELS),
+    }
     return model
 
 

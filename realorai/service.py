@@ -39,27 +39,26 @@ def explain_file(detector: Detector, source: ImageSource) -> Explained:
     return Explained(analysis, draw_boxes(image, analysis), heatmaps)
 
 
+def batch_row(name: str, result: dict | None = None, error: str = "") -> dict:
+    """One table/CSV row: the headline verdict of a picture, or why it could not be judged."""
+    row = dict.fromkeys(BATCH_COLUMNS, "") | {"file": name, "error": error}
+    if result is not None:
+        headline = max(result["faces"], key=lambda f: f["p_ai"])
+        row.update(verdict=VERDICT_TEXT[result["verdict"]], p_ai=result["p_ai"], confidence=headline["confidence"],
+                   faces=len(result["faces"]) if result["face_found"] else 0, face_found=result["face_found"])
+    return row
+
+
 def predict_batch(detector: Detector, paths: list[str | Path]) -> list[dict]:
     """One row per file; a bad file gets its error in the row instead of failing the batch."""
     if len(paths) > MAX_BATCH:
         raise ImageLoadError(f"{len(paths)} files sent; at most {MAX_BATCH} per batch.")
     rows = []
     for path in paths:
-        row = dict.fromkeys(BATCH_COLUMNS, "")
-        row["file"] = Path(path).name
         try:
-            result = predict_file(detector, path)
+            rows.append(batch_row(Path(path).name, predict_file(detector, path)))
         except ImageLoadError as err:
-            row["error"] = str(err)
-        else:
-            row.update(
-                verdict=VERDICT_TEXT[result["verdict"]],
-                p_ai=result["p_ai"],
-                confidence=max(f["confidence"] for f in result["faces"] if f["p_ai"] == result["p_ai"]),
-                faces=len(result["faces"]) if result["face_found"] else 0,
-                face_found=result["face_found"],
-            )
-        rows.append(row)
+            rows.append(batch_row(Path(path).name, error=str(err)))
     return rows
 
 

@@ -66,3 +66,33 @@ def small_dataset(input_tree, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("small-dataset") / "ds"
     build(BuildOptions(inputs=[input_tree], out=out, workers=1))
     return out
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def served_app():
+    """The real app (bundled model unless $MODEL_ID says otherwise) on a free loopback port."""
+    import app as app_module
+
+    detector, note = app_module.load_detector(os.environ.get("MODEL_ID"))
+    demo = app_module.build_demo(detector, note)
+    demo.queue(default_concurrency_limit=2)
+    port = free_port()
+    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True, show_error=True,
+                css=app_module.CSS)
+    yield {"url": f"http://127.0.0.1:{port}/", "detector": detector, "note": note}
+    demo.close()
+
+
+@pytest.fixture(scope="session")
+def client(served_app):
+    from gradio_client import Client
+
+    return Client(served_app["url"], verbose=False)

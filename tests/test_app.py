@@ -1,0 +1,143 @@
+"""The running app, called through gradio_client exactly as README shows: every endpoint, both classes,
+every bad input."""
+
+import csv
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import pytest
+from gradio_client import Client, handle_file
+from gradio_client.exceptions import AppError
+from PIL import Image
+
+import app as app_module
+from tests.bad_inputs import animated_gif, convertible_images, exif_rotated, save, write_bad_files
+from tests.conftest import needs_portraits, portrait_files
+
+pytestmark = needs_portraits
+
+REAL = [("real", "ffhq"), ("real", "utkface"), ("real", "yonsei")]
+AI = [("ai", "sdfd"), ("ai", "tpdne"), ("ai", "tpdne-b")]
+
+
+def portraits(kinds, per_source=2):
+    return [(label, path) for label, source in kinds for path in portrait_files(label, source, per_source, seed=7)]
+
+
+def check_result(result: dict) -> dict:
+    assert result["verdict"] in {"real", "ai", "uncertain"}
+    assert 0.0 <= result["p_ai"] <= 1.0 and result["faces"]
+    for face in result["faces"]:
+        assert len(face["box"]) == 4 and face["p_ai"] + face["p_real"] == pytest.approx(1.0, abs=1e-3)
+        assert face["confidence"] == pytest.approx(max(face["p_ai"], face["p_real"]), abs=1e-4)
+    return result
+
+
+def test_predict_tells_real_from_ai_on_real_portraits(client):
+    """A random-weights or mis-wired model fails this: 12 portraits, both classes, all six sources."""
+    correct = []
+    for label, path in portraits(REAL + AI):
+        result = check_result(client.predict(handle_file(str(path)), api_name="/predict"))
+        assert result["face_found"] and len(result["faces"]) == 1
+        correct.append((result["p_ai"] >= 0.5) == (label == "ai"))
+    assert sum(correct) >= 11, correct
+
+
+@pytest.mark.parametrize("name", ["empty.jpg", "not_an_image.jpg", "truncated.jpg", "bomb.png", "tiny.png"])
+def test_bad_files_get_a_clear_message(client, tmp_path, real_portrait, name):
+    path = write_bad_files(tmp_path, real_portrait)[name]
+    with pytest.raises(AppError, match="Cannot use this picture: .*(empty|not an image|truncated|limit|at least)"):
+        client.predict(handle_file(str(path)), api_name="/predict")
+
+
+def test_odd_encodings_rotation_and_animation_are_handled(client, tmp_path, real_portrait):
+    paths = [save(image, tmp_path / name) for name, image in convertible_images(real_portrait).items()]
+    paths += [exif_rotated(real_portrait, tmp_path / "rotated.jpg"), animated_gif(real_portrait, tmp_path / "anim.gif")]
+    for path in paths:
+        result = check_result(client.predict(handle_file(str(path)), api_name="/predict"))
+        assert result["face_found"], path.name
+
+
+def test_no_face_gives_a_marked_whole_image_prediction(client, tmp_path):
+    noise = Image.fromarray(np.random.default_rng(0).integers(0, 255, (300, 400, 3), dtype=np.uint8))
+    result = check_result(client.predict(handle_file(str(save(noise, tmp_path / "noise.png"))), api_name="/predict"))
+    assert result["face_found"] is False and "No face found" in result["message"]
+    assert result["faces"][0]["face_score"] is None
+
+
+def test_several_faces_each_get_a_verdict(client, tmp_path, real_portrait, ai_portrait):
+    canvas = Image.new("RGB", (552, 256), (120, 120, 120))
+    canvas.paste(real_portrait.resize((256, 256)), (0, 0))
+    canvas.paste(ai_portrait.resize((256, 256)), (296, 0))
+    result = check_result(client.predict(handle_file(str(save(canvas, tmp_path / "two.jpg", quality=95))), api_name="/predict"))
+    faces = sorted(result["faces"], key=lambda f: f["box"][0])
+    assert len(faces) == 2 and "2 faces" in result["message"]
+    assert faces[0]["p_ai"] < faces[1]["p_ai"]  # left is the real photo, right the StyleGAN face
+    assert result["p_ai"] == faces[1]["p_ai"]  # the headline is the most AI-looking face
+
+
+def test_predict_batch_returns_rows_and_csv_even_with_bad_files(client, tmp_path, real_portrait):
+    bad = write_bad_files(tmp_path, real_portrait)["not_an_image.jpg"]
+    files = [path for _, path in portraits([("real", "ffhq"), ("ai", "tpdne")], per_source=1)] + [bad]
+    table, csv_path = client.predict([handle_file(str(p)) for p in files], api_name="/predict_batch")
+    rows = table["data"]
+    assert [r[0] for r in rows] == [p.name for p in files]
+    assert rows[0][1] == "Real photo" and rows[1][1] == "AI-generated"
+    assert rows[2][1] == "" and "not an image" in rows[2][-1]
+    with open(csv_path, newline="") as handle:
+        written = list(csv.DictReader(handle))
+    assert [r["file"] for r in written] == [p.name for p in files] and written[1]["verdict"] == "AI-generated"
+
+
+def test_explain_returns_boxes_heatmaps_and_verdict(client):
+    path = portrait_files("ai", "sdfd", 1, seed=3)[0]
+    annotated, gallery, html, label, details = client.predict(handle_file(str(path)), api_name="/explain")
+    assert Image.open(annotated).size == Image.open(path).size
+    assert len(gallery) == len(details["faces"]) == 1
+    heat = np.asarray(Image.open(gallery[0]["image"]).convert("RGB"), dtype=float)
+    assert heat.std() > 10  # an actual coloured overlay
+    assert f"data-verdict='{details['verdict']}'" in html and label["label"] in {"AI-generated", "Real photo"}
+
+
+def test_upload_tab_action_with_several_files(client):
+    files = [handle_file(str(p)) for _, p in portraits([("real", "yonsei"), ("ai", "tpdne-b")], per_source=1)]
+    annotated, gallery, html, label, details, table, csv_file = client.predict(files, api_name="/analyse_upload")
+    assert details["faces"] and len(table["data"]) == 2 and csv_file.endswith(".csv")
+
+
+def test_webcam_endpoints(client):
+    frame = portrait_files("ai", "tpdne", 1, seed=5)[0]
+    html, label = client.predict(handle_file(str(frame)), api_name="/webcam_frame")
+    assert "data-verdict=" in html and label["label"] in {"AI-generated", "Real photo"}
+    snapshot, gallery, html = client.predict(handle_file(str(frame)), api_name="/webcam_snapshot")
+    assert Image.open(snapshot).size == Image.open(frame).size and len(gallery) == 1
+
+
+def test_parallel_callers_are_all_served(served_app):
+    path = str(portrait_files("real", "ffhq", 1, seed=9)[0])
+
+    def call(_):
+        return Client(served_app["url"], verbose=False).predict(handle_file(path), api_name="/predict")["verdict"]
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(8) as pool:
+        verdicts = list(pool.map(call, range(8)))
+    assert len(set(verdicts)) == 1 and time.perf_counter() - started < 120
+
+
+def test_model_note_and_fallback(served_app, monkeypatch):
+    assert served_app["note"].startswith("Live model")
+    detector, note = app_module.load_detector("hf-hub:real-or-ai/does-not-exist")
+    assert "Could not load" in note and Path(detector.reference).resolve() == app_module.BUNDLED_MODEL_DIR.resolve()
+
+
+def test_help_documents_the_options():
+    import subprocess
+    import sys
+
+    text = subprocess.run([sys.executable, "app.py", "--help"], capture_output=True, text=True, timeout=120,
+                          cwd=Path(__file__).resolve().parent.parent).stdout
+    for option in ("--model", "--host", "--port", "--share"):
+        assert option in text

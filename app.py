@@ -249,8 +249,13 @@ def build_demo(detector: Detector, model_note: str) -> gr.Blocks:
                 api_name="webcam_stream",
                 api_visibility="undocumented",
             )
-            snap.click(webcam_snapshot, camera, [snapshot, snapshot_heatmaps, snapshot_verdict],
-                       api_name="webcam_snapshot_ui", api_visibility="undocumented")
+            snap.click(
+                webcam_snapshot,
+                camera,
+                [snapshot, snapshot_heatmaps, snapshot_verdict],
+                api_name="webcam_snapshot_ui",
+                api_visibility="undocumented",
+            )
         with gr.Tab("Take-aways"):
             gr.Markdown(TAKEAWAYS)
 

@@ -63,9 +63,21 @@ def predict_logits(
 
 
 def grouped_metrics(labels: np.ndarray, p_ai: np.ndarray, groups: list[str]) -> dict:
-    """Metrics per group value (source or generator). One-class groups still get accuracy and recall."""
+    """Metrics per group value (source or generator).
+
+    A source holds one class only, so its own AUC is undefined; `roc_auc_vs_other_class` scores it against
+    every image of the other class in the split (e.g. FFHQ photos vs all AI faces).
+    """
     groups = np.asarray(groups)
-    return {g: binary_metrics(labels[groups == g], p_ai[groups == g]) for g in sorted(set(groups.tolist()))}
+    result = {}
+    for group in sorted(set(groups.tolist())):
+        inside = groups == group
+        metrics = binary_metrics(labels[inside], p_ai[inside])
+        if metrics["roc_auc"] is None and len(set(labels.tolist())) == 2:
+            pool = inside | (labels != labels[inside][0])
+            metrics["roc_auc_vs_other_class"] = binary_metrics(labels[pool], p_ai[pool])["roc_auc"]
+        result[group] = metrics
+    return result
 
 
 def evaluate_split(model, split, transform, temperature: float, robustness: bool = True, name: str = "test") -> dict:

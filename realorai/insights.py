@@ -60,6 +60,7 @@ def results_markdown(metrics: dict | None, holdout: dict | None = None) -> str:
         "### Test split",
         metrics_table({"all": test["overall"]}, "split"),
         "### Per source",
+        "Each source holds one class, so its AUC (marked \\*) is against all test images of the other class.",
         metrics_table(test["per_source"], "source"),
         "### Per generator",
         metrics_table(test["per_generator"], "generator"),

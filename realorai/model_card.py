@@ -17,6 +17,13 @@ def _fmt(value) -> str:
     return "n/a" if value is None else f"{value:.4f}"
 
 
+def _auc(m: dict) -> str:
+    """A one-class source's AUC is against all images of the other class; marked with *."""
+    if m.get("roc_auc") is None and m.get("roc_auc_vs_other_class") is not None:
+        return f"{m['roc_auc_vs_other_class']:.4f}*"
+    return _fmt(m.get("roc_auc"))
+
+
 def metrics_table(rows: dict[str, dict], first: str) -> str:
     lines = [
         f"| {first} | n | accuracy | balanced acc. | ROC-AUC | AP | EER | real recall | AI recall |",
@@ -25,7 +32,7 @@ def metrics_table(rows: dict[str, dict], first: str) -> str:
     for name, m in rows.items():
         lines.append(
             f"| {name} | {m['n']} | {_fmt(m['accuracy'])} | {_fmt(m['balanced_accuracy'])} | "
-            f"{_fmt(m['roc_auc'])} | {_fmt(m['average_precision'])} | {_fmt(m['eer'])} | "
+            f"{_auc(m)} | {_fmt(m['average_precision'])} | {_fmt(m['eer'])} | "
             f"{_fmt(m['real_recall'])} | {_fmt(m['ai_recall'])} |"
         )
     return "\n".join(lines)

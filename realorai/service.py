@@ -44,8 +44,13 @@ def batch_row(name: str, result: dict | None = None, error: str = "") -> dict:
     row = dict.fromkeys(BATCH_COLUMNS, "") | {"file": name, "error": error}
     if result is not None:
         headline = max(result["faces"], key=lambda f: f["p_ai"])
-        row.update(verdict=VERDICT_TEXT[result["verdict"]], p_ai=result["p_ai"], confidence=headline["confidence"],
-                   faces=len(result["faces"]) if result["face_found"] else 0, face_found=result["face_found"])
+        row.update(
+            verdict=VERDICT_TEXT[result["verdict"]],
+            p_ai=result["p_ai"],
+            confidence=headline["confidence"],
+            faces=len(result["faces"]) if result["face_found"] else 0,
+            face_found=result["face_found"],
+        )
     return row
 
 

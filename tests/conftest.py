@@ -85,8 +85,9 @@ def served_app():
     demo = app_module.build_demo(detector, note)
     demo.queue(default_concurrency_limit=2)
     port = free_port()
-    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True, show_error=True,
-                css=app_module.CSS)
+    demo.launch(
+        server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True, show_error=True, css=app_module.CSS
+    )
     yield {"url": f"http://127.0.0.1:{port}/", "detector": detector, "note": note}
     demo.close()
 
@@ -96,3 +97,27 @@ def client(served_app):
     from gradio_client import Client
 
     return Client(served_app["url"], verbose=False)
+
+
+REPO = Path(__file__).resolve().parent.parent
+FAST_TRAIN = ["--epochs", "1", "--batch-size", "16", "--workers", "0", "--warmup-steps", "2", "--max-train-samples", "48"]
+
+
+def run_python(*args, env=None, timeout=600) -> str:
+    """Run `python ARGS` in the repo as a user would; fail with its output if it fails."""
+    import subprocess
+    import sys
+
+    result = subprocess.run(
+        [sys.executable, *args], cwd=REPO, capture_output=True, text=True, timeout=timeout, env={**os.environ, **(env or {})}
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return result.stdout
+
+
+@pytest.fixture(scope="session")
+def trained(small_dataset, tmp_path_factory):
+    """A model trained for one short epoch by the real train.py, in Hub layout."""
+    out = tmp_path_factory.mktemp("model") / "tiny"
+    stdout = run_python("train.py", "--data", str(small_dataset), "--out", str(out), *FAST_TRAIN)
+    return out, stdout

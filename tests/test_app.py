@@ -137,7 +137,12 @@ def test_help_documents_the_options():
     import subprocess
     import sys
 
-    text = subprocess.run([sys.executable, "app.py", "--help"], capture_output=True, text=True, timeout=120,
-                          cwd=Path(__file__).resolve().parent.parent).stdout
+    text = subprocess.run(
+        [sys.executable, "app.py", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=Path(__file__).resolve().parent.parent,
+    ).stdout
     for option in ("--model", "--host", "--port", "--share"):
         assert option in text

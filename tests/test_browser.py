@@ -35,15 +35,24 @@ def write_y4m(image: Image.Image, path: Path, frames: int = 20, size: tuple[int,
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory):
     playwright = pytest.importorskip("playwright.sync_api")
-    camera = write_y4m(Image.open(portrait_files("ai", "tpdne", 1, seed=11)[0]).convert("RGB"),
-                       tmp_path_factory.mktemp("camera") / "face.y4m")
+    camera = write_y4m(
+        Image.open(portrait_files("ai", "tpdne", 1, seed=11)[0]).convert("RGB"), tmp_path_factory.mktemp("camera") / "face.y4m"
+    )
     with playwright.sync_playwright() as p:
         browser = p.chromium.launch(
             executable_path=CHROMIUM,
             headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                  "--disable-sync", "--no-first-run", "--use-fake-ui-for-media-stream",
-                  "--use-fake-device-for-media-stream", f"--use-file-for-fake-video-capture={camera}"],
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+                "--use-fake-ui-for-media-stream",
+                "--use-fake-device-for-media-stream",
+                f"--use-file-for-fake-video-capture={camera}",
+            ],
         )
         yield browser
         browser.close()

@@ -1,33 +1,13 @@
 """train.py end to end on a tiny dataset: a real (short) training run, resume, eval-only, Hub loading."""
 
 import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import numpy as np
-import pytest
 
 from realorai.metrics import binary_metrics
+from tests.conftest import FAST_TRAIN as FAST
+from tests.conftest import run_python as run
 from tests.hub_cache import add_to_hub_cache
-
-REPO = Path(__file__).resolve().parent.parent
-FAST = ["--epochs", "1", "--batch-size", "16", "--workers", "0", "--warmup-steps", "2", "--max-train-samples", "48"]
-
-
-def run(*args, env=None, timeout=600):
-    result = subprocess.run([sys.executable, *args], cwd=REPO, capture_output=True, text=True, timeout=timeout,
-                            env={**os.environ, **(env or {})})
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    return result.stdout
-
-
-@pytest.fixture(scope="module")
-def trained(small_dataset, tmp_path_factory):
-    out = tmp_path_factory.mktemp("model") / "tiny"
-    stdout = run("train.py", "--data", str(small_dataset), "--out", str(out), *FAST)
-    return out, stdout
 
 
 def test_training_writes_a_complete_hub_folder(trained):
@@ -57,8 +37,9 @@ def test_metrics_match_the_saved_predictions_and_the_card(trained):
 
 def test_resume_continues_from_the_checkpoint(trained, small_dataset):
     out, _ = trained
-    stdout = run("train.py", "--data", str(small_dataset), "--out", str(out), *FAST[2:], "--epochs", "2", "--resume",
-                 "--no-robustness")
+    stdout = run(
+        "train.py", "--data", str(small_dataset), "--out", str(out), *FAST[2:], "--epochs", "2", "--resume", "--no-robustness"
+    )
     assert "resumed after epoch 1" in stdout
     history = json.loads((out / "metrics.json").read_text())["training"]["history"]
     assert [h["epoch"] for h in history] == [1, 2]
@@ -80,7 +61,17 @@ def test_eval_only_and_offline_hub_load(trained, small_dataset, tmp_path):
     )
     assert "same logits" in run("-c", code, env=offline)
     report = tmp_path / "evaluated"
-    run("train.py", "--eval-only", "--model", "hf-hub:real-or-ai/tiny-test", "--data", str(small_dataset),
-        "--out", str(report), "--no-robustness", env=offline)
+    run(
+        "train.py",
+        "--eval-only",
+        "--model",
+        "hf-hub:real-or-ai/tiny-test",
+        "--data",
+        str(small_dataset),
+        "--out",
+        str(report),
+        "--no-robustness",
+        env=offline,
+    )
     assert json.loads((report / "metrics.json").read_text())["splits"]["test"]["overall"]["n"] > 0
     assert (report / "model.safetensors").is_file()

@@ -207,10 +207,14 @@ def build_demo(detector: Detector, model_note: str) -> gr.Blocks:
                         )
                 with gr.Column(scale=2):
                     verdict = gr.HTML(elem_id="upload-verdict")
-                    scores = gr.Label(label="Calibrated probabilities", num_top_classes=2)
+                    scores = gr.Label(label="Calibrated probabilities", num_top_classes=2, show_heading=False)
                     annotated = gr.Image(label="Faces found", type="pil", interactive=False)
                     heatmaps = gr.Gallery(
-                        label="What drove the verdict (Grad-CAM, red = most influential)", columns=4, height=230
+                        label="What drove the verdict (Grad-CAM, red = most influential)",
+                        columns=4,
+                        height=240,
+                        preview=False,
+                        object_fit="contain",
                     )
                     details = gr.JSON(label="Details", open=False)
                     table = gr.Dataframe(headers=service.BATCH_COLUMNS, label="All pictures")
@@ -232,10 +236,14 @@ def build_demo(detector: Detector, model_note: str) -> gr.Blocks:
                     )
                     snap = gr.Button("Snapshot: explain this frame", elem_id="snapshot")
                 with gr.Column():
-                    live_verdict = gr.HTML(elem_id="live-verdict")
-                    live_scores = gr.Label(label="Live probabilities", num_top_classes=2)
+                    live_verdict = gr.HTML(
+                        "<p>Press <b>Record</b> under the camera to start live verdicts.</p>", elem_id="live-verdict"
+                    )
+                    live_scores = gr.Label(label="Live probabilities", num_top_classes=2, show_heading=False)
                     snapshot = gr.Image(label="Snapshot", type="pil", interactive=False)
-                    snapshot_heatmaps = gr.Gallery(label="Snapshot heat maps", columns=4, height=200)
+                    snapshot_heatmaps = gr.Gallery(
+                        label="Snapshot heat maps", columns=4, height=200, preview=False, object_fit="contain"
+                    )
                     snapshot_verdict = gr.HTML()
             # The browser streams frames here; API users call /webcam_frame with one frame instead.
             camera.stream(

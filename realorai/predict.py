@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from matplotlib import colormaps
-from PIL import Image, ImageDraw
+from PIL import Image, ImageDraw, ImageFont
 
 from .calibration import softmax
 from .config import BUNDLED_MODEL_DIR
@@ -136,11 +136,13 @@ def draw_boxes(image: Image.Image, analysis: Analysis) -> Image.Image:
     canvas = image.copy()
     draw = ImageDraw.Draw(canvas)
     width = max(2, round(max(image.size) / 250))
+    font = ImageFont.load_default(size=max(12, round(max(image.size) / 32)))
     for i, face in enumerate(analysis.faces, start=1):
         colour = VERDICT_COLOUR[face.verdict]
         draw.rectangle(face.box, outline=colour, width=width)
         text = f"{i}: {VERDICT_TEXT[face.verdict]} {face.confidence:.0%}"
-        x, y = face.box[0], max(0, face.box[1] - 14 * width // 2 - 12)
-        draw.rectangle(draw.textbbox((x, y), text), fill=colour)
-        draw.text((x, y), text, fill=(255, 255, 255))
+        left, top, right, bottom = draw.textbbox((0, 0), text, font=font)
+        x, y = face.box[0], max(0, face.box[1] - (bottom - top) - 2 * width)
+        draw.rectangle((x, y, x + right - left + 2 * width, y + bottom - top + 2 * width), fill=colour)
+        draw.text((x + width - left, y + width - top), text, fill=(255, 255, 255), font=font)
     return canvas

@@ -251,13 +251,22 @@ def write_report(model_dir: Path, dataset, cfg: TrainConfig, training: dict | No
 
 
 def evaluation_split(dataset, name: str):
-    """The split as evaluated. Held-out sources are all one class (an unseen generator), so they are scored
-    against the test split's real photos: the AUC then says how well unseen fakes are told from real faces."""
+    """The split as evaluated.
+
+    `holdout` is scored on its unseen sources only (look-alikes of other sources may have followed a held-out
+    group there) against the test split's images of the other class, so its AUC says how well an unseen
+    generator is told from real faces.
+    """
     split = dataset[name]
-    if name != "holdout" or len(set(split["label"])) > 1:
+    if name != "holdout":
         return split
-    other = 1 - split[0]["label"]
-    return concatenate_datasets([split, dataset["test"].filter(lambda y: y == other, input_columns="label")])
+    unseen = set(split["source"]) - set(dataset["train"]["source"])
+    held = split.filter(lambda source: source in unseen, input_columns="source")
+    labels = set(held["label"])
+    if len(labels) != 1:
+        return held
+    other = 1 - labels.pop()
+    return concatenate_datasets([held, dataset["test"].filter(lambda y: y == other, input_columns="label")])
 
 
 def _counts(split) -> dict:

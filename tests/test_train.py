@@ -75,3 +75,21 @@ def test_eval_only_and_offline_hub_load(trained, small_dataset, tmp_path):
     )
     assert json.loads((report / "metrics.json").read_text())["splits"]["test"]["overall"]["n"] > 0
     assert (report / "model.safetensors").is_file()
+
+
+def test_holdout_is_scored_on_unseen_sources_against_test_reals():
+    from datasets import Dataset, DatasetDict
+
+    from train import evaluation_split
+
+    dataset = DatasetDict(
+        {
+            "train": Dataset.from_dict({"label": [0, 1], "source": ["ffhq", "tpdne"]}),
+            "test": Dataset.from_dict({"label": [0, 1, 0], "source": ["ffhq", "tpdne", "yonsei"]}),
+            # a tpdne look-alike followed its SDFD group into holdout: seen generator, so not scored
+            "holdout": Dataset.from_dict({"label": [1, 1, 1], "source": ["sdfd", "sdfd", "tpdne"]}),
+        }
+    )
+    scored = evaluation_split(dataset, "holdout")
+    assert sorted(zip(scored["source"], scored["label"])) == [("ffhq", 0), ("sdfd", 1), ("sdfd", 1), ("yonsei", 0)]
+    assert evaluation_split(dataset, "test") is dataset["test"]

@@ -1,7 +1,9 @@
 """The page in a real headless Chromium (Debian's): upload a portrait and read the verdict, then feed the
 webcam tab a fake camera made from a portrait and read a live verdict. Screenshots go to test-artifacts/."""
 
+import os
 import shutil
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -94,6 +96,8 @@ def test_live_webcam_gives_a_verdict(page):
     page.get_by_role("tab", name="Predict — webcam").click()
     camera = page.locator("#camera")
     camera.wait_for(timeout=20_000)
+    cache = Path(os.environ.get("GRADIO_TEMP_DIR", Path(tempfile.gettempdir()) / "gradio"))
+    files_before = set(cache.rglob("*")) if cache.exists() else set()
     # Gradio opens the camera on a click, then streams frames once "Record" is pressed.
     camera.get_by_text("Click to Access Webcam").click()
     camera.locator("button", has_text="Record").click(timeout=30_000)
@@ -103,4 +107,6 @@ def test_live_webcam_gives_a_verdict(page):
     first = verdict.inner_text()
     page.wait_for_timeout(3000)  # still streaming: the verdict keeps arriving (same face, same verdict)
     assert verdict.inner_text().split("P(AI)")[0] == first.split("P(AI)")[0]
+    new_files = (set(cache.rglob("*")) if cache.exists() else set()) - files_before
+    assert not new_files, f"streamed frames were written to disk: {sorted(new_files)[:3]}"
     page.screenshot(path=str(ARTIFACTS / "webcam.png"), full_page=True)

@@ -41,12 +41,17 @@ def plot_paths(folder: Path | None) -> dict[str, str | None]:
 
 
 def dataset_table(metrics: dict) -> str:
-    """Counts per split x label x source x generator, from the dataset the model was evaluated on."""
-    lines = ["| split | label | source | generator | images |", "|---|---|---|---|---:|"]
+    """Images per label x source x generator (rows) and split (columns), from the evaluated dataset."""
+    splits = list(metrics.get("dataset", {}))
+    rows: dict[str, dict[str, int]] = {}
     for split, counts in metrics.get("dataset", {}).items():
         for key, n in counts.items():
-            label, source, generator = key.split("/", 2)
-            lines.append(f"| {split} | {label} | {source} | {generator} | {n} |")
+            rows.setdefault(key, {})[split] = n
+    lines = ["| label | source | generator | " + " | ".join(splits) + " | total |", "|---|---|---|" + "---:|" * (len(splits) + 1)]
+    for key in sorted(rows, key=lambda k: (k.split("/")[0] != "real", k)):
+        label, source, generator = key.split("/", 2)
+        cells = [str(rows[key].get(split, 0)) for split in splits]
+        lines.append(f"| {label} | {source} | {generator} | " + " | ".join(cells) + f" | {sum(rows[key].values())} |")
     return "\n".join(lines)
 
 

@@ -14,7 +14,9 @@ DEFAULT_DATASET_ID = "real-or-ai/portrait-faces"
 
 
 def _fmt(value) -> str:
-    return "n/a" if value is None else f"{value:.4f}"
+    if value is None or value != value:  # None, or NaN (e.g. real recall of an AI-only source)
+        return "–"
+    return f"{value:.4f}"
 
 
 def _auc(m: dict) -> str:

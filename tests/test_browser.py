@@ -89,6 +89,9 @@ def test_insights_tab_shows_the_models_own_plots(page):
     page.locator("h3", has_text="Per source").wait_for(timeout=20_000)
     images = page.locator("img[src*='roc.png'], img[src*='reliability.png']")
     assert images.count() >= 2
+    for i in range(images.count()):
+        images.nth(i).scroll_into_view_if_needed()
+        page.wait_for_function("img => img.complete && img.naturalWidth > 300", arg=images.nth(i).element_handle())
     page.screenshot(path=str(ARTIFACTS / "insights.png"), full_page=True)
 
 

@@ -215,7 +215,13 @@ def train(cfg: TrainConfig) -> Path:
         out,
         dataset,
         cfg,
-        training={"history": history, "best_val_auc": best_auc, "temperature": temperature, "config": asdict(cfg)},
+        training={
+            "command": "python " + " ".join(sys.argv),
+            "history": history,
+            "best_val_auc": best_auc,
+            "temperature": temperature,
+            "config": asdict(cfg),
+        },
     )
     return out
 
@@ -233,6 +239,10 @@ def write_report(model_dir: Path, dataset, cfg: TrainConfig, training: dict | No
         "dataset": {name: _counts(split) for name, split in dataset.items()},
         "splits": {},
     }
+    previous = model_dir / "metrics.json"
+    if training is None and previous.is_file():  # re-evaluating in place keeps how the model was trained
+        old = json.loads(previous.read_text())
+        training = old.get("training") and {"command": old["command"], **old["training"]}
     if training:
         metrics["training"] = training
     for name in ("test", "holdout"):

@@ -78,6 +78,7 @@ def render_model_card(metrics: dict, model_dir: Path, repo_id: str = DEFAULT_REP
         "band_lo": metrics["uncertain_band"][0],
         "band_hi": metrics["uncertain_band"][1],
         "command": metrics["command"],
+        "train_command": metrics.get("training", {}).get("command", metrics["command"]),
         "test_n": overall["n"],
         "model_index_metrics": model_index,
         "overall_table": metrics_table({"all": overall}, "split"),

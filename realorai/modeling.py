@@ -82,6 +82,7 @@ def new_classifier(
         "input_size": (3, img_size, img_size),
         "crop_pct": crop_pct,
         "label_names": list(LABELS),
+        "tag": "real-or-ai",  # not timm's ra_in1k: the backbone came from torchvision's release (see README)
     }
     return model
 

@@ -88,6 +88,10 @@ def test_model_push_then_timm_loads_it_back_from_the_hub(hub, trained, small_dat
         env=env,
     )
     files = hub.repos["models/real-or-ai/tiny-detector"]["files"]
+    # evaluating in place kept how the model was trained
+    metrics = json.loads((model_dir / "metrics.json").read_text())
+    assert metrics["training"]["history"] and metrics["training"]["command"].startswith("python train.py")
+    assert metrics["command"].startswith("python train.py --eval-only")
     assert {"config.json", "model.safetensors", "README.md", "metrics.json", "roc.png"} <= set(files)
     assert not any(name.startswith("checkpoint/") for name in files)  # optimiser state stays home
     assert files["model.safetensors"] == (model_dir / "model.safetensors").read_bytes()

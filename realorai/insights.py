@@ -10,11 +10,10 @@ import random
 from pathlib import Path
 
 from .config import LABELS, portraits_dir
-from .model_card import metrics_table
+from .model_card import HOLDOUT_REPORT, metrics_table
 from .plots import PLOT_FILES
 
 REPORT_FILES = ["metrics.json", *PLOT_FILES.values()]
-HOLDOUT_REPORT = "holdout-sdfd/metrics.json"  # the same recipe trained without SDFD: unseen-generator test
 
 
 def report_folder(reference: str) -> Path | None:

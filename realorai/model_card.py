@@ -40,6 +40,39 @@ def metrics_table(rows: dict[str, dict], first: str) -> str:
     return "\n".join(lines)
 
 
+HOLDOUT_REPORT = "holdout-sdfd/metrics.json"  # the same recipe trained without SDFD, kept beside the model
+
+
+def unseen_generator_section(metrics: dict, model_dir: Path) -> str:
+    """The held-out-source result: from this run's own holdout split, or from the companion run's report."""
+    source = metrics
+    if "holdout" not in metrics["splits"] and (model_dir / HOLDOUT_REPORT).is_file():
+        source = json.loads((model_dir / HOLDOUT_REPORT).read_text())
+    holdout = source["splits"].get("holdout")
+    if not holdout:
+        return ""
+    unseen = ", ".join(
+        s
+        for s, m in holdout["per_source"].items()
+        if m.get("ai_recall") == m.get("ai_recall") and m.get("real_recall") != m.get("real_recall")
+    )
+    rows = {"clean": holdout["overall"], **holdout.get("robustness", {})}
+    return (
+        f"**Unseen generator.** The same recipe trained without any {unseen} image, then scored on {unseen} "
+        "faces against the test split's real photos — the honest estimate for a generator family the model "
+        f"never saw:\n\n{metrics_table(rows, 'unseen vs real')}\n\nMade by: `{source['command']}`"
+    )
+
+
+def weakest_source(test: dict) -> str:
+    name, m = min(test["per_source"].items(), key=lambda item: item[1]["accuracy"])
+    kind = "its real photos are called AI" if m["n_ai"] == 0 else "its AI faces are called real"
+    return (
+        f"- Weakest source on the test split: **{name}**, accuracy {m['accuracy']:.4f} — {kind} most often. "
+        "Read verdicts on such pictures with that error rate in mind."
+    )
+
+
 def render_model_card(metrics: dict, model_dir: Path, repo_id: str = DEFAULT_REPO_ID) -> str:
     config = json.loads((model_dir / "config.json").read_text())
     test = metrics["splits"]["test"]
@@ -86,6 +119,7 @@ def render_model_card(metrics: dict, model_dir: Path, repo_id: str = DEFAULT_REP
         "generator_table": metrics_table(test["per_generator"], "generator"),
         "robustness_table": metrics_table(test.get("robustness", {}), "degradation") if test.get("robustness") else "not run",
         "holdout_section": holdout_section,
+        "weakest_source": weakest_source(test),
         "ece_before": _fmt(test["ece_before_calibration"]),
         "ece_after": _fmt(overall["ece"]),
         "history": history,

@@ -51,11 +51,7 @@ def unseen_generator_section(metrics: dict, model_dir: Path) -> str:
     holdout = source["splits"].get("holdout")
     if not holdout:
         return ""
-    unseen = ", ".join(
-        s
-        for s, m in holdout["per_source"].items()
-        if m.get("ai_recall") == m.get("ai_recall") and m.get("real_recall") != m.get("real_recall")
-    )
+    unseen = ", ".join(s for s, m in holdout["per_source"].items() if m["n_ai"] == m["n"])  # AI-only sources
     rows = {"clean": holdout["overall"], **holdout.get("robustness", {})}
     return (
         f"**Unseen generator.** The same recipe trained without any {unseen} image, then scored on {unseen} "

@@ -73,12 +73,7 @@ def render_model_card(metrics: dict, model_dir: Path, repo_id: str = DEFAULT_REP
     config = json.loads((model_dir / "config.json").read_text())
     test = metrics["splits"]["test"]
     overall = test["overall"]
-    holdout = metrics["splits"].get("holdout")
-    holdout_section = ""
-    if holdout:
-        holdout_section = "Held-out sources (never seen in training, `holdout` split):\n\n" + metrics_table(
-            {"holdout (all)": holdout["overall"], **holdout["per_source"]}, "held out"
-        )
+    holdout_section = unseen_generator_section(metrics, model_dir)
     index_metrics = [
         ("roc_auc", "ROC-AUC"),
         ("balanced_accuracy", "Balanced accuracy"),

@@ -3,6 +3,7 @@ and nothing leaves the machine without the flag."""
 
 import io
 import json
+import shutil
 
 import pyarrow.parquet as pq
 import pytest
@@ -73,7 +74,8 @@ def test_without_the_flag_nothing_is_sent(hub, input_tree, tmp_path):
 
 
 def test_model_push_then_timm_loads_it_back_from_the_hub(hub, trained, small_dataset, tmp_path):
-    model_dir, _ = trained
+    model_dir = tmp_path / "model"  # a copy: evaluating in place must not change the shared fixture
+    shutil.copytree(trained[0], model_dir)
     env = hub_env(hub, tmp_path)
     run_python(
         "train.py",

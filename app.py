@@ -148,8 +148,17 @@ def build_demo(detector: Detector, model_note: str) -> gr.Blocks:
         """The Upload tab's button: the first picture explained in full, and a table + CSV for all of them."""
         if not files:
             raise gr.Error("Choose one or more pictures first.")
-        first = explain(files[0])
-        rows = [service.batch_row(Path(files[0]).name, first[-1])] + service.predict_batch(detector, files[1:])
+        name = Path(files[0]).name
+        try:
+            first = explain(files[0])
+            first_row = service.batch_row(name, first[-1])
+        except gr.Error as err:
+            if len(files) == 1:
+                raise
+            # a bad first file must not cost the rest of the batch: report it in its row
+            first = (None, [], f"<p>{name}: {err.message}</p>", {}, {"error": err.message})
+            first_row = service.batch_row(name, error=err.message)
+        rows = [first_row] + service.predict_batch(detector, files[1:])
         table = [[r[c] for c in service.BATCH_COLUMNS] for r in rows]
         return (*first, table, service.write_csv(rows))
 

@@ -107,6 +107,15 @@ def test_upload_tab_action_with_several_files(client):
     assert details["faces"] and len(table["data"]) == 2 and csv_file.endswith(".csv")
 
 
+def test_upload_tab_survives_a_bad_first_file(client, tmp_path, real_portrait):
+    bad = write_bad_files(tmp_path, real_portrait)["truncated.jpg"]
+    good = portrait_files("ai", "tpdne", 1, seed=4)[0]
+    *_, details, table, csv_file = client.predict([handle_file(str(bad)), handle_file(str(good))], api_name="/analyse_upload")
+    assert "truncated" in details["error"]
+    assert table["data"][0][0] == "truncated.jpg" and "truncated" in table["data"][0][-1]
+    assert table["data"][1][1] == "AI-generated"
+
+
 def test_webcam_endpoints(client):
     frame = portrait_files("ai", "tpdne", 1, seed=5)[0]
     html, label = client.predict(handle_file(str(frame)), api_name="/webcam_frame")

@@ -19,7 +19,7 @@ import gradio as gr
 from realorai import insights, service
 from realorai.config import BUNDLED_MODEL_DIR
 from realorai.images import ImageLoadError
-from realorai.predict import VERDICT_COLOUR, VERDICT_TEXT, Detector
+from realorai.predict import VERDICT_COLOUR, VERDICT_TEXT, Detector, side_by_side
 
 log = logging.getLogger("real-or-ai")
 
@@ -92,7 +92,7 @@ def verdict_html(result: dict) -> str:
     colour = "rgb({},{},{})".format(*VERDICT_COLOUR[result["verdict"]])
     faces = result["faces"]
     main = max(faces, key=lambda f: f["p_ai"])
-    detail = f"P(AI) = {main['p_ai']:.1%} · confidence {main['confidence']:.1%}"
+    detail = f"P(AI) {percent(main['p_ai'])} · confidence {percent(main['confidence'])}"
     if len(faces) > 1:
         detail += f" · {len(faces)} faces (headline = most AI-looking face)"
     note = f"<small>{result['message']}</small>" if result.get("message") else ""
@@ -100,6 +100,15 @@ def verdict_html(result: dict) -> str:
         f"<div class='verdict' id='verdict' data-verdict='{result['verdict']}' style='background:{colour}'>"
         f"{VERDICT_TEXT[result['verdict']]}<small>{detail}</small>{note}</div>"
     )
+
+
+def percent(p: float) -> str:
+    """Calibrated, but never certain: 0.9996 reads '> 99.9%', not '= 100.0%'."""
+    if p > 0.999:
+        return "> 99.9%"
+    if p < 0.001:
+        return "< 0.1%"
+    return f"= {p:.1%}"
 
 
 def label_scores(result: dict) -> dict[str, float]:
@@ -141,8 +150,8 @@ def build_demo(detector: Detector, model_note: str) -> gr.Blocks:
             raise ImageLoadError("no file was sent.")
         explained = service.explain_file(detector, image)
         result = explained.analysis.to_dict()
-        captions = [f"face {i}: {VERDICT_TEXT[f['verdict']]} ({f['p_ai']:.0%} AI)" for i, f in enumerate(result["faces"], 1)]
-        return (explained.annotated, list(zip(explained.heatmaps, captions)), verdict_html(result), label_scores(result), result)
+        heat = side_by_side(explained.heatmaps)
+        return (explained.annotated, heat, verdict_html(result), label_scores(result), result)
 
     def analyse_upload(files: list[str] | None):
         """The Upload tab's button: the first picture explained in full, and a table + CSV for all of them."""
@@ -156,7 +165,7 @@ def build_demo(detector: Detector, model_note: str) -> gr.Blocks:
             if len(files) == 1:
                 raise
             # a bad first file must not cost the rest of the batch: report it in its row
-            first = (None, [], f"<p>{name}: {err.message}</p>", {}, {"error": err.message})
+            first = (None, None, f"<p>{name}: {err.message}</p>", {}, {"error": err.message})
             first_row = service.batch_row(name, error=err.message)
         rows = [first_row] + service.predict_batch(detector, files[1:])
         table = [[r[c] for c in service.BATCH_COLUMNS] for r in rows]
@@ -174,8 +183,8 @@ def build_demo(detector: Detector, model_note: str) -> gr.Blocks:
         """Freeze the current webcam frame and explain it fully (boxes + heat maps)."""
         if frame is None:
             raise gr.Error("The camera has not sent a frame yet.")
-        annotated, gallery, html, _, _ = explain(frame)
-        return annotated, gallery, html
+        annotated, heatmap, html, _, _ = explain(frame)
+        return annotated, heatmap, html
 
     report = insights.report_folder(detector.reference)
     metrics = insights.load_metrics(report)
@@ -218,12 +227,11 @@ def build_demo(detector: Detector, model_note: str) -> gr.Blocks:
                     verdict = gr.HTML(elem_id="upload-verdict")
                     scores = gr.Label(label="Calibrated probabilities", num_top_classes=2, show_heading=False)
                     annotated = gr.Image(label="Faces found", type="pil", interactive=False)
-                    heatmaps = gr.Gallery(
-                        label="What drove the verdict (Grad-CAM, red = most influential)",
-                        columns=4,
-                        height=240,
-                        preview=False,
-                        object_fit="contain",
+                    heatmaps = gr.Image(
+                        label="What drove the verdict (Grad-CAM per face, numbered as the boxes; red = most influential)",
+                        type="pil",
+                        interactive=False,
+                        height=260,
                     )
                     details = gr.JSON(label="Details", open=False)
                     table = gr.Dataframe(headers=service.BATCH_COLUMNS, label="All pictures")
@@ -250,9 +258,8 @@ def build_demo(detector: Detector, model_note: str) -> gr.Blocks:
                     )
                     live_scores = gr.Label(label="Live probabilities", num_top_classes=2, show_heading=False)
                     snapshot = gr.Image(label="Snapshot", type="pil", interactive=False)
-                    snapshot_heatmaps = gr.Gallery(
-                        label="Snapshot heat maps", columns=4, height=200, preview=False, object_fit="contain"
-                    )
+                    snapshot_heatmaps = gr.Image(label="Snapshot heat maps", type="pil", interactive=False, height=220)
+
                     snapshot_verdict = gr.HTML()
             # The browser streams frames here; API users call /webcam_frame with one frame instead.
             camera.stream(
@@ -284,15 +291,15 @@ def build_demo(detector: Detector, model_note: str) -> gr.Blocks:
             api_table = gr.Dataframe(headers=service.BATCH_COLUMNS)
             api_csv = gr.File()
             api_image = gr.Image(type="pil")
-            api_gallery = gr.Gallery()
+            api_heat = gr.Image(type="pil")
             api_html = gr.HTML()
             api_label = gr.Label()
             api_frame = gr.Image(type="pil")
         api_file.change(predict, api_file, api_json, api_name="predict")
         api_files.change(predict_batch, api_files, [api_table, api_csv], api_name="predict_batch")
-        api_file.upload(explain, api_file, [api_image, api_gallery, api_html, api_label, api_json], api_name="explain")
+        api_file.upload(explain, api_file, [api_image, api_heat, api_html, api_label, api_json], api_name="explain")
         api_frame.change(webcam_frame, api_frame, [api_html, api_label], api_name="webcam_frame")
-        api_frame.upload(webcam_snapshot, api_frame, [api_image, api_gallery, api_html], api_name="webcam_snapshot")
+        api_frame.upload(webcam_snapshot, api_frame, [api_image, api_heat, api_html], api_name="webcam_snapshot")
     return demo
 
 

@@ -131,6 +131,20 @@ def heatmap_overlay(crop: Image.Image, heat: np.ndarray, alpha: float = 0.45) ->
     return Image.fromarray(np.uint8(np.clip(mixed, 0, 1) * 255))
 
 
+def side_by_side(images: list[Image.Image], gap: int = 8) -> Image.Image:
+    """Face heat maps in one picture, left to right in the same order (and numbering) as the boxes."""
+    width = sum(i.width for i in images) + gap * (len(images) - 1)
+    canvas = Image.new("RGB", (width, max(i.height for i in images)), (255, 255, 255))
+    x = 0
+    for number, image in enumerate(images, start=1):
+        canvas.paste(image, (x, 0))
+        ImageDraw.Draw(canvas).text(
+            (x + 6, 4), str(number), fill=(255, 255, 255), font=ImageFont.load_default(size=max(12, image.height // 12))
+        )
+        x += image.width + gap
+    return canvas
+
+
 def draw_boxes(image: Image.Image, analysis: Analysis) -> Image.Image:
     """The picture with each face boxed in its verdict's colour and labelled."""
     canvas = image.copy()
@@ -140,7 +154,7 @@ def draw_boxes(image: Image.Image, analysis: Analysis) -> Image.Image:
     for i, face in enumerate(analysis.faces, start=1):
         colour = VERDICT_COLOUR[face.verdict]
         draw.rectangle(face.box, outline=colour, width=width)
-        text = f"{i}: {VERDICT_TEXT[face.verdict]} {face.confidence:.0%}"
+        text = f"{i}: {VERDICT_TEXT[face.verdict]} {min(face.confidence, 0.99):.0%}"
         left, top, right, bottom = draw.textbbox((0, 0), text, font=font)
         x, y = face.box[0], max(0, face.box[1] - (bottom - top) - 2 * width)
         draw.rectangle((x, y, x + right - left + 2 * width, y + bottom - top + 2 * width), fill=colour)

@@ -91,19 +91,25 @@ def test_predict_batch_returns_rows_and_csv_even_with_bad_files(client, tmp_path
     assert [r["file"] for r in written] == [p.name for p in files] and written[1]["verdict"] == "AI-generated"
 
 
-def test_explain_returns_boxes_heatmaps_and_verdict(client):
+def test_explain_returns_boxes_heatmaps_and_verdict(client, tmp_path, real_portrait, ai_portrait):
     path = portrait_files("ai", "sdfd", 1, seed=3)[0]
-    annotated, gallery, html, label, details = client.predict(handle_file(str(path)), api_name="/explain")
+    annotated, heatmap, html, label, details = client.predict(handle_file(str(path)), api_name="/explain")
     assert Image.open(annotated).size == Image.open(path).size
-    assert len(gallery) == len(details["faces"]) == 1
-    heat = np.asarray(Image.open(gallery[0]["image"]).convert("RGB"), dtype=float)
+    assert len(details["faces"]) == 1 and Image.open(heatmap).size == (256, 256)
+    heat = np.asarray(Image.open(heatmap).convert("RGB"), dtype=float)
     assert heat.std() > 10  # an actual coloured overlay
+    canvas = Image.new("RGB", (552, 256), (120, 120, 120))
+    canvas.paste(real_portrait.resize((256, 256)), (0, 0))
+    canvas.paste(ai_portrait.resize((256, 256)), (296, 0))
+    two = save(canvas, tmp_path / "two.jpg", quality=95)
+    _, heatmap, _, _, details = client.predict(handle_file(str(two)), api_name="/explain")
+    assert len(details["faces"]) == 2 and Image.open(heatmap).size == (2 * 256 + 8, 256)  # one heat map per face
     assert f"data-verdict='{details['verdict']}'" in html and label["label"] in {"AI-generated", "Real photo"}
 
 
 def test_upload_tab_action_with_several_files(client):
     files = [handle_file(str(p)) for _, p in portraits([("real", "yonsei"), ("ai", "tpdne-b")], per_source=1)]
-    annotated, gallery, html, label, details, table, csv_file = client.predict(files, api_name="/analyse_upload")
+    annotated, heatmap, html, label, details, table, csv_file = client.predict(files, api_name="/analyse_upload")
     assert details["faces"] and len(table["data"]) == 2 and csv_file.endswith(".csv")
 
 
@@ -120,8 +126,8 @@ def test_webcam_endpoints(client):
     frame = portrait_files("ai", "tpdne", 1, seed=5)[0]
     html, label = client.predict(handle_file(str(frame)), api_name="/webcam_frame")
     assert "data-verdict=" in html and label["label"] in {"AI-generated", "Real photo"}
-    snapshot, gallery, html = client.predict(handle_file(str(frame)), api_name="/webcam_snapshot")
-    assert Image.open(snapshot).size == Image.open(frame).size and len(gallery) == 1
+    snapshot, heatmap, html = client.predict(handle_file(str(frame)), api_name="/webcam_snapshot")
+    assert Image.open(snapshot).size == Image.open(frame).size and Image.open(heatmap).size == (256, 256)
 
 
 def test_parallel_callers_are_all_served(served_app):

@@ -48,7 +48,13 @@ class FaceDetector:
     """MTCNN wrapper returning faces sorted largest first. Build once and reuse (see `default_detector`)."""
 
     def __init__(self, max_side: int = DETECT_MAX_SIDE, min_score: float = MIN_SCORE) -> None:
-        from facenet_pytorch import MTCNN  # heavy import, only when a detector is really built
+        try:
+            from facenet_pytorch import MTCNN  # heavy import, only when a detector is really built
+        except ImportError as err:  # its metadata pins torch<2.3, so plain requirement files cannot install it
+            raise ImportError(
+                "facenet-pytorch is missing: install it without its outdated pins, "
+                "`pip install --no-deps -r requirements-weights.txt` (see README)"
+            ) from err
 
         self.max_side = max_side
         self.min_score = min_score

@@ -90,11 +90,9 @@ def verdict_html(result: dict) -> str:
     if result.get("verdict") not in VERDICT_TEXT:
         return f"<div class='verdict' style='background:#777'>{result.get('message', 'No result')}</div>"
     colour = "rgb({},{},{})".format(*VERDICT_COLOUR[result["verdict"]])
-    faces = result["faces"]
-    main = max(faces, key=lambda f: f["p_ai"])
-    detail = f"P(AI) {percent(main['p_ai'])} · confidence {percent(main['confidence'])}"
-    if len(faces) > 1:
-        detail += f" · {len(faces)} faces (headline = most AI-looking face)"
+    detail = f"P(AI) {percent(result['p_ai'])} · confidence {percent(result['confidence'])}"
+    if len(result["faces"]) > 1:
+        detail += f" · {len(result['faces'])} faces (headline = most AI-looking face)"
     note = f"<small>{result['message']}</small>" if result.get("message") else ""
     return (
         f"<div class='verdict' id='verdict' data-verdict='{result['verdict']}' style='background:{colour}'>"
@@ -141,7 +139,7 @@ def build_demo(detector: Detector, model_note: str) -> gr.Blocks:
         if not files:
             raise ImageLoadError("no files were sent.")
         rows = service.predict_batch(detector, files)
-        return [[r[c] for c in service.BATCH_COLUMNS] for r in rows], service.write_csv(rows)
+        return service.table(rows), service.write_csv(rows)
 
     @guarded
     def explain(image):
@@ -168,8 +166,7 @@ def build_demo(detector: Detector, model_note: str) -> gr.Blocks:
             first = (None, None, f"<p>{name}: {err.message}</p>", {}, {"error": err.message})
             first_row = service.batch_row(name, error=err.message)
         rows = [first_row] + service.predict_batch(detector, files[1:])
-        table = [[r[c] for c in service.BATCH_COLUMNS] for r in rows]
-        return (*first, table, service.write_csv(rows))
+        return (*first, service.table(rows), service.write_csv(rows))
 
     def webcam_frame(frame):
         """One webcam frame -> verdict for its faces. The frame is analysed in memory, never stored."""
@@ -188,7 +185,6 @@ def build_demo(detector: Detector, model_note: str) -> gr.Blocks:
 
     report = insights.report_folder(detector.reference)
     metrics = insights.load_metrics(report)
-    holdout = insights.load_metrics(report, insights.HOLDOUT_REPORT)
     plots = insights.plot_paths(report)
     samples = insights.sample_images()
 
@@ -205,7 +201,7 @@ def build_demo(detector: Detector, model_note: str) -> gr.Blocks:
             with gr.Row():
                 for key, title in (("roc", "ROC curve"), ("reliability", "Reliability diagram"), ("robustness", "Robustness")):
                     gr.Image(plots[key], label=title, interactive=False, show_label=True)
-            gr.Markdown(insights.results_markdown(metrics, holdout))
+            gr.Markdown(insights.results_markdown(metrics, report))
         with gr.Tab("Predict — upload"):
             with gr.Row():
                 with gr.Column(scale=1):

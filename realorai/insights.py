@@ -10,7 +10,7 @@ import random
 from pathlib import Path
 
 from .config import LABELS, portraits_dir
-from .model_card import HOLDOUT_REPORT, metrics_table
+from .model_card import HOLDOUT_REPORT, metrics_table, unseen_generator_section
 from .plots import PLOT_FILES
 
 REPORT_FILES = ["metrics.json", *PLOT_FILES.values()]
@@ -54,7 +54,7 @@ def dataset_table(metrics: dict) -> str:
     return "\n".join(lines)
 
 
-def results_markdown(metrics: dict | None, holdout: dict | None = None) -> str:
+def results_markdown(metrics: dict | None, folder: Path | None = None) -> str:
     if not metrics:
         return "_This model folder has no metrics.json, so there is nothing to show._"
     test = metrics["splits"]["test"]
@@ -71,16 +71,9 @@ def results_markdown(metrics: dict | None, holdout: dict | None = None) -> str:
     ]
     if test.get("robustness"):
         parts += ["### Robustness (degradation applied before the model)", metrics_table(test["robustness"], "degradation")]
-    if holdout and "holdout" in holdout.get("splits", {}):
-        unseen = holdout["splits"]["holdout"]
-        rows = {"clean": unseen["overall"], **unseen.get("robustness", {})}
-        parts += [
-            "### Unseen generator",
-            "The same recipe trained **without any Stable Diffusion (SDFD) face**, then asked to tell SDFD faces "
-            "from the test split's real photos. This is the honest estimate for generators the model never saw.",
-            metrics_table(rows, "SDFD (unseen) vs real"),
-            f"Reproduce: `{holdout['command']}`",
-        ]
+    unseen = unseen_generator_section(metrics, folder) if folder else ""
+    if unseen:
+        parts += ["### Unseen generator", unseen]
     parts.append(f"Reproduce: `{metrics['command']}`")
     return "\n\n".join(parts)
 

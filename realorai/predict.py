@@ -65,6 +65,7 @@ class Analysis:
         data.pop("crops")
         data["verdict"] = self.summary.verdict
         data["p_ai"] = self.summary.p_ai
+        data["confidence"] = self.summary.confidence
         return data
 
 

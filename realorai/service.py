@@ -43,11 +43,10 @@ def batch_row(name: str, result: dict | None = None, error: str = "") -> dict:
     """One table/CSV row: the headline verdict of a picture, or why it could not be judged."""
     row = dict.fromkeys(BATCH_COLUMNS, "") | {"file": name, "error": error}
     if result is not None:
-        headline = max(result["faces"], key=lambda f: f["p_ai"])
         row.update(
             verdict=VERDICT_TEXT[result["verdict"]],
             p_ai=result["p_ai"],
-            confidence=headline["confidence"],
+            confidence=result["confidence"],
             faces=len(result["faces"]) if result["face_found"] else 0,
             face_found=result["face_found"],
         )
@@ -65,6 +64,11 @@ def predict_batch(detector: Detector, paths: list[str | Path]) -> list[dict]:
         except ImageLoadError as err:
             rows.append(batch_row(Path(path).name, error=str(err)))
     return rows
+
+
+def table(rows: list[dict]) -> list[list]:
+    """Rows as lists in BATCH_COLUMNS order, for a Dataframe."""
+    return [[row[c] for c in BATCH_COLUMNS] for row in rows]
 
 
 def write_csv(rows: list[dict]) -> str:

@@ -76,6 +76,7 @@ def test_several_faces_each_get_a_verdict(client, tmp_path, real_portrait, ai_po
     assert len(faces) == 2 and "2 faces" in result["message"]
     assert faces[0]["p_ai"] < faces[1]["p_ai"]  # left is the real photo, right the StyleGAN face
     assert result["p_ai"] == faces[1]["p_ai"]  # the headline is the most AI-looking face
+    assert result["confidence"] == faces[1]["confidence"]
 
 
 def test_predict_batch_returns_rows_and_csv_even_with_bad_files(client, tmp_path, real_portrait):

@@ -7,6 +7,7 @@ from pathlib import Path
 from string import Template
 
 from .config import REPO_ROOT
+from .modeling import WEIGHTS_ORIGIN
 
 TEMPLATE = REPO_ROOT / "model_card.md"
 DEFAULT_REPO_ID = "real-or-ai/portrait-detector"
@@ -69,6 +70,13 @@ def weakest_source(test: dict) -> str:
     )
 
 
+def _epoch_summary(epoch: dict) -> str:
+    text = f"epoch {epoch['epoch']}: val AUC {epoch['val_auc']:.4f}"
+    if "val_worst_group_auc" in epoch:  # runs before the worst-group criterion did not record it
+        text += f" (worst: {epoch['val_worst_group']} {epoch['val_worst_group_auc']:.4f})"
+    return text
+
+
 def render_model_card(metrics: dict, model_dir: Path, repo_id: str = DEFAULT_REPO_ID) -> str:
     config = json.loads((model_dir / "config.json").read_text())
     test = metrics["splits"]["test"]
@@ -86,13 +94,11 @@ def render_model_card(metrics: dict, model_dir: Path, repo_id: str = DEFAULT_REP
         for key, name in index_metrics
         if overall.get(key) is not None
     )
-    history = (
-        ", ".join(f"epoch {h['epoch']}: val AUC {h['val_auc']:.4f}" for h in metrics.get("training", {}).get("history", []))
-        or "n/a (evaluated only)"
-    )
+    history = ", ".join(_epoch_summary(h) for h in metrics.get("training", {}).get("history", [])) or "n/a (evaluated only)"
     serving = config.get("realorai", {})
     values = {
         "architecture": config["architecture"],
+        "weights_origin": WEIGHTS_ORIGIN.get(config["architecture"], "ImageNet weights"),
         "repo_id": repo_id,
         "dataset_id": DEFAULT_DATASET_ID,
         "labels": ", ".join(config.get("label_names", [])),

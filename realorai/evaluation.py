@@ -80,6 +80,22 @@ def grouped_metrics(labels: np.ndarray, p_ai: np.ndarray, groups: list[str]) -> 
     return result
 
 
+def look_alike_aucs(labels: np.ndarray, p_ai: np.ndarray, sources: list[str], generators: list[str]) -> dict:
+    """AUC of every AI generator's images against every real source's photos: {real source: {generator: AUC}}.
+
+    Pooled and per-source AUCs mix easy pairs with hard ones; this shows which pair the model confuses
+    (FFHQ photos vs the StyleGAN2 faces that imitate them) and bounds what any threshold can do there.
+    """
+    sources, generators = np.asarray(sources), np.asarray(generators)
+    table: dict[str, dict[str, float]] = {}
+    for source in sorted(set(sources[labels != AI_INDEX].tolist())):
+        real = labels != AI_INDEX
+        for generator in sorted(set(generators[labels == AI_INDEX].tolist())):
+            pair = (real & (sources == source)) | ((labels == AI_INDEX) & (generators == generator))
+            table.setdefault(source, {})[generator] = binary_metrics(labels[pair], p_ai[pair])["roc_auc"]
+    return table
+
+
 def evaluate_split(model, split, transform, temperature: float, robustness: bool = True, name: str = "test") -> dict:
     """Everything we report for one split; also returns the raw probabilities for plots."""
     logits, labels = predict_logits(model, split, transform, desc=f"{name}: clean")
@@ -90,6 +106,7 @@ def evaluate_split(model, split, transform, temperature: float, robustness: bool
         "ece_before_calibration": binary_metrics(labels, p_raw)["ece"],
         "per_source": grouped_metrics(labels, p_cal, split["source"]),
         "per_generator": grouped_metrics(labels, p_cal, split["generator"]),
+        "real_source_vs_generator_auc": look_alike_aucs(labels, p_cal, split["source"], split["generator"]),
         "_probabilities": {
             "labels": labels.tolist(),
             "p_ai": p_cal.tolist(),

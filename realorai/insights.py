@@ -10,7 +10,7 @@ import random
 from pathlib import Path
 
 from .config import LABELS, portraits_dir
-from .model_card import HOLDOUT_REPORT, metrics_table, unseen_generator_section
+from .model_card import HOLDOUT_REPORT, look_alike_table, metrics_table, unseen_generator_section
 from .plots import PLOT_FILES
 
 REPORT_FILES = ["metrics.json", *PLOT_FILES.values()]
@@ -68,6 +68,9 @@ def results_markdown(metrics: dict | None, folder: Path | None = None) -> str:
         metrics_table(test["per_source"], "source"),
         "### Per generator",
         metrics_table(test["per_generator"], "generator"),
+        "### Which pairs are hard",
+        "ROC-AUC of each generator's faces against each real source's photos, that pair alone.",
+        look_alike_table(test),
     ]
     if test.get("robustness"):
         parts += ["### Robustness (degradation applied before the model)", metrics_table(test["robustness"], "degradation")]

@@ -61,6 +61,17 @@ def unseen_generator_section(metrics: dict, model_dir: Path) -> str:
     )
 
 
+def look_alike_table(test: dict) -> str:
+    """Markdown matrix: rows real sources, columns generators, cells the AUC of that pair alone."""
+    pairs = test.get("real_source_vs_generator_auc")
+    if not pairs:
+        return "not computed for this report (re-run `python train.py --eval-only ...`)"
+    generators = sorted({g for row in pairs.values() for g in row})
+    lines = ["| real source \\ generator | " + " | ".join(generators) + " |", "|---|" + "---:|" * len(generators)]
+    lines += [f"| {source} | " + " | ".join(_fmt(row.get(g)) for g in generators) + " |" for source, row in pairs.items()]
+    return "\n".join(lines)
+
+
 def weakest_source(test: dict) -> str:
     name, m = min(test["per_source"].items(), key=lambda item: item[1]["accuracy"])
     kind = "its real photos are called AI" if m["n_ai"] == 0 else "its AI faces are called real"
@@ -114,6 +125,7 @@ def render_model_card(metrics: dict, model_dir: Path, repo_id: str = DEFAULT_REP
         "overall_table": metrics_table({"all": overall}, "split"),
         "source_table": metrics_table(test["per_source"], "source"),
         "generator_table": metrics_table(test["per_generator"], "generator"),
+        "look_alike_table": look_alike_table(test),
         "robustness_table": metrics_table(test.get("robustness", {}), "degradation") if test.get("robustness") else "not run",
         "holdout_section": holdout_section,
         "weakest_source": weakest_source(test),

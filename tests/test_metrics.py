@@ -36,3 +36,17 @@ def test_ece_hand_computation():
 def test_one_class_subset_has_no_auc_but_has_recall():
     m = binary_metrics(np.array([1, 1, 1]), np.array([0.9, 0.2, 0.8]))
     assert m["roc_auc"] is None and m["ai_recall"] == pytest.approx(2 / 3)
+
+
+def test_look_alike_aucs_score_each_real_source_against_each_generator_alone():
+    from realorai.evaluation import look_alike_aucs
+    from realorai.model_card import look_alike_table
+
+    labels = np.array([0, 0, 0, 1, 1, 1])
+    p_ai = np.array([0.1, 0.7, 0.2, 0.9, 0.6, 0.8])
+    sources = ["ffhq", "ffhq", "utkface", "tpdne", "sdfd", "tpdne-b"]
+    generators = ["camera", "camera", "camera", "stylegan2", "sd", "stylegan2"]
+    table = look_alike_aucs(labels, p_ai, sources, generators)
+    # ffhq (0.1, 0.7) vs sd (0.6): one of two pairs ranked right; vs stylegan2 (0.9, 0.8): all four.
+    assert table == {"ffhq": {"sd": 0.5, "stylegan2": 1.0}, "utkface": {"sd": 1.0, "stylegan2": 1.0}}
+    assert "| ffhq | 0.5000 | 1.0000 |" in look_alike_table({"real_source_vs_generator_auc": table})

@@ -88,11 +88,22 @@ def _epoch_summary(epoch: dict) -> str:
     return text
 
 
+SAMPLING_TEXT = {
+    "class-source": "sampling balanced by class and, inside a class, by source",
+    "group": "a sampler that gives every real source and every generator the same share",
+}
+SELECTION_TEXT = {
+    "pooled-auc": "validation ROC-AUC",
+    "worst-group-auc": "the worst source's validation ROC-AUC (each against every image of the other class)",
+}
+
+
 def render_model_card(metrics: dict, model_dir: Path, repo_id: str = DEFAULT_REPO_ID) -> str:
     config = json.loads((model_dir / "config.json").read_text())
     test = metrics["splits"]["test"]
     overall = test["overall"]
     holdout_section = unseen_generator_section(metrics, model_dir)
+    train_config = metrics.get("training", {}).get("config", {})  # reports older than a setting lack its key
     index_metrics = [
         ("roc_auc", "ROC-AUC"),
         ("balanced_accuracy", "Balanced accuracy"),
@@ -109,6 +120,8 @@ def render_model_card(metrics: dict, model_dir: Path, repo_id: str = DEFAULT_REP
     serving = config.get("realorai", {})
     values = {
         "architecture": config["architecture"],
+        "sampling": SAMPLING_TEXT[train_config.get("sampling", "class-source")],
+        "selection": SELECTION_TEXT[train_config.get("select_on", "pooled-auc")],
         "weights_origin": WEIGHTS_ORIGIN.get(config["architecture"], "ImageNet weights"),
         "repo_id": repo_id,
         "dataset_id": DEFAULT_DATASET_ID,

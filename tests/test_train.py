@@ -3,6 +3,7 @@
 import json
 
 import numpy as np
+import pytest
 
 from realorai.metrics import binary_metrics
 from tests.conftest import FAST_TRAIN as FAST
@@ -96,11 +97,11 @@ def test_holdout_is_scored_on_unseen_sources_against_test_reals():
     assert evaluation_split(dataset, "test") is dataset["test"]
 
 
-def test_sampler_gives_every_real_source_and_every_generator_one_share():
+def test_sampling_schemes_give_the_shares_they_promise():
     import torch
     from torch.utils.data import WeightedRandomSampler
 
-    from train import balanced_weights, sampling_groups
+    from train import sampling_groups, sampling_weights
 
     # Unequal counts like the real set; tpdne and tpdne-b are two scrapes of one generator.
     rows = [(0, "ffhq", "camera")] * 10 + [(0, "utkface", "camera")] * 60 + [(1, "tpdne", "stylegan2")] * 9
@@ -108,13 +109,17 @@ def test_sampler_gives_every_real_source_and_every_generator_one_share():
     labels, sources, generators = map(list, zip(*rows))
     groups = sampling_groups(labels, sources, generators)
     assert set(groups) == {"real/ffhq", "real/utkface", "ai/stylegan2", "ai/stable-diffusion-2.1"}
-    weights = balanced_weights(groups)
+    weights = sampling_weights(labels, sources, generators, "group")
     share = {g: float(sum(w for w, h in zip(weights, groups) if h == g) / weights.sum()) for g in set(groups)}
     assert all(abs(s - 0.25) < 1e-6 for s in share.values()), share
     # FFHQ and the StyleGAN2 faces that imitate it are drawn 1:1 by the real sampler, too.
     drawn = [groups[i] for i in WeightedRandomSampler(weights, 20_000, generator=torch.Generator().manual_seed(0))]
     ratio = drawn.count("real/ffhq") / drawn.count("ai/stylegan2")
     assert 0.93 < ratio < 1.07, ratio
+    # The shipped recipe: half per class, then per source -> StyleGAN2's two scrapes outweigh FFHQ 2:1.
+    weights = sampling_weights(labels, sources, generators, "class-source")
+    share = {s: float(sum(w for w, t in zip(weights, sources) if t == s) / weights.sum()) for s in set(sources)}
+    assert share["ffhq"] == pytest.approx(0.25) and share["tpdne"] + share["tpdne-b"] == pytest.approx(1 / 3)
 
 
 def test_early_stopping_watches_the_worst_source():

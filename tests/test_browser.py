@@ -1,6 +1,7 @@
 """The page in a real headless Chromium (Debian's): upload a portrait and read the verdict, then feed the
 webcam tab a fake camera made from a portrait and read a live verdict. Screenshots go to test-artifacts/."""
 
+import json
 import os
 import shutil
 import tempfile
@@ -10,6 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from realorai.config import BUNDLED_MODEL_DIR
 from tests.conftest import needs_portraits, portrait_files
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -92,6 +94,13 @@ def test_insights_tab_shows_the_models_own_plots(page):
     for i in range(images.count()):
         images.nth(i).scroll_into_view_if_needed()
         page.wait_for_function("img => img.complete && img.naturalWidth > 300", arg=images.nth(i).element_handle())
+    # The hard-pair table comes from the live model's metrics.json (the bundled model unless $MODEL_ID).
+    if "MODEL_ID" not in os.environ:
+        test = json.loads((BUNDLED_MODEL_DIR / "metrics.json").read_text())["splits"]["test"]
+        ffhq_vs_stylegan2 = test["real_source_vs_generator_auc"]["ffhq"]["stylegan2"]
+        assert page.locator("h3", has_text="Which pairs are hard").count() == 1
+        assert "| ffhq | " not in page.locator("body").inner_text()  # rendered as a table, not raw markdown
+        assert f"{ffhq_vs_stylegan2:.4f}" in page.locator("table", has_text="real source").inner_text()
     page.screenshot(path=str(ARTIFACTS / "insights.png"), full_page=True)
 
 

@@ -39,6 +39,9 @@ from realorai.modeling import BACKBONE, ServingConfig, load_classifier, new_clas
 from realorai.plots import write_plots
 from realorai.preprocess import data_config, eval_transform, train_transform
 
+SAMPLING_SCHEMES = ("class-source", "group")  # see sampling_weights
+SELECTION_SCORES = ("pooled-auc", "worst-group-auc")  # validation score for early stopping, see worst_group_auc
+
 
 @dataclass
 class TrainConfig:
@@ -65,6 +68,11 @@ class TrainConfig:
     eval_only: bool = False
     model: str = ""  # with --eval-only: model folder or hf-hub id
     push_to_hub: str = ""  # ORG/NAME; empty = nothing leaves the machine
+
+    def __post_init__(self) -> None:  # fail on a typo before the dataset is read or a model is built
+        for name, allowed in (("sampling", SAMPLING_SCHEMES), ("select_on", SELECTION_SCORES)):
+            if getattr(self, name) not in allowed:
+                raise ValueError(f"unknown --{name.replace('_', '-')} {getattr(self, name)!r}; use one of {', '.join(allowed)}")
 
 
 def parse_args(argv: list[str] | None = None) -> TrainConfig:
@@ -143,8 +151,6 @@ def train(cfg: TrainConfig) -> Path:
     dataset = load_from_disk(cfg.data)
     train_split = limit(dataset["train"], cfg.max_train_samples, cfg.seed)
     val_split = limit(dataset["validation"], cfg.max_eval_samples, cfg.seed)
-    if cfg.select_on not in ("pooled-auc", "worst-group-auc"):
-        raise ValueError(f"unknown --select-on {cfg.select_on!r}; use pooled-auc or worst-group-auc")
     val_groups = sampling_groups(val_split["label"], val_split["source"], val_split["generator"])
 
     model = new_classifier(cfg.architecture, cfg.img_size, cfg.crop_pct).to(memory_format=torch.channels_last)

@@ -87,11 +87,11 @@ def look_alike_aucs(labels: np.ndarray, p_ai: np.ndarray, sources: list[str], ge
     (FFHQ photos vs the StyleGAN2 faces that imitate them) and bounds what any threshold can do there.
     """
     sources, generators = np.asarray(sources), np.asarray(generators)
+    ai = labels == AI_INDEX
     table: dict[str, dict[str, float]] = {}
-    for source in sorted(set(sources[labels != AI_INDEX].tolist())):
-        real = labels != AI_INDEX
-        for generator in sorted(set(generators[labels == AI_INDEX].tolist())):
-            pair = (real & (sources == source)) | ((labels == AI_INDEX) & (generators == generator))
+    for source in sorted(set(sources[~ai].tolist())):
+        for generator in sorted(set(generators[ai].tolist())):
+            pair = (~ai & (sources == source)) | (ai & (generators == generator))
             table.setdefault(source, {})[generator] = binary_metrics(labels[pair], p_ai[pair])["roc_auc"]
     return table
 

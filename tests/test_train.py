@@ -132,3 +132,11 @@ def test_early_stopping_watches_the_worst_source():
     # ai/x against all four reals: 0.9 beats 4, 0.8 beats 3 -> 7/8.
     assert worst_group_auc(labels, p_ai, groups) == (0.75, "real/b")
     assert worst_group_auc(np.array([0, 0]), np.array([0.1, 0.2]), ["real/a", "real/a"]) == (0.0, "none")
+
+
+def test_unknown_recipe_options_fail_before_any_work():
+    from train import parse_args
+
+    for flag in ("--sampling", "--select-on"):
+        with pytest.raises(ValueError, match=f"unknown {flag} 'typo'"):
+            parse_args([flag, "typo"])

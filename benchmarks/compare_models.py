@@ -23,8 +23,7 @@ from datasets import load_from_disk  # noqa: E402
 from PIL import ImageOps  # noqa: E402
 
 from realorai.config import AI_INDEX  # noqa: E402
-from realorai.evaluation import grouped_metrics, look_alike_aucs, predict_logits  # noqa: E402
-from realorai.metrics import binary_metrics  # noqa: E402
+from realorai.evaluation import predict_logits, probability_report  # noqa: E402
 from realorai.modeling import load_classifier  # noqa: E402
 from realorai.preprocess import data_config, eval_transform  # noqa: E402
 
@@ -35,13 +34,11 @@ def calibrated_log_odds(logits: np.ndarray, temperature: float) -> np.ndarray:
 
 
 def summary(labels: np.ndarray, log_odds: np.ndarray, split) -> dict:
-    p_ai = 1 / (1 + np.exp(-log_odds))
-    overall = binary_metrics(labels, p_ai)
-    row = {"ROC-AUC": overall["roc_auc"], "balanced acc.": overall["balanced_accuracy"]}
-    row |= {f"{name} acc.": m["accuracy"] for name, m in grouped_metrics(labels, p_ai, split["source"]).items()}
-    per_generator = grouped_metrics(labels, p_ai, split["generator"])
-    row |= {f"{name} acc.": m["accuracy"] for name, m in per_generator.items() if m["n_ai"]}
-    for source, generators in look_alike_aucs(labels, p_ai, split["source"], split["generator"]).items():
+    report = probability_report(labels, 1 / (1 + np.exp(-log_odds)), split)
+    row = {"ROC-AUC": report["overall"]["roc_auc"], "balanced acc.": report["overall"]["balanced_accuracy"]}
+    row |= {f"{name} acc.": m["accuracy"] for name, m in report["per_source"].items()}
+    row |= {f"{name} acc.": m["accuracy"] for name, m in report["per_generator"].items() if m["n_ai"]}
+    for source, generators in report["real_source_vs_generator_auc"].items():
         row |= {f"{source} vs {generator} AUC": auc for generator, auc in generators.items()}
     return row
 

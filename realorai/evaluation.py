@@ -96,17 +96,24 @@ def look_alike_aucs(labels: np.ndarray, p_ai: np.ndarray, sources: list[str], ge
     return table
 
 
+def probability_report(labels: np.ndarray, p_ai: np.ndarray, split) -> dict:
+    """Metrics of one split's probabilities: overall, per source, per generator and per real-source/generator pair."""
+    return {
+        "overall": binary_metrics(labels, p_ai),
+        "per_source": grouped_metrics(labels, p_ai, split["source"]),
+        "per_generator": grouped_metrics(labels, p_ai, split["generator"]),
+        "real_source_vs_generator_auc": look_alike_aucs(labels, p_ai, split["source"], split["generator"]),
+    }
+
+
 def evaluate_split(model, split, transform, temperature: float, robustness: bool = True, name: str = "test") -> dict:
     """Everything we report for one split; also returns the raw probabilities for plots."""
     logits, labels = predict_logits(model, split, transform, desc=f"{name}: clean")
     p_raw = softmax(logits)[:, AI_INDEX]
     p_cal = softmax(logits, temperature)[:, AI_INDEX]
     result = {
-        "overall": binary_metrics(labels, p_cal),
+        **probability_report(labels, p_cal, split),
         "ece_before_calibration": binary_metrics(labels, p_raw)["ece"],
-        "per_source": grouped_metrics(labels, p_cal, split["source"]),
-        "per_generator": grouped_metrics(labels, p_cal, split["generator"]),
-        "real_source_vs_generator_auc": look_alike_aucs(labels, p_cal, split["source"], split["generator"]),
         "_probabilities": {
             "labels": labels.tolist(),
             "p_ai": p_cal.tolist(),

@@ -83,8 +83,8 @@ def pooled_features(model, split) -> list[np.ndarray]:
     transform = eval_transform(data_config(model))
     per_stage: list[list[np.ndarray]] = []
     for images, _ in tqdm(DataLoader(FaceDataset(split, transform), batch_size=64, num_workers=2), leave=False):
-        stages = model.forward_intermediates(images, intermediates_only=True)
-        pooled = [t.mean((2, 3)) for t in stages] + [model.forward_head(model.forward_features(images), pre_logits=True)]
+        final, stages = model.forward_intermediates(images)  # one pass: the stages and forward_features' output
+        pooled = [t.mean((2, 3)) for t in stages] + [model.forward_head(final, pre_logits=True)]
         for i, tensor in enumerate(pooled):
             if len(per_stage) <= i:
                 per_stage.append([])

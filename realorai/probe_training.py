@@ -1,0 +1,125 @@
+"""The shipped recipe end to end: cached features -> linear head -> calibrated model folder -> report.
+
+`train.py` calls `fit_and_save` to train and `report` to evaluate any probe model folder; the report
+scores the test split through the runtime the app serves (the wheel's INT8 graph), checks the float timm
+path against it, and adds the leave-one-source-out and re-share tables to metrics.json.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from safetensors.torch import load_file
+
+from .backbones import build_backbone, clip_source
+from .calibration import softmax
+from .config import AI_INDEX, LABELS
+from .evaluation import probability_report
+from .features import split_features
+from .generalisation import FittedHead, SplitData, false_ai_by_source, fit_recipe, leave_one_out, reshare_table
+from .metrics import binary_metrics
+from .modeling import HEAD_FILE, WEIGHTS_FILE, ServingConfig, frozen_classifier, save_hub_folder, slim_folder
+from .probe import Decision, LinearHead
+from .reshare import RESHARE
+
+DECISION_RULE = (
+    "AI from the lowest P(AI) at which every real source of the validation split has at most 2% of its photos "
+    "called AI (never below 0.5); real up to the P(AI) under which every real source keeps 90% of its photos; "
+    "uncertain in between"
+)
+
+
+def split_data(backbones, dataset, name: str, views, cache: Path | None) -> SplitData:
+    """Features of one split: the serving backbone under each view, plus the clean view of other runtimes."""
+    serving, *others = backbones
+    features = {view: split_features(serving, dataset[name], name, view, cache) for view in views}
+    for other in others:
+        features[f"{other.name}:clean"] = split_features(other, dataset[name], name, "clean", cache)
+    return SplitData.from_split(dataset[name], features)
+
+
+def fit_and_save(
+    dataset, out: Path, backbone: str, also_fit_on: list[str], views: list[str], c: float, cache: Path | None, slim: bool
+) -> FittedHead:
+    """Fit the head on train (all views, all runtimes), calibrate and threshold on validation, write the folder."""
+    backbones = [build_backbone(name) for name in [backbone, *also_fit_on]]
+    train = split_data(backbones, dataset, "train", views, cache)
+    validation = split_data(backbones[:1], dataset, "validation", ["clean"], cache)
+    train_views = tuple(views) + tuple(f"{b}:clean" for b in also_fit_on)
+    fitted = fit_recipe(train, validation, c, train_views)
+    print(f"temperature fitted on validation: {fitted.temperature:.3f}; decision band {fitted.decision.band}")
+    serving = ServingConfig(temperature=fitted.temperature, uncertain_band=fitted.decision.band, backbone=clip_source())
+    save_hub_folder(frozen_classifier(fitted.head.torch_state()), out, serving)
+    if slim:
+        slim_folder(out)
+    return fitted
+
+
+def load_fitted(folder: Path) -> tuple[FittedHead, ServingConfig]:
+    """The head, temperature and thresholds of a probe model folder (slim or full)."""
+    import json
+
+    config = json.loads((folder / "config.json").read_text())
+    serving = ServingConfig.from_config_json(config)
+    weights = folder / (HEAD_FILE if (folder / HEAD_FILE).is_file() else WEIGHTS_FILE)
+    head = LinearHead.from_torch_state({k: v for k, v in load_file(weights).items() if k.startswith("head.")})
+    return FittedHead(head, serving.temperature, Decision(*serving.uncertain_band)), serving
+
+
+def report(folder: Path, dataset, c: float, views: list[str], cache: Path | None, leave_out: bool = True) -> dict:
+    """Everything we report for a probe model: test (clean, per source/generator), re-share, leave-one-out."""
+    fitted, serving = load_fitted(folder)
+    runtime = build_backbone(serving.backbone["fast_runtime"])
+    test = split_data([runtime], dataset, "test", ["clean", *RESHARE], cache)
+    p_raw = softmax(fitted.head.logits(test.views["clean"]))[:, AI_INDEX]
+    p = fitted.p_ai(test.views["clean"])
+    threshold = fitted.decision.ai_from
+    reshare = reshare_table(fitted, test)
+    result = {
+        **probability_report(test.labels, p, dataset["test"], threshold),
+        "ece_before_calibration": binary_metrics(test.labels, p_raw)["ece"],
+        "false_ai_by_source": false_ai_by_source(p, test, threshold),
+        "robustness": {view: binary_metrics(test.labels, fitted.p_ai(test.views[view]), threshold) for view in RESHARE},
+        "reshare": reshare,
+        "runtime": runtime.name,
+        "_probabilities": {
+            "labels": test.labels.tolist(),
+            "p_ai": p.tolist(),
+            "p_ai_raw": p_raw.tolist(),
+            "source": test.sources.tolist(),
+        },
+    }
+    result["float_runtime_check"] = float_runtime_check(folder, dataset, test, p, cache)
+    metrics = {
+        "labels": list(LABELS),
+        "temperature": fitted.temperature,
+        "uncertain_band": list(fitted.decision.band),
+        "decision": {"ai_from": threshold, "real_up_to": fitted.decision.real_up_to, "rule": DECISION_RULE},
+        "splits": {"test": result},
+    }
+    if leave_out:
+        backbones = [runtime]
+        train = split_data(backbones, dataset, "train", views, cache)
+        validation = split_data(backbones, dataset, "validation", ["clean"], cache)
+        metrics["leave_one_out"] = leave_one_out(train, validation, test, c, tuple(views))
+    return metrics
+
+
+def float_runtime_check(folder: Path, dataset, test: SplitData, p_served: np.ndarray, cache: Path | None) -> dict:
+    """Test AUC through the float timm path (what `timm.create_model` users get) next to the served INT8 path.
+
+    Uses the bfloat16 features of the same weights (they match fp32 to cosine ~0.9997); the head was fitted
+    on both runtimes, so the two must agree.
+    """
+    fitted, _ = load_fitted(folder)
+    float_features = split_features(build_backbone("clip-b16"), dataset["test"], "test", "clean", cache)
+    p_float = fitted.p_ai(float_features)
+    return {
+        "runtime": "clip-b16 (timm, bfloat16)",
+        "roc_auc": binary_metrics(test.labels, p_float)["roc_auc"],
+        "roc_auc_served": binary_metrics(test.labels, p_served)["roc_auc"],
+        "mean_abs_p_difference": float(np.abs(p_float - p_served).mean()),
+        "verdict_agreement": float(((p_float >= fitted.decision.ai_from) == (p_served >= fitted.decision.ai_from)).mean()),
+    }
+

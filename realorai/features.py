@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import argparse
 import random
+import re
 from pathlib import Path
 
 import numpy as np
 from tqdm import tqdm
 
-from .backbones import BACKBONES, Backbone, build_backbone
+from .backbones import BACKBONES, Backbone, block_features, build_backbone
 from .reshare import RESHARE, random_reshare
 
 AUGMENT_PREFIX = "augment-"  # view "augment-1": every image through its own seeded random re-share chain
@@ -50,6 +51,9 @@ def split_features(
     path = cache_path(cache_dir, backbone.name, split, split_name, view) if cache_dir else None
     if path is not None and path.is_file():
         return np.load(path)
+    cut = re.fullmatch(r"clip-b16-int8-d(\d+)", backbone.name)
+    if cut and cache_dir and (blocks := cached_features(cache_dir, "clip-b16-int8-blocks", split, split_name, view)) is not None:
+        return block_features(blocks, int(cut.group(1)))  # the same INT8 tensors, computed in one pass for all depths
     see = view_function(view, split_name)
     chunks = []
     for start in tqdm(range(0, len(split), batch_size), desc=f"{backbone.name} {split_name} {view}", leave=False):

@@ -10,7 +10,16 @@ import random
 from pathlib import Path
 
 from .config import LABELS, portraits_dir
-from .model_card import HOLDOUT_REPORT, look_alike_table, metrics_table, unseen_generator_section
+from .model_card import (
+    HOLDOUT_REPORT,
+    generators_seen,
+    leave_one_out_table,
+    look_alike_table,
+    metrics_table,
+    reshare_table,
+    unseen_generator_section,
+)
+from .modeling import weights_origin
 from .plots import PLOT_FILES
 
 REPORT_FILES = ["metrics.json", *PLOT_FILES.values()]
@@ -54,6 +63,45 @@ def dataset_table(metrics: dict) -> str:
     return "\n".join(lines)
 
 
+def sources_seen(metrics: dict | None) -> str:
+    keys = (metrics or {}).get("dataset", {}).get("train", {})
+    return ", ".join(sorted({key.split("/")[1] for key in keys if key.startswith("real/")})) or "unknown"
+
+
+def model_sentence(config: dict, metrics: dict | None) -> str:
+    """What the model is, in words, from its config.json and metrics.json (never typed into the page)."""
+    generators = generators_seen(metrics or {})
+    if config.get("realorai", {}).get("backbone"):
+        return (
+            f"a frozen, general-purpose image encoder — {weights_origin(config['architecture'])} — whose features "
+            f"feed a linear classifier trained on real portraits ({sources_seen(metrics)}) and AI portraits "
+            f"(generator families: {generators}). Every training face was also shown in randomly re-shared copies "
+            "(downscaled, re-compressed as JPEG or WebP, cropped, blurred), so a photo that went through social "
+            "media is judged like the original"
+        )
+    return (
+        f"a convolutional network ({config.get('architecture', 'unknown')}, pretrained on ImageNet) fine-tuned on "
+        f"real portraits ({sources_seen(metrics)}) and AI portraits (generator families: {generators}), with JPEG "
+        "re-compression, resizing and blur on both classes"
+    )
+
+
+def generalisation_sentence(metrics: dict | None) -> str:
+    """The leave-one-source-out result in one sentence, or where to find the held-out result."""
+    loo = (metrics or {}).get("leave_one_out")
+    if not loo:
+        return "This model's report has no leave-one-source-out result; read its numbers as in-distribution only."
+    s, rows = loo["summary"], loo["rows"]
+    worst = min((r for r in rows.items() if r[1]["kind"] == "ai"), key=lambda item: item[1]["roc_auc"])[0]
+    return (
+        f"We trained the same recipe without each AI family in turn: a family it had never seen was still told "
+        f"from real photos with ROC-AUC {s['ai_auc_mean']:.3f} on average (worst {s['ai_auc_worst']:.3f}, "
+        f"{worst.split('/', 1)[1]}), but only {s['ai_recall_worst']:.0%}–{s['ai_recall_mean']:.0%} of its faces "
+        f"crossed the AI threshold; a real source it had never seen had on average {s['real_false_ai_mean']:.1%} "
+        f"of its photos called AI (worst {s['real_false_ai_worst']:.1%})."
+    )
+
+
 def results_markdown(metrics: dict | None, folder: Path | None = None) -> str:
     if not metrics:
         return "_This model folder has no metrics.json, so there is nothing to show._"
@@ -61,6 +109,16 @@ def results_markdown(metrics: dict | None, folder: Path | None = None) -> str:
     parts = [
         f"Temperature **{metrics['temperature']:.3f}**; expected calibration error "
         f"{test['ece_before_calibration']:.4f} before → **{test['overall']['ece']:.4f}** after calibration.",
+    ]
+    if metrics.get("leave_one_out"):
+        parts += [
+            "### Leave one source out",
+            "Each row: the same recipe trained without that source, then scored on it.",
+            leave_one_out_table(metrics["leave_one_out"]),
+        ]
+    if test.get("reshare"):
+        parts += ["### After re-sharing (test split)", reshare_table(test["reshare"])]
+    parts += [
         "### Test split",
         metrics_table({"all": test["overall"]}, "split"),
         "### Per source",
@@ -72,7 +130,7 @@ def results_markdown(metrics: dict | None, folder: Path | None = None) -> str:
         "ROC-AUC of each generator's faces against each real source's photos, that pair alone.",
         look_alike_table(test),
     ]
-    if test.get("robustness"):
+    if test.get("robustness") and not test.get("reshare"):
         parts += ["### Robustness (degradation applied before the model)", metrics_table(test["robustness"], "degradation")]
     unseen = unseen_generator_section(metrics, folder) if folder else ""
     if unseen:

@@ -117,12 +117,12 @@ def new_classifier(
     return model
 
 
-def frozen_classifier(head_state: dict[str, torch.Tensor], img_size: int = 224) -> nn.Module:
-    """CLIP ViT-B/16 (frozen, from the wheel) with our fitted two-class head, ready for `save_hub_folder`."""
+def frozen_classifier(head_state: dict[str, torch.Tensor], depth: int = 12, img_size: int = 224) -> nn.Module:
+    """CLIP ViT-B/16 (frozen, from the wheel; cut after `depth` blocks) with our fitted two-class head."""
     from .backbones import CLIP_ARCHITECTURE, clip_timm_model
 
-    model = timm.create_model(CLIP_ARCHITECTURE, pretrained=False, num_classes=len(LABELS))
-    model.load_state_dict({**backbone_state(clip_timm_model()), **head_state}, strict=True)
+    model = timm.create_model(CLIP_ARCHITECTURE, pretrained=False, num_classes=len(LABELS), depth=depth)
+    model.load_state_dict({**backbone_state(clip_timm_model(), depth), **head_state}, strict=True)
     model.pretrained_cfg = {
         **model.pretrained_cfg,
         "input_size": (3, img_size, img_size),
@@ -162,7 +162,11 @@ class ServingConfig:
 
 
 def save_hub_folder(model: nn.Module, folder: Path, serving: ServingConfig, extra: dict | None = None) -> None:
-    """config.json + model.safetensors via timm.save_for_hf, with label names and our serving block."""
+    """config.json + model.safetensors via timm.save_for_hf, with label names and our serving block.
+
+    A frozen backbone cut after some blocks records `model_args: {depth: N}`, which timm's Hub loader
+    passes to create_model, so the cut model loads with no project code.
+    """
     folder.mkdir(parents=True, exist_ok=True)
     block = {
         "temperature": serving.temperature,
@@ -172,10 +176,12 @@ def save_hub_folder(model: nn.Module, folder: Path, serving: ServingConfig, extr
         **({"backbone": serving.backbone} if serving.backbone else {}),
         **(extra or {}),
     }
+    depth = serving.backbone.get("depth")
     timm.models.save_for_hf(
         model,
         str(folder),
         model_config={"label_names": list(serving.labels), SERVING_KEY: block},
+        model_args={"depth": depth} if depth else None,
         safe_serialization=True,
     )
 
@@ -200,10 +206,14 @@ def read_config(reference: str | Path) -> dict:
     return json.loads(Path(hf_hub_download(name.removeprefix("hf-hub:"), "config.json")).read_text())
 
 
-def backbone_state(model: nn.Module) -> dict[str, torch.Tensor]:
-    """Every tensor but the classifier head: what a frozen backbone contributes."""
+def backbone_state(model: nn.Module, depth: int | None = None) -> dict[str, torch.Tensor]:
+    """Every tensor but the classifier head (and, with `depth`, but the blocks after it): what a frozen
+    backbone contributes to a model cut after `depth` blocks."""
     head = model.default_cfg.get("classifier", "head")
-    return {k: v for k, v in model.state_dict().items() if not k.startswith(head + ".")}
+    state = {k: v for k, v in model.state_dict().items() if not k.startswith(head + ".")}
+    if depth is not None:
+        state = {k: v for k, v in state.items() if not (k.startswith("blocks.") and int(k.split(".")[1]) >= depth)}
+    return state
 
 
 def slim_folder(folder: Path) -> None:
@@ -236,7 +246,7 @@ def rebuild_backbone(backbone: dict) -> dict[str, torch.Tensor]:
         )
     if backbone.get("architecture", CLIP_ARCHITECTURE) != CLIP_ARCHITECTURE:
         raise ValueError(f"no rebuild recipe for {backbone.get('architecture')}")
-    state = backbone_state(clip_timm_model())
+    state = backbone_state(clip_timm_model(), backbone.get("depth", 12))
     if state_dict_digest(state) != backbone["weights_sha256"]:
         raise ValueError("the rebuilt backbone weights differ from the ones the head was trained on")
     return state

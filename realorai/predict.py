@@ -83,7 +83,7 @@ def fast_runtime(serving: ServingConfig, requested: str = "auto") -> Backbone | 
 
         if sha256_file(package_file(serving.backbone["package"], serving.backbone["file"])) != serving.backbone["file_sha256"]:
             raise ValueError(f"{serving.backbone['package']} is not the version the model was trained with")
-        return build_backbone(name)
+        return build_backbone(name, depth=serving.backbone.get("depth", 12))
     except (FileNotFoundError, ValueError):
         if requested == "onnx":
             raise

@@ -40,17 +40,25 @@ def split_data(backbones, dataset, name: str, views, cache: Path | None) -> Spli
 
 
 def fit_and_save(
-    dataset, out: Path, backbone: str, also_fit_on: list[str], views: list[str], c: float, cache: Path | None, slim: bool
+    dataset,
+    out: Path,
+    backbone: str,
+    also_fit_on: list[str],
+    views: list[str],
+    c: float,
+    cache: Path | None,
+    slim: bool,
+    depth: int = 12,
 ) -> FittedHead:
     """Fit the head on train (all views, all runtimes), calibrate and threshold on validation, write the folder."""
-    backbones = [build_backbone(name) for name in [backbone, *also_fit_on]]
+    backbones = [build_backbone(name, depth=depth) for name in [backbone, *also_fit_on]]
     train = split_data(backbones, dataset, "train", views, cache)
     validation = split_data(backbones[:1], dataset, "validation", ["clean"], cache)
-    train_views = tuple(views) + tuple(f"{b}:clean" for b in also_fit_on)
+    train_views = tuple(views) + tuple(f"{b.name}:clean" for b in backbones[1:])
     fitted = fit_recipe(train, validation, c, train_views)
     print(f"temperature fitted on validation: {fitted.temperature:.3f}; decision band {fitted.decision.band}")
-    serving = ServingConfig(temperature=fitted.temperature, uncertain_band=fitted.decision.band, backbone=clip_source())
-    save_hub_folder(frozen_classifier(fitted.head.torch_state()), out, serving)
+    serving = ServingConfig(temperature=fitted.temperature, uncertain_band=fitted.decision.band, backbone=clip_source(depth))
+    save_hub_folder(frozen_classifier(fitted.head.torch_state(), depth), out, serving)
     if slim:
         slim_folder(out)
     return fitted
@@ -70,7 +78,8 @@ def load_fitted(folder: Path) -> tuple[FittedHead, ServingConfig]:
 def report(folder: Path, dataset, c: float, views: list[str], cache: Path | None, leave_out: bool = True) -> dict:
     """Everything we report for a probe model: test (clean, per source/generator), re-share, leave-one-out."""
     fitted, serving = load_fitted(folder)
-    runtime = build_backbone(serving.backbone["fast_runtime"])
+    depth = serving.backbone.get("depth", 12)
+    runtime = build_backbone(serving.backbone["fast_runtime"], depth=depth)
     test = split_data([runtime], dataset, "test", ["clean", *RESHARE], cache)
     p_raw = softmax(fitted.head.logits(test.views["clean"]))[:, AI_INDEX]
     p = fitted.p_ai(test.views["clean"])
@@ -90,7 +99,7 @@ def report(folder: Path, dataset, c: float, views: list[str], cache: Path | None
             "source": test.sources.tolist(),
         },
     }
-    result["float_runtime_check"] = float_runtime_check(folder, dataset, test, p, cache)
+    result["float_runtime_check"] = float_runtime_check(folder, dataset, test, p, cache, depth)
     metrics = {
         "labels": list(LABELS),
         "temperature": fitted.temperature,
@@ -106,14 +115,16 @@ def report(folder: Path, dataset, c: float, views: list[str], cache: Path | None
     return metrics
 
 
-def float_runtime_check(folder: Path, dataset, test: SplitData, p_served: np.ndarray, cache: Path | None) -> dict:
+def float_runtime_check(
+    folder: Path, dataset, test: SplitData, p_served: np.ndarray, cache: Path | None, depth: int = 12
+) -> dict:
     """Test AUC through the float timm path (what `timm.create_model` users get) next to the served INT8 path.
 
     Uses the bfloat16 features of the same weights (they match fp32 to cosine ~0.9997); the head was fitted
     on both runtimes, so the two must agree.
     """
     fitted, _ = load_fitted(folder)
-    float_features = split_features(build_backbone("clip-b16"), dataset["test"], "test", "clean", cache)
+    float_features = split_features(build_backbone("clip-b16", depth=depth), dataset["test"], "test", "clean", cache)
     p_float = fitted.p_ai(float_features)
     return {
         "runtime": "clip-b16 (timm, bfloat16)",

@@ -100,7 +100,8 @@ def client(served_app):
 
 
 REPO = Path(__file__).resolve().parent.parent
-FAST_TRAIN = ["--recipe", "finetune", "--epochs", "1", "--batch-size", "16", "--workers", "0", "--warmup-steps", "2", "--max-train-samples", "48"]
+FAST_TRAIN = ["--recipe", "finetune", "--epochs", "1", "--batch-size", "16", "--workers", "0", "--warmup-steps", "2"]
+FAST_TRAIN += ["--max-train-samples", "48"]
 
 
 def run_python(*args, env=None, timeout=600) -> str:

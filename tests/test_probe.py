@@ -37,7 +37,7 @@ def test_thresholds_put_real_photos_first():
     labels = np.r_[np.zeros(800, int), np.ones(400, int)]
     sources = ["studio"] * 500 + ["street"] * 300 + ["gen"] * 400
     decision = real_first_decision(p, labels, sources, max_false_ai=0.02, min_real_share=0.9)
-    for source, n in (("studio", 500), ("street", 300)):
+    for source in ("studio", "street"):
         real = p[:800][np.array(sources[:800]) == source]
         assert (real >= decision.ai_from).mean() <= 0.02  # every source within the limit ...
         assert (real <= decision.real_up_to).mean() >= 0.9

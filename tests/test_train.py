@@ -39,7 +39,8 @@ def test_metrics_match_the_saved_predictions_and_the_card(trained):
 def test_resume_continues_from_the_checkpoint(trained, small_dataset):
     out, _ = trained
     stdout = run(
-        "train.py", "--data", str(small_dataset), "--out", str(out), *FAST[:2], *FAST[4:], "--epochs", "2", "--resume", "--no-robustness"
+        "train.py", "--data", str(small_dataset), "--out", str(out), *FAST[:2], *FAST[4:],
+        "--epochs", "2", "--resume", "--no-robustness",
     )
     assert "resumed after epoch 1" in stdout
     history = json.loads((out / "metrics.json").read_text())["training"]["history"]

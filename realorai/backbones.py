@@ -180,7 +180,7 @@ def clip_float(depth: int = CLIP_DEPTH) -> Backbone:
     model = clip_timm_model()
     if depth != CLIP_DEPTH:
         model = timm.create_model(CLIP_ARCHITECTURE, pretrained=False, depth=depth)
-        model.load_state_dict({**backbone_state(clip_timm_model(), depth), **clip_timm_model().head.state_dict("head.")})
+        model.load_state_dict({**backbone_state(clip_timm_model(), depth), **clip_timm_model().head.state_dict(prefix="head.")})
         model.eval()
 
     @torch.inference_mode()

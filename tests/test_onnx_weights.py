@@ -82,3 +82,18 @@ def test_the_int8_runtime_gives_the_features_the_head_is_fitted_on(real_portrait
     ours = fast.features([real_portrait])
     cosine = float((ours * reference).sum() / np.linalg.norm(ours) / np.linalg.norm(reference))
     assert ours.shape == (1, 768) and 0.85 < cosine < 0.9999
+
+
+def test_a_cut_model_sees_what_the_all_blocks_pass_recorded(real_portrait, ai_portrait):
+    """depth=N three ways: the truncated INT8 graph (served), the all-blocks pass (cached for the benchmark)
+    and timm's ViT built with depth=N (the Hub model) must agree on the class token's pre-logits."""
+    from realorai.backbones import block_features, clip_float, clip_int8_all_blocks
+
+    images = [real_portrait, ai_portrait]
+    cut = clip_int8(depth=8).features(images)
+    from_all = block_features(clip_int8_all_blocks().features(images), 8)
+    assert cut.shape == from_all.shape == (2, 768)
+    assert np.abs(cut - from_all).max() < 1e-4 * np.abs(cut).max()
+    floating = clip_float(depth=8).features(images)
+    cosine = (cut * floating).sum(1) / np.linalg.norm(cut, axis=1) / np.linalg.norm(floating, axis=1)
+    assert (cosine > 0.9).all(), cosine

@@ -166,8 +166,9 @@ def train_probe(cfg: TrainConfig) -> Path:
                for name, split in dataset.items()}
     started = time.time()
     probe_training.fit_and_save(
-        dataset, out, cfg.backbone, _names(cfg.also_fit_on), _names(cfg.views), cfg.c, _cache(cfg), cfg.slim, cfg.depth
-    )
+        dataset, out, cfg.backbone, _names(cfg.also_fit_on), _names(cfg.views), cfg.c, _cache(cfg), cfg.slim, cfg.depth,
+        probe_training.dataset_face_crop(cfg.data),
+    )  # fmt: skip
     training = {"command": "python " + " ".join(sys.argv), "config": asdict(cfg), "seconds": round(time.time() - started)}
     write_probe_report(out, dataset, cfg, training)
     return out

@@ -35,21 +35,41 @@ CANDIDATES = [
     # built with depth=N computes it), clean views only to screen the depth, then with augmentation.
     *[(f"clip-b16 block {n} probe, no augmentation", [f"clip-b16-int8-blocks@{n}"], ("clean",), DEFAULT_C) for n in range(3, 13)],
     *[(f"clip-b16 block {n} probe", [f"clip-b16-int8-blocks@{n}"], ("clean", "augment-1"), DEFAULT_C) for n in range(3, 13)],
+    # Mean patch token instead of the class token, and a centre 224 crop of the 256 face instead of a resize.
+    *[
+        (
+            f"clip-b16 block {n} {pool} probe{crop}, no augmentation",
+            [f"clip-b16-int8-blocks-token-avg{crop}@{n}:{pool}"],
+            ("clean",),
+            DEFAULT_C,
+        )
+        for n in range(8, 13)
+        for pool in ("token", "avg")
+        for crop in ("", "-crop")
+    ],
 ]
 
 
 def features_of(cache: Path, spec: str, split, name: str, view: str) -> np.ndarray | None:
-    """Cached features of a backbone, or of CLIP cut after a block ("clip-b16-int8-blocks@N")."""
-    backbone, _, depth = spec.partition("@")
+    """Cached features of a backbone, or of CLIP cut after a block: "clip-b16-int8-blocks...@N[:POOL]"
+    (POOL one of the pools that backbone recorded, e.g. token or avg)."""
+    backbone, _, cut = spec.partition("@")
     features = cached_features(cache, backbone, split, name, view)
-    return block_features(features, int(depth)) if features is not None and depth else features
+    if features is None or not cut:
+        return features
+    depth, _, pool = cut.partition(":")
+    pools = backbone.removeprefix("clip-b16-int8-blocks").removesuffix("-crop").strip("-").split("-") if "-" in backbone else []
+    return block_features(features, int(depth), pools.index(pool) if pool else 0)
 
 
-def load_split(dataset, name: str, backbones: list[str], views, cache: Path) -> SplitData | None:
+def load_split(dataset, name: str, backbones: list[str], views, cache: Path, optional=()) -> SplitData | None:
+    """The split's features under `views` (all needed) and `optional` views (used where cached)."""
     loaded = {}
-    for view in views:
+    for view in (*views, *optional):
         parts = [features_of(cache, b, dataset[name], name, view) for b in backbones]
         if any(p is None for p in parts):
+            if view in optional:
+                continue
             return None
         loaded[view] = np.concatenate(parts, axis=1)
     return SplitData.from_split(dataset[name], loaded)
@@ -58,7 +78,7 @@ def load_split(dataset, name: str, backbones: list[str], views, cache: Path) -> 
 def evaluate_candidate(dataset, backbones, train_views, c, cache: Path) -> dict | None:
     train = load_split(dataset, "train", backbones, train_views, cache)
     validation = load_split(dataset, "validation", backbones, ("clean",), cache)
-    test = load_split(dataset, "test", backbones, ("clean", *RESHARE), cache)
+    test = load_split(dataset, "test", backbones, ("clean",), cache, optional=tuple(RESHARE))
     if train is None or validation is None or test is None:
         return None
     fitted = fit_recipe(train, validation, c, train_views)
@@ -72,16 +92,20 @@ def evaluate_candidate(dataset, backbones, train_views, c, cache: Path) -> dict 
         "test_false_ai_by_source": false_ai_by_source(p_test, test, fitted.decision.ai_from),
         "decision": list(fitted.decision.band),
         "reshare": reshare,
-        "reshare_worst_drop": max(r["auc_drop"] for r in reshare.values()),
+        "reshare_worst_drop": max(r["auc_drop"] for r in reshare.values()) if len(reshare) > 1 else None,
         "leave_one_out": leave_one_out(train, validation, test, c, train_views),
     }
+
+
+def _signed(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:+.3f}"
 
 
 def row(name: str, result: dict) -> str:
     s = result["leave_one_out"]["summary"]
     return (
         f"| {name} | {s['ai_auc_mean']:.3f} | {s['ai_auc_worst']:.3f} | {s['ai_recall_worst']:.3f} | "
-        f"{s['real_false_ai_mean']:.3f} | {s['real_false_ai_worst']:.3f} | {result['reshare_worst_drop']:+.3f} | "
+        f"{s['real_false_ai_mean']:.3f} | {s['real_false_ai_worst']:.3f} | {_signed(result['reshare_worst_drop'])} | "
         f"{result['test_auc']:.4f} |"
     )
 

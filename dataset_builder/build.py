@@ -17,6 +17,7 @@ from datasets import ClassLabel, Dataset, DatasetDict, Features, Image, Value
 from tqdm import tqdm
 
 from realorai.config import FACE_SIZE, LABELS
+from realorai.faces import face_crop_settings
 
 from .card import render_card
 from .collect import collect
@@ -111,7 +112,11 @@ def build(options: BuildOptions) -> BuildReport:
     _export_imagefolder(out / "imagefolder", kept, splits, options.image_format)
 
     rows = [(s, p.record.label, p.record.source, p.record.generator) for p, s in zip(kept, splits)]
-    settings = asdict(options) | {"format": options.image_format, "fractions": list(options.fractions)}
+    settings = asdict(options) | {
+        "format": options.image_format,
+        "fractions": list(options.fractions),
+        "face_crop": face_crop_settings(options.size),
+    }
     skip_reasons = Counter(_reason_kind(why) for _, why in skipped_rows)
     (out / "README.md").write_text(render_card(rows, settings, dict(dedupe.counts), skip_reasons, split_names))
     report = BuildReport(

@@ -138,11 +138,13 @@ def layer_norm(x: np.ndarray, weight: np.ndarray, bias: np.ndarray, eps: float =
     return (x - mean) / np.sqrt(var + eps) * weight + bias
 
 
-def block_features(all_blocks: np.ndarray, depth: int) -> np.ndarray:
-    """From `clip-b16-int8-blocks` features: the pre-logits of a CLIP ViT cut after block `depth`."""
-    width = all_blocks.shape[1] // CLIP_DEPTH
+def block_features(all_blocks: np.ndarray, depth: int, pool_index: int = 0) -> np.ndarray:
+    """From all-blocks features: the pre-logits of a CLIP ViT cut after block `depth` (pool `pool_index`
+    of the pools recorded): the pooled token through CLIP's final LayerNorm."""
+    width = 768
     norm = clip_timm_model().norm
-    raw = all_blocks[:, (depth - 1) * width : depth * width]
+    start = (pool_index * CLIP_DEPTH + depth - 1) * width
+    raw = all_blocks[:, start : start + width]
     return layer_norm(raw, norm.weight.detach().numpy(), norm.bias.detach().numpy())
 
 
@@ -151,9 +153,10 @@ def clip_block_output(index: int) -> str:
     return "onnx::Gather_1524" if index == CLIP_DEPTH - 1 else f"/vision_model/encoder/layers.{index}/Add_1_output_0"
 
 
-def clip_int8_all_blocks() -> Backbone:
-    """Class token after every block, unnormalised, concatenated (n, 12 x 768): to choose a depth by
-    leave-one-out in one pass. Later blocks of CLIP encode meaning; earlier ones keep more of the pixels."""
+def clip_int8_all_blocks(pools: tuple[str, ...] = ("token",), crop_pct: float = 1.0) -> Backbone:
+    """Pooled tokens after every block, unnormalised, concatenated (n, pools x 12 x 768): to choose a
+    depth, a pooling ("token": the class token; "avg": the mean patch token) and a crop by leave-one-out
+    in one pass. Later blocks of CLIP encode meaning; earlier ones keep more of the pixels."""
     import onnx
     import onnxruntime as ort
 
@@ -164,12 +167,15 @@ def clip_int8_all_blocks() -> Backbone:
     options = ort.SessionOptions()
     options.intra_op_num_threads = torch.get_num_threads()
     session = ort.InferenceSession(graph.SerializeToString(), options, providers=["CPUExecutionProvider"])
+    pool = {"token": lambda t: t[:, 0], "avg": lambda t: t[:, 1:].mean(axis=1)}
 
     def run(batch: torch.Tensor) -> np.ndarray:
         tokens = session.run(names, {"pixel_values": batch.numpy()})
-        return np.concatenate([t[:, 0] for t in tokens], axis=1)
+        return np.concatenate([pool[p](t) for p in pools for t in tokens], axis=1)
 
-    return Backbone("clip-b16-int8-blocks", CLIP_ARCHITECTURE, timm_transform(CLIP_ARCHITECTURE), run, CLIP_ORIGIN)
+    name = "clip-b16-int8-blocks" + ("" if pools == ("token",) else "-" + "-".join(pools)) + ("" if crop_pct == 1.0 else "-crop")
+    transform = timm_transform(CLIP_ARCHITECTURE, crop_pct=crop_pct)
+    return Backbone(name, CLIP_ARCHITECTURE, transform, run, CLIP_ORIGIN)
 
 
 def clip_float(depth: int = CLIP_DEPTH) -> Backbone:
@@ -221,6 +227,8 @@ BACKBONES: dict[str, Callable[[], Backbone]] = {
     "clip-b16-int8": clip_int8,
     "clip-b16": clip_float,
     "clip-b16-int8-blocks": clip_int8_all_blocks,
+    "clip-b16-int8-blocks-token-avg": lambda: clip_int8_all_blocks(("token", "avg")),
+    "clip-b16-int8-blocks-token-avg-crop": lambda: clip_int8_all_blocks(("token", "avg"), crop_pct=0.875),
     "dinov2-s14": dinov2_small,
     "mobilenetv2_100": lambda: imagenet_cnn("mobilenetv2_100"),
     "tf_efficientnet_lite2": lambda: imagenet_cnn("tf_efficientnet_lite2"),

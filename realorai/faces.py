@@ -84,10 +84,23 @@ class FaceDetector:
         return [f for f in faces if f.area >= MIN_RELATIVE_AREA * largest][:MAX_FACES]
 
 
-@lru_cache(maxsize=1)
-def default_detector() -> FaceDetector:
-    """The process-wide detector, built on first use."""
-    return FaceDetector()
+@lru_cache(maxsize=4)
+def default_detector(max_side: int = DETECT_MAX_SIDE, min_score: float = MIN_SCORE) -> FaceDetector:
+    """The process-wide detector for these settings, built on first use."""
+    return FaceDetector(max_side, min_score)
+
+
+def face_crop_settings(size: int = FACE_SIZE, margin: float = FACE_MARGIN) -> dict:
+    """How faces are found and cut: recorded by the dataset builder, copied into the model's config.json,
+    and read back by serving, so a model is always served with the crop it was trained on."""
+    return {
+        "detector": "MTCNN (facenet-pytorch)",
+        "size": size,
+        "margin": margin,
+        "min_score": MIN_SCORE,
+        "detect_max_side": DETECT_MAX_SIDE,
+        "min_face_px": MIN_FACE_PX,
+    }
 
 
 def square_around(box: tuple[float, float, float, float], image_size: tuple[int, int], margin: float = FACE_MARGIN) -> Box:

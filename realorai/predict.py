@@ -18,7 +18,7 @@ from PIL import Image, ImageDraw, ImageFont
 from .backbones import Backbone, build_backbone
 from .calibration import softmax
 from .config import BUNDLED_MODEL_DIR
-from .faces import FaceCrop, FaceDetector, default_detector, face_crops, whole_image_crop
+from .faces import DETECT_MAX_SIDE, MIN_SCORE, FaceCrop, FaceDetector, default_detector, face_crops, whole_image_crop
 from .modeling import ServingConfig, load_classifier, load_head, read_config
 from .preprocess import data_config, eval_transform
 
@@ -107,7 +107,10 @@ class Detector:
         if self.fast is None:
             self._load_model()
         self.head = load_head(self.reference) if self.fast else None
-        self.faces = faces or default_detector()
+        crop = self.serving.face_crop  # the detector settings the training faces were found with
+        self.faces = faces or default_detector(
+            crop.get("detect_max_side", DETECT_MAX_SIDE), crop.get("min_score", MIN_SCORE)
+        )
         self._explain_lock = threading.Lock()  # Grad-CAM hooks gradients on the shared model
 
     def _load_model(self) -> torch.nn.Module:

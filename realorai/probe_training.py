@@ -14,8 +14,9 @@ from safetensors.torch import load_file
 
 from .backbones import build_backbone, clip_source
 from .calibration import softmax
-from .config import AI_INDEX, LABELS
+from .config import AI_INDEX, FACE_SIZE, LABELS
 from .evaluation import probability_report
+from .faces import face_crop_settings
 from .features import split_features
 from .generalisation import FittedHead, SplitData, false_ai_by_source, fit_recipe, leave_one_out, reshare_table
 from .metrics import binary_metrics
@@ -49,6 +50,7 @@ def fit_and_save(
     cache: Path | None,
     slim: bool,
     depth: int = 12,
+    face_crop: dict | None = None,
 ) -> FittedHead:
     """Fit the head on train (all views, all runtimes), calibrate and threshold on validation, write the folder."""
     backbones = [build_backbone(name, depth=depth) for name in [backbone, *also_fit_on]]
@@ -57,11 +59,24 @@ def fit_and_save(
     train_views = tuple(views) + tuple(f"{b.name}:clean" for b in backbones[1:])
     fitted = fit_recipe(train, validation, c, train_views)
     print(f"temperature fitted on validation: {fitted.temperature:.3f}; decision band {fitted.decision.band}")
-    serving = ServingConfig(temperature=fitted.temperature, uncertain_band=fitted.decision.band, backbone=clip_source(depth))
+    serving = ServingConfig(
+        temperature=fitted.temperature,
+        uncertain_band=fitted.decision.band,
+        backbone=clip_source(depth),
+        face_crop=face_crop,
+    )
     save_hub_folder(frozen_classifier(fitted.head.torch_state(), depth), out, serving)
     if slim:
         slim_folder(out)
     return fitted
+
+
+def dataset_face_crop(data: Path) -> dict:
+    """The face-crop settings a dataset was built with (older builds recorded only the size)."""
+    import json
+
+    settings = json.loads((Path(data) / "build_report.json").read_text()).get("settings", {})
+    return settings.get("face_crop") or face_crop_settings(settings.get("size", FACE_SIZE))
 
 
 def load_fitted(folder: Path) -> tuple[FittedHead, ServingConfig]:

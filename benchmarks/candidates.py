@@ -75,13 +75,13 @@ def load_split(dataset, name: str, backbones: list[str], views, cache: Path, opt
     return SplitData.from_split(dataset[name], loaded)
 
 
-def evaluate_candidate(dataset, backbones, train_views, c, cache: Path) -> dict | None:
+def evaluate_candidate(dataset, backbones, train_views, c, cache: Path, augment_weight: float = 1.0) -> dict | None:
     train = load_split(dataset, "train", backbones, train_views, cache)
     validation = load_split(dataset, "validation", backbones, ("clean",), cache)
     test = load_split(dataset, "test", backbones, ("clean",), cache, optional=tuple(RESHARE))
     if train is None or validation is None or test is None:
         return None
-    fitted = fit_recipe(train, validation, c, train_views)
+    fitted = fit_recipe(train, validation, c, train_views, augment_weight=augment_weight)
     p_test = fitted.p_ai(test.views["clean"])
     reshare = reshare_table(fitted, test)
     return {
@@ -93,7 +93,8 @@ def evaluate_candidate(dataset, backbones, train_views, c, cache: Path) -> dict 
         "decision": list(fitted.decision.band),
         "reshare": reshare,
         "reshare_worst_drop": max(r["auc_drop"] for r in reshare.values()) if len(reshare) > 1 else None,
-        "leave_one_out": leave_one_out(train, validation, test, c, train_views),
+        "augment_weight": augment_weight,
+        "leave_one_out": leave_one_out(train, validation, test, c, train_views, augment_weight),
     }
 
 
@@ -124,10 +125,10 @@ def main(argv: list[str] | None = None) -> int:
         "| candidate | held-out AI AUC mean | worst | worst AI recall | held-out real called AI, mean | worst | "
         "worst re-share AUC drop | pooled test AUC |\n|---|---:|---:|---:|---:|---:|---:|---:|"
     )
-    for name, backbones, views, c in CANDIDATES:
+    for name, backbones, views, c, *weight in CANDIDATES:
         if wanted and name not in wanted:
             continue
-        result = evaluate_candidate(dataset, backbones, views, c, Path(args.cache))
+        result = evaluate_candidate(dataset, backbones, views, c, Path(args.cache), *weight)
         if result is None:
             print(f"| {name} | features not cached: run `python -m realorai.features --backbone ...` first |")
             continue

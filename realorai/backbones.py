@@ -71,11 +71,25 @@ def clip_timm_model() -> torch.nn.Module:
     return model.eval()
 
 
-def clip_source(depth: int = 12) -> dict:
+def clip_model_args(depth: int = CLIP_DEPTH, pool: str = "token") -> dict:
+    """timm create_model arguments of CLIP cut after `depth` blocks, pooled by `pool` (token | avg)."""
+    return {"depth": depth} | ({"global_pool": "avg"} if pool == "avg" else {})
+
+
+def clip_backbone_state(depth: int = CLIP_DEPTH, pool: str = "token") -> dict[str, torch.Tensor]:
+    """The frozen weights of that model, head excluded, named as timm names them."""
+    from .modeling import backbone_state
+
+    state = backbone_state(clip_timm_model(), depth)
+    if pool == "avg":  # with mean pooling timm applies the final LayerNorm after pooling, as `fc_norm`
+        state = {("fc_norm." + k.removeprefix("norm.")) if k.startswith("norm.") else k: v for k, v in state.items()}
+    return state
+
+
+def clip_source(depth: int = CLIP_DEPTH, pool: str = "token", crop_pct: float = 1.0) -> dict:
     """What a slim model folder records about its frozen backbone, so it can be rebuilt and verified."""
     from importlib.metadata import version
 
-    from .modeling import backbone_state
     from .onnx_weights import sha256_file, state_dict_digest
 
     package, file = CLIP_ONNX
@@ -86,32 +100,46 @@ def clip_source(depth: int = 12) -> dict:
         "file": file,
         "file_sha256": sha256_file(package_file(package, file)),
         "depth": depth,
-        "weights_sha256": state_dict_digest(backbone_state(clip_timm_model(), depth)),
+        "pool": pool,
+        "crop_pct": crop_pct,
+        "weights_sha256": state_dict_digest(clip_backbone_state(depth, pool)),
         "fast_runtime": "clip-b16-int8",
     }
 
 
-def clip_int8(depth: int = 12) -> Backbone:
+def clip_int8(depth: int = CLIP_DEPTH, pool: str = "token", crop_pct: float = 1.0) -> Backbone:
     """The fast runtime: the wheel's INT8 graph in ONNX Runtime (~4x faster than fp32 torch on 2 cores).
 
-    With depth < 12 the graph is cut after that block (faster still) and the class token is normalised
-    with CLIP's final LayerNorm, exactly what timm's ViT built with `depth=...` computes as pre-logits.
+    Cut after `depth` blocks (faster still), the tokens pooled by `pool` and normalised with CLIP's final
+    LayerNorm: exactly what timm's ViT built with `clip_model_args(depth, pool)` computes as pre-logits.
     """
-    if depth == CLIP_DEPTH:
+    transform = timm_transform(CLIP_ARCHITECTURE, crop_pct=crop_pct)
+    name = clip_runtime_name("clip-b16-int8", depth, pool, crop_pct)
+    if depth == CLIP_DEPTH and pool == "token":
         session = onnx_session(package_file(*CLIP_ONNX), CLIP_POOLED_OUTPUT)
 
         def run(batch: torch.Tensor) -> np.ndarray:
             return session.run([CLIP_POOLED_OUTPUT], {"pixel_values": batch.numpy()})[0]
 
-        return Backbone("clip-b16-int8", CLIP_ARCHITECTURE, timm_transform(CLIP_ARCHITECTURE), run, CLIP_ORIGIN)
+        return Backbone(name, CLIP_ARCHITECTURE, transform, run, CLIP_ORIGIN)
     session, weight, bias = truncated_clip_session(depth)
     output = clip_block_output(depth - 1)
+    pooled = POOLS[pool]
 
     def run_truncated(batch: torch.Tensor) -> np.ndarray:
-        return layer_norm(session.run([output], {"pixel_values": batch.numpy()})[0][:, 0], weight, bias)
+        return layer_norm(pooled(session.run([output], {"pixel_values": batch.numpy()})[0]), weight, bias)
 
-    transform = timm_transform(CLIP_ARCHITECTURE)
-    return Backbone(f"clip-b16-int8-d{depth}", CLIP_ARCHITECTURE, transform, run_truncated, CLIP_ORIGIN)
+    return Backbone(name, CLIP_ARCHITECTURE, transform, run_truncated, CLIP_ORIGIN)
+
+
+POOLS = {"token": lambda tokens: tokens[:, 0], "avg": lambda tokens: tokens[:, 1:].mean(axis=1)}
+
+
+def clip_runtime_name(prefix: str, depth: int, pool: str, crop_pct: float) -> str:
+    """e.g. clip-b16-int8 (the whole tower), clip-b16-int8-d11, clip-b16-int8-d11-avg-crop: cache keys too."""
+    if depth == CLIP_DEPTH and pool == "token" and crop_pct == 1.0:
+        return prefix
+    return f"{prefix}-d{depth}" + ("-avg" if pool == "avg" else "") + ("-crop" if crop_pct != 1.0 else "")
 
 
 def truncated_clip_session(depth: int):
@@ -167,26 +195,22 @@ def clip_int8_all_blocks(pools: tuple[str, ...] = ("token",), crop_pct: float = 
     options = ort.SessionOptions()
     options.intra_op_num_threads = torch.get_num_threads()
     session = ort.InferenceSession(graph.SerializeToString(), options, providers=["CPUExecutionProvider"])
-    pool = {"token": lambda t: t[:, 0], "avg": lambda t: t[:, 1:].mean(axis=1)}
-
     def run(batch: torch.Tensor) -> np.ndarray:
         tokens = session.run(names, {"pixel_values": batch.numpy()})
-        return np.concatenate([pool[p](t) for p in pools for t in tokens], axis=1)
+        return np.concatenate([POOLS[p](t) for p in pools for t in tokens], axis=1)
 
     name = "clip-b16-int8-blocks" + ("" if pools == ("token",) else "-" + "-".join(pools)) + ("" if crop_pct == 1.0 else "-crop")
     transform = timm_transform(CLIP_ARCHITECTURE, crop_pct=crop_pct)
     return Backbone(name, CLIP_ARCHITECTURE, transform, run, CLIP_ORIGIN)
 
 
-def clip_float(depth: int = CLIP_DEPTH) -> Backbone:
-    """The same weights in timm (cut after `depth` blocks), computed in bfloat16: pooled features match
-    fp32 to cosine ~0.9997. This is the path `timm.create_model` users take."""
-    from .modeling import backbone_state
-
+def clip_float(depth: int = CLIP_DEPTH, pool: str = "token", crop_pct: float = 1.0) -> Backbone:
+    """The same weights in timm (cut and pooled likewise), computed in bfloat16: pooled features match fp32
+    to cosine ~0.9997. This is the path `timm.create_model` users take."""
     model = clip_timm_model()
-    if depth != CLIP_DEPTH:
-        model = timm.create_model(CLIP_ARCHITECTURE, pretrained=False, depth=depth)
-        model.load_state_dict({**backbone_state(clip_timm_model(), depth), **clip_timm_model().head.state_dict(prefix="head.")})
+    if (depth, pool) != (CLIP_DEPTH, "token"):
+        model = timm.create_model(CLIP_ARCHITECTURE, pretrained=False, **clip_model_args(depth, pool))
+        model.load_state_dict({**clip_backbone_state(depth, pool), **clip_timm_model().head.state_dict(prefix="head.")})
         model.eval()
 
     @torch.inference_mode()
@@ -194,8 +218,8 @@ def clip_float(depth: int = CLIP_DEPTH) -> Backbone:
         with torch.autocast("cpu", dtype=torch.bfloat16):
             return model.forward_head(model.forward_features(batch), pre_logits=True).float().numpy()
 
-    name = "clip-b16" if depth == CLIP_DEPTH else f"clip-b16-d{depth}"
-    return Backbone(name, CLIP_ARCHITECTURE, timm_transform(CLIP_ARCHITECTURE), run, CLIP_ORIGIN)
+    transform = timm_transform(CLIP_ARCHITECTURE, crop_pct=crop_pct)
+    return Backbone(clip_runtime_name("clip-b16", depth, pool, crop_pct), CLIP_ARCHITECTURE, transform, run, CLIP_ORIGIN)
 
 
 def dinov2_small() -> Backbone:
@@ -233,6 +257,15 @@ BACKBONES: dict[str, Callable[[], Backbone]] = {
     "mobilenetv2_100": lambda: imagenet_cnn("mobilenetv2_100"),
     "tf_efficientnet_lite2": lambda: imagenet_cnn("tf_efficientnet_lite2"),
 }
+
+
+def clip_options(backbone: dict) -> dict:
+    """depth / pool / crop_pct as a model's config.json records them, for `build_backbone`."""
+    return {
+        "depth": backbone.get("depth", CLIP_DEPTH),
+        "pool": backbone.get("pool", "token"),
+        "crop_pct": backbone.get("crop_pct", 1.0),
+    }
 
 
 def build_backbone(name: str, **options) -> Backbone:

@@ -51,9 +51,8 @@ def split_features(
     path = cache_path(cache_dir, backbone.name, split, split_name, view) if cache_dir else None
     if path is not None and path.is_file():
         return np.load(path)
-    cut = re.fullmatch(r"clip-b16-int8-d(\d+)", backbone.name)
-    if cut and cache_dir and (blocks := cached_features(cache_dir, "clip-b16-int8-blocks", split, split_name, view)) is not None:
-        return block_features(blocks, int(cut.group(1)))  # the same INT8 tensors, computed in one pass for all depths
+    if cache_dir and (reused := _from_all_blocks(cache_dir, backbone.name, split, split_name, view)) is not None:
+        return reused
     see = view_function(view, split_name)
     chunks = []
     for start in tqdm(range(0, len(split), batch_size), desc=f"{backbone.name} {split_name} {view}", leave=False):
@@ -65,6 +64,20 @@ def split_features(
         np.save(path.with_suffix(".tmp.npy"), features)
         path.with_suffix(".tmp.npy").replace(path)  # never leave a half-written cache file behind
     return features
+
+
+def _from_all_blocks(cache_dir: Path, name: str, split, split_name: str, view: str) -> np.ndarray | None:
+    """A cut CLIP's features from the all-blocks pass, if it was cached: the same INT8 tensors, computed once."""
+    cut = re.fullmatch(r"clip-b16-int8-d(\d+)(-avg)?(-crop)?", name)
+    if not cut:
+        return None
+    depth, avg, crop = int(cut.group(1)), bool(cut.group(2)), cut.group(3) or ""
+    sources = [(f"clip-b16-int8-blocks-token-avg{crop}", int(avg))] + ([] if avg or crop else [("clip-b16-int8-blocks", 0)])
+    for source, pool_index in sources:
+        blocks = cached_features(cache_dir, source, split, split_name, view)
+        if blocks is not None:
+            return block_features(blocks, depth, pool_index)
+    return None
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -57,13 +57,19 @@ def fit_recipe(
     train_views: tuple[str, ...] = ("clean",),
     keep_train: np.ndarray | None = None,
     keep_validation: np.ndarray | None = None,
+    augment_weight: float = 1.0,
 ) -> FittedHead:
-    """Head on the train rows (every listed view stacked), temperature and thresholds on validation (clean)."""
+    """Head on the train rows (every listed view stacked), temperature and thresholds on validation (clean).
+
+    Views other than "clean" (augmented copies) count `augment_weight` times a clean face: full weight
+    buys re-share robustness at some cost in generalisation to unseen generators (README, "Tried").
+    """
     keep_train = np.ones(len(train.labels), bool) if keep_train is None else keep_train
     keep_validation = np.ones(len(validation.labels), bool) if keep_validation is None else keep_validation
     features = np.concatenate([train.views[v][keep_train] for v in train_views])
     labels = np.tile(train.labels[keep_train], len(train_views))
-    weights = np.tile(balanced_weights(train.labels[keep_train], train.groups[keep_train]), len(train_views))
+    base = balanced_weights(train.labels[keep_train], train.groups[keep_train])
+    weights = np.concatenate([base * (1.0 if v.endswith("clean") else augment_weight) for v in train_views])
     head = fit_linear_head(features, labels, weights, c)
     val_features, val_labels = validation.views["clean"][keep_validation], validation.labels[keep_validation]
     temperature = fit_temperature(head.logits(val_features), val_labels)
@@ -78,7 +84,12 @@ def _auc(positive: np.ndarray, negative: np.ndarray) -> float | None:
 
 
 def leave_one_out(
-    train: SplitData, validation: SplitData, test: SplitData, c: float = DEFAULT_C, train_views=("clean",)
+    train: SplitData,
+    validation: SplitData,
+    test: SplitData,
+    c: float = DEFAULT_C,
+    train_views=("clean",),
+    augment_weight: float = 1.0,
 ) -> dict:
     """{"rows": {"ai/<family>" | "real/<source>": {...}}, "summary": {...}}; see the module docstring."""
     splits = (train, validation, test)
@@ -88,7 +99,7 @@ def leave_one_out(
         held = [s.groups == group for s in splits]
         if not held[0].any():  # nothing of it in train: nothing to hold out
             continue
-        fitted = fit_recipe(train, validation, c, train_views, ~held[0], ~held[1])
+        fitted = fit_recipe(train, validation, c, train_views, ~held[0], ~held[1], augment_weight)
         p_held = np.concatenate([fitted.p_ai(s.views["clean"][h]) for s, h in zip(splits, held)])
         real_test, ai_test = test.labels != AI_INDEX, test.labels == AI_INDEX
         row = {"n": int(len(p_held)), "ai_from": fitted.decision.ai_from, "real_up_to": fitted.decision.real_up_to}
@@ -109,7 +120,13 @@ def leave_one_out(
                 "called_real": float((p_held <= fitted.decision.real_up_to).mean()),
             }
         rows[group] = row
-    return {"rows": rows, "summary": summarise(rows), "c": c, "train_views": list(train_views)}
+    return {
+        "rows": rows,
+        "summary": summarise(rows),
+        "c": c,
+        "train_views": list(train_views),
+        "augment_weight": augment_weight,
+    }
 
 
 def summarise(rows: dict[str, dict]) -> dict:

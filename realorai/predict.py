@@ -15,7 +15,7 @@ import torch
 from matplotlib import colormaps
 from PIL import Image, ImageDraw, ImageFont
 
-from .backbones import Backbone, build_backbone
+from .backbones import Backbone, build_backbone, clip_options
 from .calibration import softmax
 from .config import BUNDLED_MODEL_DIR
 from .faces import DETECT_MAX_SIDE, MIN_SCORE, FaceCrop, FaceDetector, default_detector, face_crops, whole_image_crop
@@ -83,7 +83,7 @@ def fast_runtime(serving: ServingConfig, requested: str = "auto") -> Backbone | 
 
         if sha256_file(package_file(serving.backbone["package"], serving.backbone["file"])) != serving.backbone["file_sha256"]:
             raise ValueError(f"{serving.backbone['package']} is not the version the model was trained with")
-        return build_backbone(name, depth=serving.backbone.get("depth", 12))
+        return build_backbone(name, **clip_options(serving.backbone))
     except (FileNotFoundError, ValueError):
         if requested == "onnx":
             raise
@@ -145,7 +145,8 @@ class Detector:
         results = []
         for crop, p in zip(crops, p_ai):
             p = float(p)
-            verdict = verdict_for(p, self.serving.uncertain_band)
+            # The model learned faces: on a picture without one its score is not evidence either way.
+            verdict = verdict_for(p, self.serving.uncertain_band) if face_found else "uncertain"
             results.append(
                 FaceResult(
                     box=[round(v) for v in (crop.face.box if crop.face else crop.crop_box)],
@@ -157,7 +158,9 @@ class Detector:
                     confidence=round(max(p, 1 - p), 4),
                 )
             )
-        message = "" if face_found else "No face found: this is a whole-image prediction, which is less reliable."
+        message = "" if face_found else (
+            "No face found: the model judges faces, so this whole-image score is shown but the verdict stays Uncertain."
+        )
         if len(results) > 1:
             message = f"{len(results)} faces found; each has its own verdict."
         return Analysis(results, face_found, list(image.size), self.reference, message, [c.image for c in crops])

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 from safetensors.torch import load_file
 
-from .backbones import build_backbone, clip_source
+from .backbones import build_backbone, clip_options, clip_source
 from .calibration import softmax
 from .config import AI_INDEX, FACE_SIZE, LABELS
 from .evaluation import probability_report
@@ -49,23 +49,28 @@ def fit_and_save(
     c: float,
     cache: Path | None,
     slim: bool,
-    depth: int = 12,
+    clip: dict | None = None,
     face_crop: dict | None = None,
+    augment_weight: float = 1.0,
 ) -> FittedHead:
-    """Fit the head on train (all views, all runtimes), calibrate and threshold on validation, write the folder."""
-    backbones = [build_backbone(name, depth=depth) for name in [backbone, *also_fit_on]]
+    """Fit the head on train (all views, all runtimes), calibrate and threshold on validation, write the folder.
+
+    `clip`: depth / pool / crop_pct of the CLIP cut (realorai.backbones.clip_options).
+    """
+    clip = clip_options(clip or {})
+    backbones = [build_backbone(name, **clip) for name in [backbone, *also_fit_on]]
     train = split_data(backbones, dataset, "train", views, cache)
     validation = split_data(backbones[:1], dataset, "validation", ["clean"], cache)
     train_views = tuple(views) + tuple(f"{b.name}:clean" for b in backbones[1:])
-    fitted = fit_recipe(train, validation, c, train_views)
+    fitted = fit_recipe(train, validation, c, train_views, augment_weight=augment_weight)
     print(f"temperature fitted on validation: {fitted.temperature:.3f}; decision band {fitted.decision.band}")
     serving = ServingConfig(
         temperature=fitted.temperature,
         uncertain_band=fitted.decision.band,
-        backbone=clip_source(depth),
+        backbone=clip_source(**clip),
         face_crop=face_crop,
     )
-    save_hub_folder(frozen_classifier(fitted.head.torch_state(), depth), out, serving)
+    save_hub_folder(frozen_classifier(fitted.head.torch_state(), **clip), out, serving)
     if slim:
         slim_folder(out)
     return fitted
@@ -90,11 +95,13 @@ def load_fitted(folder: Path) -> tuple[FittedHead, ServingConfig]:
     return FittedHead(head, serving.temperature, Decision(*serving.uncertain_band)), serving
 
 
-def report(folder: Path, dataset, c: float, views: list[str], cache: Path | None, leave_out: bool = True) -> dict:
+def report(
+    folder: Path, dataset, c: float, views: list[str], cache: Path | None, leave_out: bool = True, augment_weight: float = 1.0
+) -> dict:
     """Everything we report for a probe model: test (clean, per source/generator), re-share, leave-one-out."""
     fitted, serving = load_fitted(folder)
-    depth = serving.backbone.get("depth", 12)
-    runtime = build_backbone(serving.backbone["fast_runtime"], depth=depth)
+    clip = clip_options(serving.backbone)
+    runtime = build_backbone(serving.backbone["fast_runtime"], **clip)
     test = split_data([runtime], dataset, "test", ["clean", *RESHARE], cache)
     p_raw = softmax(fitted.head.logits(test.views["clean"]))[:, AI_INDEX]
     p = fitted.p_ai(test.views["clean"])
@@ -114,7 +121,7 @@ def report(folder: Path, dataset, c: float, views: list[str], cache: Path | None
             "source": test.sources.tolist(),
         },
     }
-    result["float_runtime_check"] = float_runtime_check(folder, dataset, test, p, cache, depth)
+    result["float_runtime_check"] = float_runtime_check(folder, dataset, test, p, cache, clip)
     metrics = {
         "labels": list(LABELS),
         "temperature": fitted.temperature,
@@ -126,12 +133,12 @@ def report(folder: Path, dataset, c: float, views: list[str], cache: Path | None
         backbones = [runtime]
         train = split_data(backbones, dataset, "train", views, cache)
         validation = split_data(backbones, dataset, "validation", ["clean"], cache)
-        metrics["leave_one_out"] = leave_one_out(train, validation, test, c, tuple(views))
+        metrics["leave_one_out"] = leave_one_out(train, validation, test, c, tuple(views), augment_weight)
     return metrics
 
 
 def float_runtime_check(
-    folder: Path, dataset, test: SplitData, p_served: np.ndarray, cache: Path | None, depth: int = 12
+    folder: Path, dataset, test: SplitData, p_served: np.ndarray, cache: Path | None, clip: dict | None = None
 ) -> dict:
     """Test AUC through the float timm path (what `timm.create_model` users get) next to the served INT8 path.
 
@@ -139,7 +146,8 @@ def float_runtime_check(
     on both runtimes, so the two must agree.
     """
     fitted, _ = load_fitted(folder)
-    float_features = split_features(build_backbone("clip-b16", depth=depth), dataset["test"], "test", "clean", cache)
+    float_backbone = build_backbone("clip-b16", **clip_options(clip or {}))
+    float_features = split_features(float_backbone, dataset["test"], "test", "clean", cache)
     p_float = fitted.p_ai(float_features)
     return {
         "runtime": "clip-b16 (timm, bfloat16)",

@@ -64,6 +64,7 @@ def test_no_face_gives_a_marked_whole_image_prediction(client, tmp_path):
     noise = Image.fromarray(np.random.default_rng(0).integers(0, 255, (300, 400, 3), dtype=np.uint8))
     result = check_result(client.predict(handle_file(str(save(noise, tmp_path / "noise.png"))), api_name="/predict"))
     assert result["face_found"] is False and "No face found" in result["message"]
+    assert result["verdict"] == "uncertain" and result["faces"][0]["verdict"] == "uncertain"
     assert result["faces"][0]["face_score"] is None
 
 

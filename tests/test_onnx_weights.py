@@ -97,3 +97,18 @@ def test_a_cut_model_sees_what_the_all_blocks_pass_recorded(real_portrait, ai_po
     floating = clip_float(depth=8).features(images)
     cosine = (cut * floating).sum(1) / np.linalg.norm(cut, axis=1) / np.linalg.norm(floating, axis=1)
     assert (cosine > 0.9).all(), cosine
+
+
+def test_mean_pooling_and_centre_crop_ship_as_plain_timm_settings(real_portrait, ai_portrait):
+    """pool="avg" and crop_pct=0.875 served by the INT8 graph equal what timm builds from config.json's
+    model_args (global_pool="avg": CLIP's final norm becomes fc_norm) and pretrained_cfg."""
+    from realorai.backbones import clip_float
+
+    images = [real_portrait, ai_portrait]
+    fast = clip_int8(depth=10, pool="avg", crop_pct=0.875)
+    floating = clip_float(depth=10, pool="avg", crop_pct=0.875)
+    assert fast.name == "clip-b16-int8-d10-avg-crop"
+    a, b = fast.features(images), floating.features(images)
+    cosine = (a * b).sum(1) / np.linalg.norm(a, axis=1) / np.linalg.norm(b, axis=1)
+    assert (cosine > 0.9).all(), cosine
+    assert fast.transform(real_portrait.resize((256, 256))).shape == (3, 224, 224)

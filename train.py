@@ -58,7 +58,7 @@ class TrainConfig:
     backbone: str = "clip-b16-int8"  # runtime whose features train and serve the head (realorai.backbones)
     depth: int = 12  # CLIP blocks kept: the head reads the tokens after this block (1..12)
     pool: str = "token"  # token (CLIP's class token) | avg (mean patch token)
-    crop_pct: float = 1.0  # 1.0: resize the face crop to 224; 0.875: centre 224 of the 256 crop, no resampling
+    probe_crop_pct: float = 1.0  # 1.0: resize the face crop to 224; 0.875: centre 224 of the 256 crop, no resampling
     augment_weight: float = 1.0  # weight of each augmented copy relative to a clean face
     also_fit_on: str = "clip-b16"  # other runtimes of the same weights whose clean features join training
     views: str = "clean,augment-1,augment-2"  # training views of every face: clean, augment-N (random re-share)
@@ -170,7 +170,7 @@ def train_probe(cfg: TrainConfig) -> Path:
     started = time.time()
     probe_training.fit_and_save(
         dataset, out, cfg.backbone, _names(cfg.also_fit_on), _names(cfg.views), cfg.c, _cache(cfg), cfg.slim,
-        {"depth": cfg.depth, "pool": cfg.pool, "crop_pct": cfg.crop_pct},
+        {"depth": cfg.depth, "pool": cfg.pool, "crop_pct": cfg.probe_crop_pct},
         probe_training.dataset_face_crop(cfg.data), cfg.augment_weight,
     )  # fmt: skip
     training = {"command": "python " + " ".join(sys.argv), "config": asdict(cfg), "seconds": round(time.time() - started)}
@@ -191,8 +191,9 @@ def write_probe_report(model_dir: Path, dataset, cfg: TrainConfig, training: dic
     metrics = {
         "command": "python " + " ".join(sys.argv),
         **probe_training.report(
-            model_dir, dataset, cfg.c, _names(cfg.views), _cache(cfg), cfg.leave_one_out, cfg.augment_weight
-        ),
+            model_dir, dataset, cfg.c, _names(cfg.views), _cache(cfg), cfg.leave_one_out, cfg.augment_weight,
+            _names(cfg.also_fit_on),
+        ),  # fmt: skip
         "dataset": {name: _counts(split) for name, split in dataset.items()},
     }
     return _write_outputs(model_dir, metrics, training)

@@ -89,9 +89,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cache", default="data/features")
     parser.add_argument("--splits", default="train,validation,test")
     parser.add_argument("--views", default="clean", help="comma-separated: clean, augment-N, or 'reshare' for all chains")
+    parser.add_argument("--depth", type=int, default=0, help="CLIP runtimes: blocks kept (default: all)")
     args = parser.parse_args(argv)
     dataset = load_from_disk(args.data)
-    backbone = build_backbone(args.backbone)
+    backbone = build_backbone(args.backbone, **({"depth": args.depth} if args.depth else {}))
     views = [v for spec in args.views.split(",") for v in (RESHARE if spec == "reshare" else [spec])]
     for split_name in args.splits.split(","):
         for view in views:

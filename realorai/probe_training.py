@@ -96,7 +96,14 @@ def load_fitted(folder: Path) -> tuple[FittedHead, ServingConfig]:
 
 
 def report(
-    folder: Path, dataset, c: float, views: list[str], cache: Path | None, leave_out: bool = True, augment_weight: float = 1.0
+    folder: Path,
+    dataset,
+    c: float,
+    views: list[str],
+    cache: Path | None,
+    leave_out: bool = True,
+    augment_weight: float = 1.0,
+    also_fit_on: list[str] = (),
 ) -> dict:
     """Everything we report for a probe model: test (clean, per source/generator), re-share, leave-one-out."""
     fitted, serving = load_fitted(folder)
@@ -129,11 +136,12 @@ def report(
         "decision": {"ai_from": threshold, "real_up_to": fitted.decision.real_up_to, "rule": DECISION_RULE},
         "splits": {"test": result},
     }
-    if leave_out:
-        backbones = [runtime]
+    if leave_out:  # every fold refits exactly the shipped recipe: same views, same runtimes
+        backbones = [runtime, *(build_backbone(name, **clip) for name in also_fit_on)]
         train = split_data(backbones, dataset, "train", views, cache)
-        validation = split_data(backbones, dataset, "validation", ["clean"], cache)
-        metrics["leave_one_out"] = leave_one_out(train, validation, test, c, tuple(views), augment_weight)
+        validation = split_data(backbones[:1], dataset, "validation", ["clean"], cache)
+        train_views = tuple(views) + tuple(f"{b.name}:clean" for b in backbones[1:])
+        metrics["leave_one_out"] = leave_one_out(train, validation, test, c, train_views, augment_weight)
     return metrics
 
 

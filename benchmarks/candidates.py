@@ -18,35 +18,26 @@ from datasets import load_from_disk
 
 from realorai.backbones import block_features
 from realorai.features import cached_features
-from realorai.generalisation import DEFAULT_C, SplitData, false_ai_by_source, fit_recipe, leave_one_out, reshare_table
+from realorai.generalisation import SplitData, false_ai_by_source, fit_recipe, leave_one_out, reshare_table
 from realorai.reshare import RESHARE
 
-# (name, backbones whose features are concatenated, training views, C)
+AUG = ("clean", "augment-1")
+BLOCKS = "clip-b16-int8-blocks"  # CLIP's class token after every block, one pass; "@N" picks block N
+# (name, backbones whose features are concatenated, training views, C[, weight of augmented views])
 CANDIDATES = [
-    ("mobilenetv2 probe", ["mobilenetv2_100"], ("clean", "augment-1"), DEFAULT_C),
-    ("efficientnet-lite2 probe", ["tf_efficientnet_lite2"], ("clean", "augment-1"), DEFAULT_C),
-    ("dinov2-s14 probe", ["dinov2-s14"], ("clean", "augment-1"), DEFAULT_C),
-    ("clip-b16 probe, no augmentation", ["clip-b16-int8"], ("clean",), DEFAULT_C),
-    ("clip-b16 probe", ["clip-b16-int8"], ("clean", "augment-1"), DEFAULT_C),
-    ("clip-b16 probe, C=0.05", ["clip-b16-int8"], ("clean", "augment-1"), 0.05),
-    ("clip-b16 probe, C=5", ["clip-b16-int8"], ("clean", "augment-1"), 5.0),
-    ("clip-b16 + dinov2-s14 probe", ["clip-b16-int8", "dinov2-s14"], ("clean", "augment-1"), DEFAULT_C),
-    # CLIP cut after block N ("@N": the class token after that block, CLIP's final LayerNorm, as timm's ViT
-    # built with depth=N computes it), clean views only to screen the depth, then with augmentation.
-    *[(f"clip-b16 block {n} probe, no augmentation", [f"clip-b16-int8-blocks@{n}"], ("clean",), DEFAULT_C) for n in range(3, 13)],
-    *[(f"clip-b16 block {n} probe", [f"clip-b16-int8-blocks@{n}"], ("clean", "augment-1"), DEFAULT_C) for n in range(3, 13)],
-    # Mean patch token instead of the class token, and a centre 224 crop of the 256 face instead of a resize.
-    *[
-        (
-            f"clip-b16 block {n} {pool} probe{crop}, no augmentation",
-            [f"clip-b16-int8-blocks-token-avg{crop}@{n}:{pool}"],
-            ("clean",),
-            DEFAULT_C,
-        )
-        for n in range(8, 13)
-        for pool in ("token", "avg")
-        for crop in ("", "-crop")
-    ],
+    ("mobilenetv2 (ImageNet) probe", ["mobilenetv2_100"], AUG, 0.05),
+    ("efficientnet-lite2 (ImageNet) probe", ["tf_efficientnet_lite2"], AUG, 0.05),
+    ("dinov2-s14 probe", ["dinov2-s14"], AUG, 0.05),
+    ("clip-b16 probe, last block", ["clip-b16-int8"], AUG, 0.05),
+    ("clip-b16 + dinov2-s14 probe", ["clip-b16-int8", "dinov2-s14"], AUG, 0.05),
+    *[(f"clip-b16 block {n} probe, no augmentation", [f"{BLOCKS}@{n}"], ("clean",), 0.05) for n in (6, 9, 10, 11, 12)],
+    ("clip-b16 block 10 probe", [f"{BLOCKS}@10"], AUG, 0.05),
+    ("clip-b16 block 11 probe, C=0.5", [f"{BLOCKS}@11"], AUG, 0.5),
+    ("clip-b16 block 11 probe, augmented copies at 1/4 weight", [f"{BLOCKS}@11"], AUG, 0.05, 0.25),
+    ("clip-b16 block 11 probe (shipped recipe, INT8 features only)", [f"{BLOCKS}@11"], AUG, 0.05),
+    # Mean patch token instead of the class token; a centre 224 crop of the 256 face instead of a resize.
+    ("clip-b16 block 11 probe, centre crop, no augmentation", ["clip-b16-int8-blocks-token-avg-crop@11:token"], ("clean",), 0.05),
+    ("clip-b16 block 11 mean-token probe, centre crop, no augmentation", ["clip-b16-int8-blocks-token-avg-crop@11:avg"], ("clean",), 0.05),
 ]
 
 

@@ -23,6 +23,7 @@ from realorai.reshare import RESHARE
 
 AUG = ("clean", "augment-1")
 BLOCKS = "clip-b16-int8-blocks"  # CLIP's class token after every block, one pass; "@N" picks block N
+CROPPED = "clip-b16-int8-blocks-token-avg-crop"  # class and mean patch tokens, centre crop; "@N:token|avg"
 # (name, backbones whose features are concatenated, training views, C[, weight of augmented views])
 CANDIDATES = [
     ("mobilenetv2 (ImageNet) probe", ["mobilenetv2_100"], AUG, 0.05),
@@ -36,8 +37,8 @@ CANDIDATES = [
     ("clip-b16 block 11 probe, augmented copies at 1/4 weight", [f"{BLOCKS}@11"], AUG, 0.05, 0.25),
     ("clip-b16 block 11 probe (shipped recipe, INT8 features only)", [f"{BLOCKS}@11"], AUG, 0.05),
     # Mean patch token instead of the class token; a centre 224 crop of the 256 face instead of a resize.
-    ("clip-b16 block 11 probe, centre crop, no augmentation", ["clip-b16-int8-blocks-token-avg-crop@11:token"], ("clean",), 0.05),
-    ("clip-b16 block 11 mean-token probe, centre crop, no augmentation", ["clip-b16-int8-blocks-token-avg-crop@11:avg"], ("clean",), 0.05),
+    ("clip-b16 block 11 probe, centre crop, no augmentation", [f"{CROPPED}@11:token"], ("clean",), 0.05),
+    ("clip-b16 block 11 mean-token probe, centre crop, no augmentation", [f"{CROPPED}@11:avg"], ("clean",), 0.05),
 ]
 
 

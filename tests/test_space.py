@@ -59,7 +59,7 @@ def test_image_leaves_out_local_state_but_keeps_the_bundled_model():
         assert ignored(local), local
     tracked = subprocess.run(["git", "ls-files"], cwd=REPO, capture_output=True, text=True, check=True).stdout.split()
     needed = [f for f in tracked if f.startswith(("model/", "realorai/")) or f in ("app.py", "Makefile")]
-    assert "model/model.safetensors" in needed
+    assert "model/head.safetensors" in needed and "model/config.json" in needed
     assert not [f for f in needed if ignored(f)]
 
 
@@ -83,7 +83,8 @@ def test_the_container_command_serves_predictions():
                 time.sleep(1)
         portrait = portrait_files("ai", "sdfd", 1, seed=3)[0]
         result = client.predict(handle_file(str(portrait)), api_name="/predict")
-        assert result["face_found"] and result["verdict"] == "ai", result
+        # P(AI) on the side of its label; the verdict may be "uncertain" (thresholds favour real photos)
+        assert result["face_found"] and result["p_ai"] > 0.5 and result["verdict"] in {"ai", "uncertain"}, result
     finally:
         server.terminate()
         server.wait(timeout=30)

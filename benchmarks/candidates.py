@@ -27,8 +27,10 @@ CROPPED = "clip-b16-int8-blocks-token-avg-crop"  # class and mean patch tokens, 
 # (name, backbones whose features are concatenated, training views, C[, weight of augmented views])
 CANDIDATES = [
     ("mobilenetv2 (ImageNet) probe", ["mobilenetv2_100"], AUG, 0.05),
+    ("mobilenetv2 (ImageNet) probe, no augmentation", ["mobilenetv2_100"], ("clean",), 0.05),
     ("efficientnet-lite2 (ImageNet) probe", ["tf_efficientnet_lite2"], AUG, 0.05),
     ("dinov2-s14 probe", ["dinov2-s14"], AUG, 0.05),
+    ("dinov2-s14 probe, no augmentation", ["dinov2-s14"], ("clean",), 0.05),
     ("clip-b16 probe, last block", ["clip-b16-int8"], AUG, 0.05),
     ("clip-b16 + dinov2-s14 probe", ["clip-b16-int8", "dinov2-s14"], AUG, 0.05),
     *[(f"clip-b16 block {n} probe, no augmentation", [f"{BLOCKS}@{n}"], ("clean",), 0.05) for n in (6, 9, 10, 11, 12)],

@@ -95,7 +95,7 @@ def leave_one_out_plot(leave_one_out: dict, path: Path) -> None:
     right.axvline(HELD_OUT_REAL_GOAL, ls="--", color="black", label=f"goal ≤ {HELD_OUT_REAL_GOAL:.0%}")
     right.set_yticks(y, list(real))
     top = max([HELD_OUT_REAL_GOAL * 2, *[r["false_ai_rate"] * 1.2 for r in real.values()]])
-    right.set(xlim=(0, top), title="Real source left out: photos called AI")
+    right.set(xlim=(0, top), title="Real source left out: called AI")
     right.xaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0))
     right.legend(loc="lower right", fontsize=7)
     fig.tight_layout()

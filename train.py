@@ -56,13 +56,13 @@ class TrainConfig:
     recipe: str = "probe"  # probe (frozen CLIP + linear head, shipped) | finetune (whole ImageNet CNN)
     # probe recipe
     backbone: str = "clip-b16-int8"  # runtime whose features train and serve the head (realorai.backbones)
-    depth: int = 12  # CLIP blocks kept: the head reads the tokens after this block (1..12)
+    depth: int = 11  # CLIP blocks kept: the head reads the tokens after this block (1..12)
     pool: str = "token"  # token (CLIP's class token) | avg (mean patch token)
     probe_crop_pct: float = 1.0  # 1.0: resize the face crop to 224; 0.875: centre 224 of the 256 crop, no resampling
     augment_weight: float = 1.0  # weight of each augmented copy relative to a clean face
-    also_fit_on: str = "clip-b16"  # other runtimes of the same weights whose clean features join training
-    views: str = "clean,augment-1,augment-2"  # training views of every face: clean, augment-N (random re-share)
-    c: float = 0.5  # inverse L2 strength of the logistic head (on standardised features)
+    also_fit_on: str = ""  # other runtimes of the same weights (e.g. clip-b16) whose clean features join training
+    views: str = "clean,augment-1"  # training views of every face: clean, augment-N (random re-share)
+    c: float = 0.05  # inverse L2 strength of the logistic head (on standardised features)
     cache: str = "data/features"  # feature cache; "" = none
     leave_one_out: bool = True  # also refit without each source and report it (seconds on cached features)
     slim: bool = True  # ship the head only; the frozen backbone is rebuilt from its wheel on first load

@@ -19,7 +19,7 @@ from .metrics import binary_metrics
 from .probe import Decision, LinearHead, balanced_weights, fit_linear_head, group_names, real_first_decision
 from .reshare import RESHARE
 
-DEFAULT_C = 0.5  # inverse L2 strength on standardised features (chosen by leave-one-out, README "Tried")
+DEFAULT_C = 0.05  # inverse L2 strength on standardised features (chosen by leave-one-out, README "Tried")
 
 
 @dataclass

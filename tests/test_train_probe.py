@@ -22,7 +22,7 @@ def probe_model(small_dataset, tmp_path_factory):
     root = tmp_path_factory.mktemp("probe")
     env = {"REALORAI_CACHE": str(root / "cache")}
     stdout = run_python(
-        "train.py", "--data", str(small_dataset), "--out", str(root / "model"), "--views", "clean,augment-1",
+        "train.py", "--data", str(small_dataset), "--out", str(root / "model"), "--also-fit-on", "clip-b16",
         "--cache", str(root / "features"), env=env,
     )  # fmt: skip
     return root / "model", stdout, env

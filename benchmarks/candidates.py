@@ -33,6 +33,7 @@ CANDIDATES = [
     ("dinov2-s14 probe, no augmentation", ["dinov2-s14"], ("clean",), 0.05),
     ("clip-b16 probe, last block", ["clip-b16-int8"], AUG, 0.05),
     ("clip-b16 + dinov2-s14 probe", ["clip-b16-int8", "dinov2-s14"], AUG, 0.05),
+    ("clip-b16 block 11 + dinov2-s14 probe, no augmentation", [f"{BLOCKS}@11", "dinov2-s14"], ("clean",), 0.05),
     *[(f"clip-b16 block {n} probe, no augmentation", [f"{BLOCKS}@{n}"], ("clean",), 0.05) for n in (6, 9, 10, 11, 12)],
     ("clip-b16 block 10 probe", [f"{BLOCKS}@10"], AUG, 0.05),
     ("clip-b16 block 11 probe, C=0.5", [f"{BLOCKS}@11"], AUG, 0.5),

@@ -9,7 +9,8 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from realorai.modeling import HEAD_FILE, WEIGHTS_FILE, backbone_state, materialize
+from realorai.backbones import clip_backbone_state
+from realorai.modeling import HEAD_FILE, WEIGHTS_FILE, materialize
 from realorai.onnx_weights import state_dict_digest
 from realorai.reshare import RESHARE
 from tests.conftest import run_python
@@ -71,7 +72,8 @@ def test_the_backbone_is_rebuilt_from_the_wheel_and_equals_the_trained_one(probe
     (tampered / HEAD_FILE).write_bytes((folder / HEAD_FILE).read_bytes())
     with pytest.raises(ValueError, match="differ from the ones the head was trained on"):
         materialize(tampered, tmp_path / "tampered-full")
-    assert len(backbone_state(__import__("realorai.backbones").backbones.clip_timm_model())) == len(state) - 2
+    depth = config["realorai"]["backbone"]["depth"]
+    assert set(state) - {"head.weight", "head.bias"} == set(clip_backbone_state(depth)) and depth == 11
 
 
 def test_fast_and_float_runtimes_agree_on_real_faces(probe_model, real_portrait, ai_portrait, monkeypatch):
@@ -81,7 +83,7 @@ def test_fast_and_float_runtimes_agree_on_real_faces(probe_model, real_portrait,
     monkeypatch.setenv("REALORAI_CACHE", env["REALORAI_CACHE"])
     fast = Detector(folder)
     slow = Detector(folder, runtime="torch", faces=fast.faces)
-    assert fast.runtime == "clip-b16-int8" and slow.runtime == "torch"
+    assert fast.runtime == "clip-b16-int8-d11" and slow.runtime == "torch"
     for image in (real_portrait, ai_portrait):
         a, b = fast.analyse(image).to_dict(), slow.analyse(image).to_dict()
         assert abs(a["p_ai"] - b["p_ai"]) < 0.15, (a["p_ai"], b["p_ai"])

@@ -96,8 +96,9 @@ def generalisation_sentence(metrics: dict | None) -> str:
     return (
         f"We trained the same recipe without each AI family in turn: a family it had never seen was still told "
         f"from real photos with ROC-AUC {s['ai_auc_mean']:.3f} on average (worst {s['ai_auc_worst']:.3f}, "
-        f"{worst.split('/', 1)[1]}), but only {s['ai_recall_worst']:.0%}–{s['ai_recall_mean']:.0%} of its faces "
-        f"crossed the AI threshold; a real source it had never seen had on average {s['real_false_ai_mean']:.1%} "
+        f"{worst.split('/', 1)[1]}), but on average only {s['ai_recall_mean']:.0%} of its faces crossed the AI "
+        f"threshold ({s['ai_recall_worst']:.0%} for the worst); a real source it had never seen had on average "
+        f"{s['real_false_ai_mean']:.1%} "
         f"of its photos called AI (worst {s['real_false_ai_worst']:.1%})."
     )
 

@@ -1,0 +1,20 @@
+"""The page's facts come from the live model's files: config.json and metrics.json, never typed in."""
+
+import json
+
+from realorai import insights
+from realorai.config import BUNDLED_MODEL_DIR
+from realorai.modeling import read_config
+
+
+def test_home_and_takeaway_sentences_quote_the_models_own_report():
+    metrics = json.loads((BUNDLED_MODEL_DIR / "metrics.json").read_text())
+    summary = metrics["leave_one_out"]["summary"]
+    sentence = insights.generalisation_sentence(metrics)
+    for value in (f"{summary['ai_auc_mean']:.3f}", f"{summary['ai_auc_worst']:.3f}", f"{summary['real_false_ai_worst']:.1%}"):
+        assert value in sentence, value
+    described = insights.model_sentence(read_config(BUNDLED_MODEL_DIR), metrics)
+    assert "CLIP ViT-B/16" in described and "frozen" in described
+    for source in ("ffhq", "pixabay", "utkface", "yonsei"):  # the training split's real sources, from the counts
+        assert source in described
+    assert "no leave-one-source-out" in insights.generalisation_sentence({})

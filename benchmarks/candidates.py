@@ -29,6 +29,7 @@ CANDIDATES = [
     ("mobilenetv2 (ImageNet) probe", ["mobilenetv2_100"], AUG, 0.05),
     ("mobilenetv2 (ImageNet) probe, no augmentation", ["mobilenetv2_100"], ("clean",), 0.05),
     ("efficientnet-lite2 (ImageNet) probe", ["tf_efficientnet_lite2"], AUG, 0.05),
+    ("efficientnet-lite2 (ImageNet) probe, no augmentation", ["tf_efficientnet_lite2"], ("clean",), 0.05),
     ("dinov2-s14 probe", ["dinov2-s14"], AUG, 0.05),
     ("dinov2-s14 probe, no augmentation", ["dinov2-s14"], ("clean",), 0.05),
     ("clip-b16 probe, last block", ["clip-b16-int8"], AUG, 0.05),
@@ -136,7 +137,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  {group:<40} n={r['n']:<5} AUC {r['roc_auc']:.3f}  {score}  (threshold {r['ai_from']:.3f})")
         print("  re-share: " + ", ".join(f"{v} {r['roc_auc']:.3f}" for v, r in result["reshare"].items()))
     previous = json.loads(Path(args.out).read_text()) if Path(args.out).is_file() else {}
-    Path(args.out).write_text(json.dumps(previous | results, indent=1))
+    current = {name for name, *_ in CANDIDATES}  # rows of candidates no longer listed are dropped
+    merged = {k: v for k, v in (previous | results).items() if k in current}
+    Path(args.out).write_text(json.dumps(merged, indent=1))
     return 0
 
 

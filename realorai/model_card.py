@@ -158,15 +158,23 @@ def training_text(metrics: dict, config: dict) -> str:
     if config.get("realorai", {}).get("backbone"):
         views = [v for v in train_config.get("views", "clean").split(",") if v]
         extra = [v for v in train_config.get("also_fit_on", "").split(",") if v]
+        copies = sum(v.startswith("augment") for v in views)
+        backbone = config["realorai"]["backbone"]
         return (
-            f"{config['architecture']} kept **frozen** ({origin}; every tensor mapped into timm and checked "
+            f"{config['architecture']} kept **frozen** and cut after block {backbone.get('depth', 12)} "
+            f"({origin}; every tensor mapped into timm and checked "
             "against the graph). A logistic-regression head (C = "
             f"{train_config.get('c', '?')} on standardised features, folded into timm's `head`) is fitted on the "
-            f"pooled features of every training face in {len(views)} views — clean and "
-            f"{sum(v.startswith('augment') for v in views)} randomly re-shared copies (resize, JPEG, WebP, crop, "
+            f"pooled features of every training face in {len(views)} views — clean and {copies} randomly re-shared "
+            f"cop{'y' if copies == 1 else 'ies'} (resize, JPEG, WebP, crop, "
             "blur, flip) — on both classes"
-            + (f", plus the clean features from timm's float path ({', '.join(extra)})" if extra else "")
-            + ", so the same head holds for the INT8 runtime the app uses and for `timm.create_model`. Samples are "
+            + (
+                f", plus the clean features from timm's float path ({', '.join(extra)}), so the same head holds for "
+                "the INT8 runtime the app uses and for `timm.create_model`"
+                if extra
+                else ", as the INT8 runtime the app uses computes them (timm's float path: see Runtimes above)"
+            )
+            + ". Samples are "
             "weighted so that each class and, inside it, each real source and each generator family count equally. "
             "Temperature and thresholds are fitted on the validation split."
         )

@@ -11,15 +11,18 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
-import numpy as np
-from datasets import load_from_disk
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # as the other benchmarks: run from a checkout
 
-from realorai.backbones import block_features
-from realorai.features import cached_features
-from realorai.generalisation import SplitData, false_ai_by_source, fit_recipe, leave_one_out, reshare_table
-from realorai.reshare import RESHARE
+import numpy as np  # noqa: E402
+from datasets import load_from_disk  # noqa: E402
+
+from realorai.backbones import block_features  # noqa: E402
+from realorai.features import cached_features  # noqa: E402
+from realorai.generalisation import SplitData, false_ai_by_source, fit_recipe, leave_one_out, reshare_table  # noqa: E402
+from realorai.reshare import RESHARE  # noqa: E402
 
 AUG = ("clean", "augment-1")
 BLOCKS = "clip-b16-int8-blocks"  # CLIP's class token after every block, one pass; "@N" picks block N

@@ -42,6 +42,7 @@ from realorai.model_card import render_model_card
 from realorai.modeling import BACKBONE, SERVING_KEY, ServingConfig, load_classifier, materialize, new_classifier, save_hub_folder
 from realorai.plots import write_plots
 from realorai.preprocess import data_config, eval_transform, train_transform
+from realorai.probe import group_names
 
 RECIPES = ("probe", "finetune")
 SAMPLING_SCHEMES = ("class-source", "group")  # see sampling_weights
@@ -116,11 +117,6 @@ def limit(split, n: int, seed: int):
     return split.shuffle(seed=seed).select(range(min(n, len(split)))) if n else split
 
 
-def sampling_groups(labels: list[int], sources: list[str], generators: list[str]) -> list[str]:
-    """Real photos are grouped by source, AI images by generator (tpdne and tpdne-b are one StyleGAN2)."""
-    return [f"real/{s}" if y != AI_INDEX else f"ai/{g}" for y, s, g in zip(labels, sources, generators)]
-
-
 def sampling_weights(labels: list[int], sources: list[str], generators: list[str], scheme: str) -> torch.Tensor:
     """Per-image draw weights; without balancing the sampler would mostly show UTKFace as 'real'.
 
@@ -131,7 +127,7 @@ def sampling_weights(labels: list[int], sources: list[str], generators: list[str
       not separate the pair better (README, "Tried").
     """
     if scheme == "group":
-        groups = sampling_groups(labels, sources, generators)
+        groups = group_names(labels, sources, generators)
         counts = Counter(groups)
         return torch.tensor([1.0 / (len(counts) * counts[g]) for g in groups])
     if scheme == "class-source":
@@ -212,7 +208,7 @@ def train_finetune(cfg: TrainConfig) -> Path:
     dataset = load_from_disk(cfg.data)
     train_split = limit(dataset["train"], cfg.max_train_samples, cfg.seed)
     val_split = limit(dataset["validation"], cfg.max_eval_samples, cfg.seed)
-    val_groups = sampling_groups(val_split["label"], val_split["source"], val_split["generator"])
+    val_groups = group_names(val_split["label"], val_split["source"], val_split["generator"])
 
     model = new_classifier(cfg.architecture, cfg.img_size, cfg.crop_pct).to(memory_format=torch.channels_last)
     config = data_config(model)

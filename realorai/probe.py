@@ -19,7 +19,7 @@ from sklearn.linear_model import LogisticRegression
 from .config import AI_INDEX
 
 
-def group_names(labels, sources, generators) -> list[str]:
+def group_names(labels, sources, generators) -> list[str]:  # also the fine-tune recipe's sampling groups
     """Real photos are grouped by source, AI images by generator family (tpdne and tpdne-b are one StyleGAN2)."""
     return [f"real/{s}" if y != AI_INDEX else f"ai/{g}" for y, s, g in zip(labels, sources, generators)]
 

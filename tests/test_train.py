@@ -102,7 +102,8 @@ def test_sampling_schemes_give_the_shares_they_promise():
     import torch
     from torch.utils.data import WeightedRandomSampler
 
-    from train import sampling_groups, sampling_weights
+    from realorai.probe import group_names as sampling_groups
+    from train import sampling_weights
 
     # Unequal counts like the real set; tpdne and tpdne-b are two scrapes of one generator.
     rows = [(0, "ffhq", "camera")] * 10 + [(0, "utkface", "camera")] * 60 + [(1, "tpdne", "stylegan2")] * 9

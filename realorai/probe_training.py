@@ -40,6 +40,14 @@ def split_data(backbones, dataset, name: str, views, cache: Path | None) -> Spli
     return SplitData.from_split(dataset[name], features)
 
 
+def training_data(backbones, dataset, views, cache: Path | None) -> tuple[SplitData, SplitData, tuple[str, ...]]:
+    """Train (every view of the serving runtime, clean of the others), validation (clean) and the training views'
+    names: the same for the shipped fit and for every leave-one-out fold."""
+    train = split_data(backbones, dataset, "train", views, cache)
+    validation = split_data(backbones[:1], dataset, "validation", ["clean"], cache)
+    return train, validation, tuple(views) + tuple(f"{b.name}:clean" for b in backbones[1:])
+
+
 def fit_and_save(
     dataset,
     out: Path,
@@ -59,9 +67,7 @@ def fit_and_save(
     """
     clip = clip_options(clip or {})
     backbones = [build_backbone(name, **clip) for name in [backbone, *also_fit_on]]
-    train = split_data(backbones, dataset, "train", views, cache)
-    validation = split_data(backbones[:1], dataset, "validation", ["clean"], cache)
-    train_views = tuple(views) + tuple(f"{b.name}:clean" for b in backbones[1:])
+    train, validation, train_views = training_data(backbones, dataset, views, cache)
     fitted = fit_recipe(train, validation, c, train_views, augment_weight=augment_weight)
     print(f"temperature fitted on validation: {fitted.temperature:.3f}; decision band {fitted.decision.band}")
     serving = ServingConfig(
@@ -128,7 +134,7 @@ def report(
             "source": test.sources.tolist(),
         },
     }
-    result["float_runtime_check"] = float_runtime_check(folder, dataset, test, p, cache, clip)
+    result["float_runtime_check"] = float_runtime_check(fitted, dataset, test, p, cache, clip)
     metrics = {
         "labels": list(LABELS),
         "temperature": fitted.temperature,
@@ -138,22 +144,19 @@ def report(
     }
     if leave_out:  # every fold refits exactly the shipped recipe: same views, same runtimes
         backbones = [runtime, *(build_backbone(name, **clip) for name in also_fit_on)]
-        train = split_data(backbones, dataset, "train", views, cache)
-        validation = split_data(backbones[:1], dataset, "validation", ["clean"], cache)
-        train_views = tuple(views) + tuple(f"{b.name}:clean" for b in backbones[1:])
+        train, validation, train_views = training_data(backbones, dataset, views, cache)
         metrics["leave_one_out"] = leave_one_out(train, validation, test, c, train_views, augment_weight)
     return metrics
 
 
 def float_runtime_check(
-    folder: Path, dataset, test: SplitData, p_served: np.ndarray, cache: Path | None, clip: dict | None = None
+    fitted: FittedHead, dataset, test: SplitData, p_served: np.ndarray, cache: Path | None, clip: dict | None = None
 ) -> dict:
     """Test AUC through the float timm path (what `timm.create_model` users get) next to the served INT8 path.
 
-    Uses the bfloat16 features of the same weights (they match fp32 to cosine ~0.9997); the head was fitted
-    on both runtimes, so the two must agree.
+    Uses the bfloat16 features of the same weights (they match fp32 to cosine ~0.9997): how far the float
+    path drifts from the runtime the head was fitted on (both, with --also-fit-on).
     """
-    fitted, _ = load_fitted(folder)
     float_backbone = build_backbone("clip-b16", **clip_options(clip or {}))
     float_features = split_features(float_backbone, dataset["test"], "test", "clean", cache)
     p_float = fitted.p_ai(float_features)

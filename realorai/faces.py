@@ -68,6 +68,10 @@ class FaceDetector:
             if scale == 1.0
             else image.resize((max(1, round(image.width * scale)), max(1, round(image.height * scale))), Image.BILINEAR)
         )
+        if min(small.size) < MIN_FACE_PX:
+            # A strip (e.g. 2000x64) shrinks below the smallest face MTCNN looks for: no face can be in it,
+            # and MTCNN itself fails on an empty image pyramid.
+            return []
         with self._lock, torch.inference_mode():
             boxes, scores = self._mtcnn.detect(small)
         if boxes is None:

@@ -5,8 +5,11 @@ Shared by the dataset builder and the app, so both see exactly the same pixels f
 
 from __future__ import annotations
 
+import importlib.util
 import io
+import struct
 import warnings
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +18,20 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from .config import MAX_PIXELS, MIN_SIDE
 
 ImageSource = str | Path | bytes | Image.Image
+
+# PIL refuses, at open and before any decoding, images over twice this many pixels. Set process-wide so
+# the same cap guards every decode in the process, including the ones Gradio does for image components.
+Image.MAX_IMAGE_PIXELS = MAX_PIXELS // 2
+warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # our own cap below gives the clear message
+
+if importlib.util.find_spec("pillow_heif"):  # iPhone photos (HEIC/HEIF); AVIF is built into Pillow
+    from pillow_heif import register_heif_opener
+
+    register_heif_opener()
+
+# What a malformed file can make a PIL decoder raise, besides OSError: bad chunk sizes, tiles outside the
+# image, "Decompressed data too large" for text/ICC chunk bombs, short reads inside struct.unpack, ...
+DECODER_ERRORS = (OSError, ValueError, SyntaxError, EOFError, IndexError, KeyError, TypeError, struct.error, zlib.error)
 
 
 class ImageLoadError(ValueError):
@@ -34,14 +51,17 @@ def load_image(source: ImageSource, max_pixels: int = MAX_PIXELS, min_side: int 
             f"image is {width}x{height} pixels ({width * height / 1e6:.0f} MP); the limit is "
             f"{max_pixels / 1e6:.0f} MP. Resize it and try again."
         )
-    if getattr(image, "is_animated", False):
-        image.seek(0)  # judge the first frame of a GIF/WebP/APNG
     try:
+        if getattr(image, "is_animated", False):
+            image.seek(0)  # judge the first frame of a GIF/WebP/APNG
         image.load()
-    except OSError as err:  # truncated or corrupt pixel data
-        raise ImageLoadError(f"the image data is truncated or corrupt ({err}).") from err
-    image = _upright(image)
-    image = to_rgb(image)
+        image = to_rgb(_upright(image))
+    except ImageLoadError:
+        raise
+    except MemoryError as err:
+        raise ImageLoadError("the image is too large to decode here; resize it and try again.") from err
+    except DECODER_ERRORS as err:  # truncated or corrupt pixel data, malformed headers
+        raise ImageLoadError(f"the image data is truncated or corrupt ({_short(err)}).") from err
     if min(image.size) < min_side:
         raise ImageLoadError(f"image is only {image.width}x{image.height} pixels; at least {min_side} px per side is needed.")
     return image
@@ -60,14 +80,21 @@ def _open(source: ImageSource) -> Image.Image:
     if not data:
         raise ImageLoadError("the file is empty (0 bytes).")
     try:
-        with warnings.catch_warnings():
-            # Our own pixel cap (checked right after) gives the clear message; PIL's warning is noise.
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            return Image.open(io.BytesIO(data))
-    except Image.DecompressionBombError as err:  # PIL's own guard fires first for the very largest claims
-        raise ImageLoadError(f"image is too large; the limit is {MAX_PIXELS / 1e6:.0f} MP ({err})") from err
+        return Image.open(io.BytesIO(data))
+    except Image.DecompressionBombError as err:  # PIL's own guard (set to our cap above) fires at open
+        raise ImageLoadError(f"image is too large; the limit is {MAX_PIXELS / 1e6:.0f} MP. Resize it and try again.") from err
     except UnidentifiedImageError as err:
-        raise ImageLoadError("this file is not an image format we can read (JPEG, PNG, WebP, GIF, BMP, TIFF).") from err
+        raise ImageLoadError(
+            "this file is not an image format we can read (JPEG, PNG, WebP, GIF, BMP, TIFF, HEIC, AVIF)."
+        ) from err
+    except DECODER_ERRORS as err:  # a recognised format with a malformed header or an oversized chunk
+        raise ImageLoadError(f"the image header is malformed ({_short(err)}).") from err
+
+
+def _short(err: Exception) -> str:
+    """The decoder's own words, one line and short: enough to tell cases apart, never a traceback."""
+    text = " ".join(str(err).split()) or type(err).__name__
+    return text[:120]
 
 
 def _upright(image: Image.Image) -> Image.Image:

@@ -76,3 +76,83 @@ def animated_gif(portrait: Image.Image, path: Path) -> Path:
     frames = [portrait, portrait.transpose(Image.Transpose.FLIP_LEFT_RIGHT).convert("L").convert("RGB")]
     frames[0].save(path, save_all=True, append_images=frames[1:], duration=100, loop=0)
     return path
+
+
+def png_with_chunk(image: Image.Image, chunk_type: bytes, payload: bytes) -> bytes:
+    """A valid PNG of `image` with one extra chunk inserted right after IHDR."""
+    raw = _png(image)
+    chunk = struct.pack(">I", len(payload)) + chunk_type + payload + struct.pack(">I", zlib.crc32(chunk_type + payload))
+    return raw[:33] + chunk + raw[33:]  # 8-byte signature + 25-byte IHDR chunk
+
+
+def metadata_bombs(image: Image.Image) -> dict[str, bytes]:
+    """PNGs whose compressed text / ICC chunk inflates to 5 MB: tiny files that ask the decoder for a lot."""
+    inflated = zlib.compress(b"\0" * 5_000_000, 9)
+    return {
+        "ztxt_bomb.png": png_with_chunk(image, b"zTXt", b"Comment\0\0" + inflated),
+        "iccp_bomb.png": png_with_chunk(image, b"iCCP", b"profile\0\0" + inflated),
+    }
+
+
+def encodings(image: Image.Image) -> dict[str, bytes]:
+    """The portrait in each format the app accepts, including each format's less common variants."""
+    variants = {
+        "plain.jpg": (image, {"format": "JPEG", "quality": 90}),
+        "progressive.jpg": (image, {"format": "JPEG", "quality": 85, "progressive": True}),
+        "plain.png": (image, {"format": "PNG"}),
+        "interlaced_alpha.png": (image.convert("RGBA"), {"format": "PNG"}),
+        "plain.bmp": (image, {"format": "BMP"}),
+        "1bit.bmp": (image.convert("1"), {"format": "BMP"}),
+        "plain.tif": (image, {"format": "TIFF"}),
+        "lzw.tif": (image, {"format": "TIFF", "compression": "tiff_lzw"}),
+        "cmyk.tif": (image.convert("CMYK"), {"format": "TIFF"}),
+        "lossy.webp": (image, {"format": "WEBP", "quality": 80}),
+        "lossless_alpha.webp": (image.convert("RGBA"), {"format": "WEBP", "lossless": True}),
+        "palette.gif": (image.convert("P", palette=Image.ADAPTIVE), {"format": "GIF"}),
+    }
+    out = {}
+    for name, (picture, options) in variants.items():
+        buffer = io.BytesIO()
+        picture.save(buffer, **options)
+        out[name] = buffer.getvalue()
+    return out
+
+
+def header_mutants(image: Image.Image, per_format: int = 8, seed: int = 0) -> dict[str, bytes]:
+    """Seeded damage to the first bytes of each format (where the headers are), as a fuzzer would do:
+    flipped bytes, a run of 0xFF, a dropped or duplicated slice, a cut."""
+    import random
+
+    rng = random.Random(seed)
+    small = image.resize((160, 160))
+    bases = {name: data for name, data in encodings(small).items() if name.startswith(("plain", "lossy", "palette"))}
+    mutants = {}
+    for name, data in bases.items():
+        stem, ext = name.split(".")
+        for i in range(per_format):
+            body = bytearray(data)
+            head = min(len(body) - 1, 200)
+            kind = i % 4
+            if kind == 0:  # a few random bytes
+                for _ in range(rng.randint(1, 4)):
+                    body[rng.randint(2, head)] = rng.randrange(256)
+            elif kind == 1:  # a run of 0xFF over a header field
+                start = rng.randint(2, head - 8)
+                body[start : start + rng.randint(2, 8)] = b"\xff" * 8
+            elif kind == 2:  # a slice of the header dropped or repeated
+                start, length = rng.randint(2, head - 16), rng.randint(1, 16)
+                body = body[:start] + (body[start + length :] if rng.random() < 0.5 else body[start:])
+            else:  # cut anywhere
+                body = body[: rng.randint(8, len(body) - 1)]
+            mutants[f"mutant_{stem}_{ext}_{i}.{ext}"] = bytes(body)
+    return mutants
+
+
+def strips(image: Image.Image) -> dict[str, bytes]:
+    """Extreme aspect ratios: the face detector's scaled input would be only a few pixels high or wide."""
+    out = {}
+    for name, size, fmt in [("wide.png", (2000, 64), "PNG"), ("tall.jpg", (64, 2000), "JPEG"), ("thread.png", (8000, 33), "PNG")]:
+        buffer = io.BytesIO()
+        image.resize(size).save(buffer, format=fmt)
+        out[name] = buffer.getvalue()
+    return out

@@ -12,16 +12,20 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import signal
 from pathlib import Path
 
 import gradio as gr
+from starlette.middleware import Middleware
 
-from realorai import insights, service
-from realorai.config import BUNDLED_MODEL_DIR
+from realorai import insights, scratch
+from realorai.config import BUNDLED_MODEL_DIR, MAX_FILE_MB, MAX_REQUEST_MB
 from realorai.images import ImageLoadError
 from realorai.model_card import generators_seen
 from realorai.modeling import read_config
 from realorai.predict import VERDICT_COLOUR, VERDICT_TEXT, Detector, side_by_side
+from realorai.request_limit import RequestSizeLimit
+from realorai.service import BATCH_COLUMNS, Service, batch_row, table
 
 log = logging.getLogger("real-or-ai")
 
@@ -67,8 +71,9 @@ on a picture from a new generator is weak evidence.
 does not have enough evidence either way. That is an answer, not a failure: do not round it up.
 
 **Responsible use.** A verdict is one piece of evidence, never proof. Do not use it alone to accuse a
-person of faking a picture, or to decide anything about a person. Webcam frames are analysed in memory
-and not stored by this app. Training data is for non-commercial research (FFHQ CC BY-NC-SA 4.0, UTKFace
+person of faking a picture, or to decide anything about a person. Webcam frames and snapshots are analysed
+in memory and never written to disk; uploaded pictures and result CSVs are deleted within {keep_minutes}
+minutes, and whenever the app starts or stops. Training data is for non-commercial research (FFHQ CC BY-NC-SA 4.0, UTKFace
 non-commercial), and so is this model.
 """
 
@@ -109,11 +114,19 @@ def percent(p: float) -> str:
     return f"= {p:.1%}"
 
 
+def forget(path: str | None) -> None:
+    """Delete an uploaded webcam frame now: frames are promised never to be kept."""
+    if path:
+        Path(path).unlink(missing_ok=True)
+
+
 def label_scores(result: dict) -> dict[str, float]:
     return {"AI-generated": result["p_ai"], "Real photo": round(1 - result["p_ai"], 4)} if "p_ai" in result else {}
 
 
-def build_demo(detector: Detector, model_note: str) -> gr.Blocks:
+def build_demo(service: Service, model_note: str) -> gr.Blocks:
+    detector = service.detector
+
     def guarded(fn):
         """Turn our plain-words errors into a visible gr.Error, never a stack trace."""
 
@@ -131,22 +144,22 @@ def build_demo(detector: Detector, model_note: str) -> gr.Blocks:
         """One picture -> verdict, calibrated P(AI) and the faces with their boxes (JSON)."""
         if not image:
             raise ImageLoadError("no file was sent.")
-        return service.predict_file(detector, image)
+        return service.predict(image)
 
     @guarded
     def predict_batch(files: list[str]) -> tuple[list[list], str]:
         """Several pictures -> one row each (bad files get their error in the row) and a CSV file."""
         if not files:
             raise ImageLoadError("no files were sent.")
-        rows = service.predict_batch(detector, files)
-        return service.table(rows), service.write_csv(rows)
+        rows = service.predict_batch(files)
+        return table(rows), service.write_csv(rows)
 
     @guarded
     def explain(image):
         """One picture -> the picture with face boxes, Grad-CAM overlays per face, verdict and JSON."""
         if not image:
             raise ImageLoadError("no file was sent.")
-        explained = service.explain_file(detector, image)
+        explained = service.explain(image)
         result = explained.analysis.to_dict()
         heat = side_by_side(explained.heatmaps)
         return (explained.annotated, heat, verdict_html(result), label_scores(result), result)
@@ -158,37 +171,55 @@ def build_demo(detector: Detector, model_note: str) -> gr.Blocks:
         name = Path(files[0]).name
         try:
             first = explain(files[0])
-            first_row = service.batch_row(name, first[-1])
+            first_row = batch_row(name, first[-1])
         except gr.Error as err:
             if len(files) == 1:
                 raise
             # a bad first file must not cost the rest of the batch: report it in its row
             first = (None, None, f"<p>{name}: {err.message}</p>", {}, {"error": err.message})
-            first_row = service.batch_row(name, error=err.message)
-        rows = [first_row] + service.predict_batch(detector, files[1:])
-        return (*first, service.table(rows), service.write_csv(rows))
+            first_row = batch_row(name, error=err.message)
+        rows = [first_row] + service.predict_batch(files[1:])
+        return (*first, table(rows), service.write_csv(rows))
 
-    def webcam_frame(frame):
-        """One webcam frame -> verdict for its faces. The frame is analysed in memory, never stored."""
+    def frame_verdict(frame):
         try:
-            result = service.classify_frame(detector, frame)
+            result = service.classify_frame(frame)
         except ImageLoadError as err:
-            result = {"verdict": "none", "message": str(err)}
+            result = {"verdict": "none", "message": f"Cannot use this frame: {err}"}
         return verdict_html(result), label_scores(result)
 
-    def webcam_snapshot(frame):
-        """Freeze the current webcam frame and explain it fully (boxes + heat maps)."""
+    def webcam_frame(frame: str | None):
+        """One webcam frame (a file) -> verdict for its faces. The uploaded frame is deleted at once."""
+        try:
+            return frame_verdict(frame)
+        finally:
+            forget(frame)
+
+    @guarded
+    def snapshot(frame):
         if frame is None:
             raise gr.Error("The camera has not sent a frame yet.")
-        annotated, heatmap, html, _, _ = explain(frame)
-        return annotated, heatmap, html
+        pictures, result = service.explain_frame(frame)
+        return pictures, verdict_html(result), result
+
+    def webcam_snapshot(frame: str | None):
+        """Freeze a webcam frame and explain it (boxes + heat maps inline in HTML): nothing is written to disk,
+        and the uploaded frame is deleted at once."""
+        try:
+            return snapshot(frame)
+        finally:
+            forget(frame)
+
+    def webcam_snapshot_ui(frame):
+        pictures, html, _ = snapshot(frame)
+        return pictures, html
 
     report = insights.report_folder(detector.reference)
     metrics = insights.load_metrics(report)
     plots = insights.plot_paths(report)
     samples = insights.sample_images()
 
-    with gr.Blocks(title="Real or AI?", delete_cache=(300, 600)) as demo:
+    with gr.Blocks(title="Real or AI?", delete_cache=(300, scratch.MAX_AGE_S)) as demo:
         gr.Markdown(f"<small id='model-note'>{model_note}</small>")
         config = read_config(detector.reference)
         with gr.Tab("Home"):
@@ -237,13 +268,16 @@ def build_demo(detector: Detector, model_note: str) -> gr.Blocks:
                         height=260,
                     )
                     details = gr.JSON(label="Details", open=False)
-                    table = gr.Dataframe(headers=service.BATCH_COLUMNS, label="All pictures")
+                    results_table = gr.Dataframe(headers=BATCH_COLUMNS, label="All pictures")
                     csv_file = gr.File(label="All pictures (CSV)")
             run.click(
-                analyse_upload, files, [annotated, heatmaps, verdict, scores, details, table, csv_file], api_name="analyse_upload"
+                analyse_upload,
+                files,
+                [annotated, heatmaps, verdict, scores, details, results_table, csv_file],
+                api_name="analyse_upload",
             )
         with gr.Tab("Predict — webcam"):
-            gr.Markdown("Live verdicts from your camera. Frames are analysed in memory and never stored.")
+            gr.Markdown("Live verdicts from your camera. Frames and snapshots are analysed in memory and never stored.")
             with gr.Row():
                 with gr.Column():
                     camera = gr.Image(
@@ -260,13 +294,11 @@ def build_demo(detector: Detector, model_note: str) -> gr.Blocks:
                         "<p>Press <b>Record</b> under the camera to start live verdicts.</p>", elem_id="live-verdict"
                     )
                     live_scores = gr.Label(label="Live probabilities", num_top_classes=2, show_heading=False)
-                    snapshot = gr.Image(label="Snapshot", type="pil", interactive=False)
-                    snapshot_heatmaps = gr.Image(label="Snapshot heat maps", type="pil", interactive=False, height=220)
-
                     snapshot_verdict = gr.HTML()
+                    snapshot_pictures = gr.HTML(elem_id="snapshot-pictures")  # inline images: never a file
             # The browser streams frames here; API users call /webcam_frame with one frame instead.
             camera.stream(
-                webcam_frame,
+                frame_verdict,
                 camera,
                 [live_verdict, live_scores],
                 stream_every=0.1,
@@ -277,9 +309,9 @@ def build_demo(detector: Detector, model_note: str) -> gr.Blocks:
                 api_visibility="undocumented",
             )
             snap.click(
-                webcam_snapshot,
+                webcam_snapshot_ui,
                 camera,
-                [snapshot, snapshot_heatmaps, snapshot_verdict],
+                [snapshot_pictures, snapshot_verdict],
                 api_name="webcam_snapshot_ui",
                 api_visibility="undocumented",
             )
@@ -288,26 +320,29 @@ def build_demo(detector: Detector, model_note: str) -> gr.Blocks:
                 TAKEAWAYS.format(
                     generalisation_sentence=insights.generalisation_sentence(metrics),
                     generators=generators_seen(metrics or {}),
+                    keep_minutes=scratch.MAX_AGE_S // 60,
                 )
             )
 
-        # JSON endpoints for gradio_client; the UI above uses the same functions.
+        # JSON endpoints for gradio_client; the UI above uses the same functions. Every picture arrives as a
+        # file path, so the app's own loader decodes it (pixel cap before decoding, plain-words errors).
         with gr.Row(visible=False):
             api_file = gr.File(type="filepath")
             api_files = gr.File(type="filepath", file_count="multiple")
             api_json = gr.JSON()
-            api_table = gr.Dataframe(headers=service.BATCH_COLUMNS)
+            api_table = gr.Dataframe(headers=BATCH_COLUMNS)
             api_csv = gr.File()
             api_image = gr.Image(type="pil")
             api_heat = gr.Image(type="pil")
             api_html = gr.HTML()
+            api_pictures = gr.HTML()
             api_label = gr.Label()
-            api_frame = gr.Image(type="pil")
+            api_frame = gr.File(type="filepath")
         api_file.change(predict, api_file, api_json, api_name="predict")
         api_files.change(predict_batch, api_files, [api_table, api_csv], api_name="predict_batch")
         api_file.upload(explain, api_file, [api_image, api_heat, api_html, api_label, api_json], api_name="explain")
         api_frame.change(webcam_frame, api_frame, [api_html, api_label], api_name="webcam_frame")
-        api_frame.upload(webcam_snapshot, api_frame, [api_image, api_heat, api_html], api_name="webcam_snapshot")
+        api_frame.upload(webcam_snapshot, api_frame, [api_pictures, api_html, api_json], api_name="webcam_snapshot")
     return demo
 
 
@@ -329,14 +364,60 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def _stop_like_ctrl_c(signum, frame) -> None:
+    raise KeyboardInterrupt  # Gradio's launch loop closes the server on it; `serve` then empties the folder
+
+
+def serve(
+    detector: Detector,
+    note: str,
+    host: str = "127.0.0.1",
+    port: int = 7860,
+    concurrency: int = 2,
+    share: bool = False,
+    block: bool = True,
+    quiet: bool = False,
+) -> tuple[gr.Blocks, Path]:
+    """Start the app: the one launch configuration used by `main`, the tests and the benchmarks.
+
+    Everything of a user's lives in one scratch folder (emptied now, swept while running, emptied on
+    SIGTERM/SIGINT); `concurrency` pictures are decoded or analysed at once, whichever endpoints they came by.
+    With block=False it returns at once (the caller closes the app and empties the folder).
+    """
+    folder = scratch.prepare(scratch.scratch_dir(port))
+    service = Service(detector, work_slots=concurrency, results_dir=folder / "results")
+    demo = build_demo(service, note)
+    # Every event may queue (256 waiting at most); the Service's slots bound the work actually in flight.
+    demo.queue(default_concurrency_limit=concurrency, max_size=256)
+    sweeper = scratch.Sweeper(folder)
+    sweeper.start()
+    if block:
+        # docker stop sends SIGTERM: leave through the same path as Ctrl-C, so the folder is emptied.
+        signal.signal(signal.SIGTERM, _stop_like_ctrl_c)
+    try:
+        demo.launch(
+            server_name=host,
+            server_port=port,
+            share=share,
+            theme=gr.themes.Soft(),
+            css=CSS,
+            max_file_size=f"{MAX_FILE_MB}mb",
+            app_kwargs={"middleware": [Middleware(RequestSizeLimit, max_bytes=MAX_REQUEST_MB * 1_000_000)]},
+            prevent_thread_lock=not block,
+            quiet=quiet,
+            show_error=True,
+        )
+    finally:
+        if block:
+            sweeper.stop()
+            scratch.empty(folder)
+    return demo, folder
+
+
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     detector, note = load_detector(args.model)
-    demo = build_demo(detector, note)
-    demo.queue(default_concurrency_limit=args.concurrency, max_size=256)
-    demo.launch(
-        server_name=args.host, server_port=args.port, share=args.share, theme=gr.themes.Soft(), css=CSS, max_file_size="40mb"
-    )
+    serve(detector, note, args.host, args.port, args.concurrency, args.share)
 
 
 if __name__ == "__main__":

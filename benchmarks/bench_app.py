@@ -111,10 +111,8 @@ def bench_concurrent(model: str, callers: int, calls: int) -> dict:
     import app as app_module
 
     detector, note = app_module.load_detector(model)
-    demo = app_module.build_demo(detector, note)
-    demo.queue(default_concurrency_limit=2, max_size=512)
     port = free_port()
-    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
+    demo, _ = app_module.serve(detector, note, port=port, block=False, quiet=True)
     files = portraits(callers)
     errors, done = [], []
 

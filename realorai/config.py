@@ -30,6 +30,8 @@ FACE_SIZE = 256  # side of the stored/served face crop; the model's own transfor
 # Input guards.
 MAX_PIXELS = 50_000_000  # refuse larger images before decoding them (decompression bombs)
 MIN_SIDE = 32  # smaller images hold too little detail to judge
+MAX_FILE_MB = 40  # per uploaded file (a 48 MP phone JPEG is ~15 MB)
+MAX_REQUEST_MB = 100  # per request, all files together: a batch of phone photos fits, a flood does not
 
 # Calibrated P(ai) inside this band is reported as "uncertain" rather than forced to a side.
 UNCERTAIN_BAND = (0.35, 0.65)

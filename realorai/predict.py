@@ -70,6 +70,14 @@ class Analysis:
         return data
 
 
+def public_name(reference: str) -> str:
+    """A model reference as callers may see it: Hub ids as given, a local folder by its name only."""
+    path = Path(reference)
+    if reference.startswith("hf-hub:") or not path.exists():
+        return reference
+    return "bundled model" if path.resolve() == BUNDLED_MODEL_DIR.resolve() else f"local model '{path.name}'"
+
+
 def fast_runtime(serving: ServingConfig, requested: str = "auto") -> Backbone | None:
     """The INT8 ONNX runtime of a frozen backbone, when the model names one and its wheel file matches.
 
@@ -99,6 +107,7 @@ class Detector:
 
     def __init__(self, reference: str | Path | None = None, faces: FaceDetector | None = None, runtime: str = "auto") -> None:
         self.reference = str(reference or BUNDLED_MODEL_DIR)
+        self.name = public_name(self.reference)  # what responses show: never a path on the server
         self.serving = ServingConfig.from_config_json(read_config(self.reference))
         self.fast = fast_runtime(self.serving, runtime)  # the wheel's INT8 graph: ~4x faster than fp32 timm
         self.runtime = self.fast.name if self.fast else "torch"
@@ -108,9 +117,7 @@ class Detector:
             self._load_model()
         self.head = load_head(self.reference) if self.fast else None
         crop = self.serving.face_crop  # the detector settings the training faces were found with
-        self.faces = faces or default_detector(
-            crop.get("detect_max_side", DETECT_MAX_SIDE), crop.get("min_score", MIN_SCORE)
-        )
+        self.faces = faces or default_detector(crop.get("detect_max_side", DETECT_MAX_SIDE), crop.get("min_score", MIN_SCORE))
         self._explain_lock = threading.Lock()  # Grad-CAM hooks gradients on the shared model
 
     def _load_model(self) -> torch.nn.Module:
@@ -158,12 +165,14 @@ class Detector:
                     confidence=round(max(p, 1 - p), 4),
                 )
             )
-        message = "" if face_found else (
-            "No face found: the model judges faces, so this whole-image score is shown but the verdict stays Uncertain."
+        message = (
+            ""
+            if face_found
+            else ("No face found: the model judges faces, so this whole-image score is shown but the verdict stays Uncertain.")
         )
         if len(results) > 1:
             message = f"{len(results)} faces found; each has its own verdict."
-        return Analysis(results, face_found, list(image.size), self.reference, message, [c.image for c in crops])
+        return Analysis(results, face_found, list(image.size), self.name, message, [c.image for c in crops])
 
     def explain(self, crop: Image.Image) -> np.ndarray:
         """Grad-CAM heat map (values 0..1, crop-sized) of what pushed the model towards 'ai'."""
@@ -224,18 +233,23 @@ def side_by_side(images: list[Image.Image], gap: int = 8) -> Image.Image:
     return canvas
 
 
-def draw_boxes(image: Image.Image, analysis: Analysis) -> Image.Image:
-    """The picture with each face boxed in its verdict's colour and labelled."""
-    canvas = image.copy()
+def draw_boxes(image: Image.Image, analysis: Analysis, max_side: int | None = None) -> Image.Image:
+    """The picture (scaled down to `max_side` if larger) with each face boxed in its verdict's colour and labelled."""
+    scale = min(1.0, max_side / max(image.size)) if max_side else 1.0
+    if scale < 1.0:
+        canvas = image.resize((max(1, round(image.width * scale)), max(1, round(image.height * scale))), Image.BILINEAR)
+    else:
+        canvas = image.copy()
     draw = ImageDraw.Draw(canvas)
-    width = max(2, round(max(image.size) / 250))
-    font = ImageFont.load_default(size=max(12, round(max(image.size) / 32)))
+    width = max(2, round(max(canvas.size) / 250))
+    font = ImageFont.load_default(size=max(12, round(max(canvas.size) / 32)))
     for i, face in enumerate(analysis.faces, start=1):
         colour = VERDICT_COLOUR[face.verdict]
-        draw.rectangle(face.box, outline=colour, width=width)
+        box = [round(v * scale) for v in face.box]
+        draw.rectangle(box, outline=colour, width=width)
         text = f"{i}: {VERDICT_TEXT[face.verdict]} {min(face.confidence, 0.99):.0%}"
         left, top, right, bottom = draw.textbbox((0, 0), text, font=font)
-        x, y = face.box[0], max(0, face.box[1] - (bottom - top) - 2 * width)
+        x, y = box[0], max(0, box[1] - (bottom - top) - 2 * width)
         draw.rectangle((x, y, x + right - left + 2 * width, y + bottom - top + 2 * width), fill=colour)
         draw.text((x + width - left, y + width - top), text, fill=(255, 255, 255), font=font)
     return canvas

@@ -2,41 +2,44 @@
 
 Kept apart from `app.py` so every action is tested directly; the app only wires these to components.
 Errors are raised as ImageLoadError with a plain message; the app turns them into gr.Error.
+
+One `Service` per process holds the loaded detector and the one limit on work in flight: every path that
+decodes a picture or runs the model takes a slot first, so memory is bounded by the number of slots,
+however the requests are spread over the endpoints.
 """
 
 from __future__ import annotations
 
+import base64
 import csv
-import tempfile
+import ctypes
+import ctypes.util
+import io
+import logging
+import threading
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
 from PIL import Image
 
 from .images import ImageLoadError, ImageSource, load_image
-from .predict import VERDICT_TEXT, Analysis, Detector, draw_boxes, heatmap_overlay
+from .predict import VERDICT_TEXT, Analysis, Detector, draw_boxes, heatmap_overlay, side_by_side
+
+log = logging.getLogger("real-or-ai")
 
 MAX_BATCH = 50  # files per batch request; more is refused with a message, not silently cut
 BATCH_COLUMNS = ["file", "verdict", "p_ai", "confidence", "faces", "face_found", "error"]
+DISPLAY_MAX_SIDE = 1600  # annotated pictures sent back are no larger: the boxes stay legible, memory stays small
+LARGE_PIXELS = 4_000_000  # after a picture this large, hand freed memory back to the system
+SPREADSHEET_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")  # a cell starting so is run as a formula by spreadsheets
 
 
 @dataclass
 class Explained:
     analysis: Analysis
-    annotated: Image.Image  # the picture with verdict-coloured face boxes
+    annotated: Image.Image  # the picture with verdict-coloured face boxes, at most DISPLAY_MAX_SIDE
     heatmaps: list[Image.Image]  # one Grad-CAM overlay per face crop
-
-
-def predict_file(detector: Detector, path: str | Path) -> dict:
-    """JSON result for one picture: verdict, probabilities, faces with boxes."""
-    return detector.analyse(load_image(path)).to_dict()
-
-
-def explain_file(detector: Detector, source: ImageSource) -> Explained:
-    image = load_image(source)
-    analysis = detector.analyse(image)
-    heatmaps = [heatmap_overlay(crop, detector.explain(crop)) for crop in analysis.crops]
-    return Explained(analysis, draw_boxes(image, analysis), heatmaps)
 
 
 def batch_row(name: str, result: dict | None = None, error: str = "") -> dict:
@@ -53,35 +56,116 @@ def batch_row(name: str, result: dict | None = None, error: str = "") -> dict:
     return row
 
 
-def predict_batch(detector: Detector, paths: list[str | Path]) -> list[dict]:
-    """One row per file; a bad file gets its error in the row instead of failing the batch."""
-    if len(paths) > MAX_BATCH:
-        raise ImageLoadError(f"{len(paths)} files sent; at most {MAX_BATCH} per batch.")
-    rows = []
-    for path in paths:
-        try:
-            rows.append(batch_row(Path(path).name, predict_file(detector, path)))
-        except ImageLoadError as err:
-            rows.append(batch_row(Path(path).name, error=str(err)))
-    return rows
-
-
 def table(rows: list[dict]) -> list[list]:
     """Rows as lists in BATCH_COLUMNS order, for a Dataframe."""
     return [[row[c] for c in BATCH_COLUMNS] for row in rows]
 
 
-def write_csv(rows: list[dict]) -> str:
-    handle = tempfile.NamedTemporaryFile("w", suffix=".csv", prefix="real-or-ai-", delete=False, newline="")
-    with handle:
+def spreadsheet_safe(value):
+    """A cell a spreadsheet shows as text: a leading ' defuses =, +, -, @, tab and CR (OWASP's advice)."""
+    if isinstance(value, str) and value.startswith(SPREADSHEET_TRIGGERS):
+        return "'" + value
+    return value
+
+
+def write_csv(rows: list[dict], folder: Path) -> str:
+    """The rows as a CSV in `folder` (the app's managed scratch folder, swept like every upload)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"real-or-ai-{uuid.uuid4().hex[:12]}.csv"
+    with path.open("w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=BATCH_COLUMNS)
         writer.writeheader()
-        writer.writerows(rows)
-    return handle.name
+        writer.writerows({k: spreadsheet_safe(v) for k, v in row.items()} for row in rows)
+    return str(path)
 
 
-def classify_frame(detector: Detector, frame: Image.Image | None) -> dict:
-    """Live webcam: the verdict for the main face of one frame. The frame is not kept anywhere."""
-    if frame is None:
-        return {"verdict": "none", "message": "waiting for the camera"}
-    return detector.analyse(load_image(frame)).to_dict()
+def inline_picture(image: Image.Image, quality: int = 85) -> str:
+    """A data: URI of the picture, so it is shown without ever being written to disk."""
+    buffer = io.BytesIO()
+    image.convert("RGB").save(buffer, format="JPEG", quality=quality)
+    return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def _release_memory() -> None:
+    """Return freed heap to the OS: glibc keeps it per thread arena otherwise, and RSS only grows."""
+    if _LIBC is not None:
+        _LIBC.malloc_trim(0)
+
+
+_LIBC = ctypes.CDLL(ctypes.util.find_library("c")) if ctypes.util.find_library("c") else None
+if _LIBC is not None and not hasattr(_LIBC, "malloc_trim"):  # not glibc (e.g. musl): nothing to trim
+    _LIBC = None
+
+
+class Service:
+    """The app's actions over one detector, with at most `work_slots` pictures decoded or analysed at once."""
+
+    def __init__(self, detector: Detector, work_slots: int = 2, results_dir: Path | None = None) -> None:
+        self.detector = detector
+        self._slots = threading.BoundedSemaphore(work_slots)
+        self.results_dir = Path(results_dir) if results_dir else None
+
+    def _analyse(self, source: ImageSource) -> tuple[Image.Image, Analysis]:
+        image = load_image(source)
+        try:
+            return image, self.detector.analyse(image)
+        except ImageLoadError:
+            raise
+        except Exception as err:  # a detector/model failure on one odd picture must not look like a crash
+            log.exception("analysis failed")
+            raise ImageLoadError(f"this picture could not be analysed ({type(err).__name__}).") from err
+
+    def predict(self, source: ImageSource) -> dict:
+        """JSON result for one picture: verdict, probabilities, faces with boxes."""
+        with self._slots:
+            image, analysis = self._analyse(source)
+            large = image.width * image.height > LARGE_PIXELS
+            del image
+        if large:
+            _release_memory()
+        return analysis.to_dict()
+
+    def explain(self, source: ImageSource) -> Explained:
+        with self._slots:
+            image, analysis = self._analyse(source)
+            heatmaps = [heatmap_overlay(crop, self.detector.explain(crop)) for crop in analysis.crops]
+            annotated = draw_boxes(image, analysis, DISPLAY_MAX_SIDE)
+            large = image.width * image.height > LARGE_PIXELS
+            del image
+        if large:
+            _release_memory()
+        return Explained(analysis, annotated, heatmaps)
+
+    def predict_batch(self, paths: list[str | Path]) -> list[dict]:
+        """One row per file; a bad file gets its error in the row instead of failing the batch."""
+        if len(paths) > MAX_BATCH:
+            raise ImageLoadError(f"{len(paths)} files sent; at most {MAX_BATCH} per batch.")
+        rows = []
+        for path in paths:
+            name = Path(path).name
+            try:
+                rows.append(batch_row(name, self.predict(path)))
+            except ImageLoadError as err:
+                rows.append(batch_row(name, error=str(err)))
+        return rows
+
+    def write_csv(self, rows: list[dict]) -> str:
+        if self.results_dir is None:
+            raise RuntimeError("this service was built without a results folder")
+        return write_csv(rows, self.results_dir)
+
+    def classify_frame(self, frame: ImageSource | None) -> dict:
+        """Live webcam: the verdict for the faces of one frame. The frame is not kept anywhere."""
+        if frame is None:
+            return {"verdict": "none", "message": "waiting for the camera"}
+        return self.predict(frame)
+
+    def explain_frame(self, frame: ImageSource) -> tuple[str, dict]:
+        """A webcam snapshot explained, as HTML with the pictures inline: nothing of it is written to disk."""
+        explained = self.explain(frame)
+        pictures = [explained.annotated] + ([side_by_side(explained.heatmaps)] if explained.heatmaps else [])
+        html = "".join(
+            f"<img class='snapshot' alt='{alt}' src='{inline_picture(p)}' style='max-width:100%'>"
+            for alt, p in zip(("snapshot with face boxes", "heat maps per face"), pictures)
+        )
+        return html, explained.analysis.to_dict()

@@ -78,18 +78,17 @@ def free_port() -> int:
 
 @pytest.fixture(scope="session")
 def served_app():
-    """The real app (bundled model unless $MODEL_ID says otherwise) on a free loopback port."""
+    """The real app (bundled model unless $MODEL_ID says otherwise) on a free loopback port, launched by the
+    same `serve` as `python app.py`: the real upload and request limits, scratch folder and work slots."""
     import app as app_module
+    from realorai import scratch
 
     detector, note = app_module.load_detector(os.environ.get("MODEL_ID"))
-    demo = app_module.build_demo(detector, note)
-    demo.queue(default_concurrency_limit=2)
     port = free_port()
-    demo.launch(
-        server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True, show_error=True, css=app_module.CSS
-    )
-    yield {"url": f"http://127.0.0.1:{port}/", "detector": detector, "note": note}
+    demo, folder = app_module.serve(detector, note, port=port, block=False, quiet=True)
+    yield {"url": f"http://127.0.0.1:{port}/", "detector": detector, "note": note, "scratch": folder, "port": port}
     demo.close()
+    scratch.empty(folder)
 
 
 @pytest.fixture(scope="session")

@@ -1,7 +1,10 @@
 """The running app, called through gradio_client exactly as README shows: every endpoint, both classes,
 every bad input."""
 
+import base64
 import csv
+import io
+import re
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -129,8 +132,14 @@ def test_webcam_endpoints(client):
     frame = portrait_files("ai", "tpdne", 1, seed=5)[0]
     html, label = client.predict(handle_file(str(frame)), api_name="/webcam_frame")
     assert "data-verdict=" in html and label["label"] in {"AI-generated", "Real photo"}
-    snapshot, heatmap, html = client.predict(handle_file(str(frame)), api_name="/webcam_snapshot")
-    assert Image.open(snapshot).size == Image.open(frame).size and Image.open(heatmap).size == (256, 256)
+    pictures, html, details = client.predict(handle_file(str(frame)), api_name="/webcam_snapshot")
+    snapshot, heatmap = [inline_image(uri) for uri in re.findall(r"src='(data:image/jpeg;base64,[^']+)'", pictures)]
+    assert snapshot.size == Image.open(frame).size and heatmap.size == (256, 256)
+    assert f"data-verdict='{details['verdict']}'" in html
+
+
+def inline_image(data_uri: str) -> Image.Image:
+    return Image.open(io.BytesIO(base64.b64decode(data_uri.split(",", 1)[1])))
 
 
 def test_parallel_callers_are_all_served(served_app):

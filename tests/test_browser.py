@@ -4,13 +4,13 @@ webcam tab a fake camera made from a portrait and read a live verdict. Screensho
 import json
 import os
 import shutil
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
+from realorai import scratch
 from realorai.config import BUNDLED_MODEL_DIR
 from tests.conftest import needs_portraits, portrait_files
 
@@ -107,12 +107,11 @@ def test_insights_tab_shows_the_models_own_plots(page):
     page.screenshot(path=str(ARTIFACTS / "insights.png"), full_page=True)
 
 
-def test_live_webcam_gives_a_verdict(page):
+def test_live_webcam_gives_a_verdict_and_a_snapshot_without_writing_a_file(page, served_app):
     page.get_by_role("tab", name="Predict — webcam").click()
     camera = page.locator("#camera")
     camera.wait_for(timeout=20_000)
-    cache = Path(os.environ.get("GRADIO_TEMP_DIR", Path(tempfile.gettempdir()) / "gradio"))
-    files_before = set(cache.rglob("*")) if cache.exists() else set()
+    files_before = scratch.files_in(served_app["scratch"])
     # Gradio opens the camera on a click, then streams frames once "Record" is pressed.
     camera.get_by_text("Click to Access Webcam").click()
     camera.locator("button", has_text="Record").click(timeout=30_000)
@@ -120,8 +119,17 @@ def test_live_webcam_gives_a_verdict(page):
     verdict.wait_for(timeout=60_000)
     assert any(v in verdict.inner_text() for v in VERDICTS)
     first = verdict.inner_text()
-    page.wait_for_timeout(3000)  # still streaming: the verdict keeps arriving (same face, same verdict)
+    # Still streaming: frames keep going to the server (same face, so the same verdict comes back).
+    sent = []
+    page.on("request", lambda request: sent.append(request.url) if "/gradio_api/stream/" in request.url else None)
+    page.wait_for_timeout(3000)
+    assert len(sent) >= 5, f"only {len(sent)} frames sent in 3 s: the stream stopped"
     assert verdict.inner_text().split("P(AI)")[0] == first.split("P(AI)")[0]
-    new_files = (set(cache.rglob("*")) if cache.exists() else set()) - files_before
-    assert not new_files, f"streamed frames were written to disk: {sorted(new_files)[:3]}"
+    page.locator("#snapshot").click()
+    pictures = page.locator("#snapshot-pictures img[src^='data:image/jpeg;base64,']")
+    pictures.first.wait_for(timeout=60_000)
+    assert pictures.count() == 2
+    new_files = scratch.files_in(served_app["scratch"]) - files_before
+    written = [f for f in new_files if f.stat().st_size > 0]
+    assert not written, f"frames or snapshots were written to disk: {sorted(written)[:3]}"
     page.screenshot(path=str(ARTIFACTS / "webcam.png"), full_page=True)

@@ -194,6 +194,15 @@ def save_hub_folder(model: nn.Module, folder: Path, serving: ServingConfig, extr
         model_args=model_args,
         safe_serialization=True,
     )
+    drop_duplicate_num_classes(folder / "config.json")
+
+
+def drop_duplicate_num_classes(config_file: Path) -> None:
+    """timm copies num_classes into model_args; transformers' timm wrapper passes num_classes itself and
+    refuses the duplicate. timm reads the top-level num_classes, so model_args does not need it."""
+    config = json.loads(config_file.read_text())
+    if config.get("model_args", {}).pop("num_classes", None) is not None:
+        config_file.write_text(json.dumps(config, indent=2) + "\n")
 
 
 def timm_model_name(reference: str | Path) -> str:

@@ -13,7 +13,7 @@ from realorai.backbones import clip_backbone_state
 from realorai.modeling import HEAD_FILE, WEIGHTS_FILE, materialize
 from realorai.onnx_weights import state_dict_digest
 from realorai.reshare import RESHARE
-from tests.conftest import run_python
+from tests.conftest import portrait_files, run_python
 from tests.hub_cache import add_to_hub_cache
 from tests.test_hub_push import hub, hub_env  # noqa: F401  (fixture)
 
@@ -91,8 +91,9 @@ def test_fast_and_float_runtimes_agree_on_real_faces(probe_model, real_portrait,
     assert heat.shape == (256, 256) and heat.max() == pytest.approx(1.0) and np.isfinite(heat).all()
 
 
-def test_push_uploads_full_weights_that_timm_loads_offline(hub, probe_model, tmp_path):  # noqa: F811
+def test_push_uploads_full_weights_that_timm_and_transformers_load_offline(hub, probe_model, tmp_path):  # noqa: F811
     folder, _, env = probe_model
+    face = portrait_files("ai", "sdfd", 1, seed=1)[0]
     run_python(
         "-c",
         f"import train; from pathlib import Path; train.push(Path({str(folder)!r}), 'real-or-ai/probe-test')",
@@ -117,6 +118,21 @@ def test_push_uploads_full_weights_that_timm_loads_offline(hub, probe_model, tmp
         f"local = Detector({str(folder)!r}, runtime='torch', faces=hub.faces)\n"
         "x = torch.randn(2, 3, 224, 224)\n"
         "assert torch.equal(model(x), local.model(x)); print('hub model equals the local one')\n"
+        # transformers loads the same Hub repo through its timm wrapper: human labels, timm's probabilities,
+        # and the card's calibration (softmax of logits / temperature) gives the app's P(AI).
+        "from transformers import pipeline\n"
+        "from realorai.images import load_image\n"
+        "pipe = pipeline('image-classification', model='real-or-ai/probe-test')\n"
+        f"crop = local.analyse(load_image({str(face)!r})).crops[0]\n"
+        "scores = {r['label']: r['score'] for r in pipe(crop)}\n"
+        "logits = {r['label']: r['score'] for r in pipe(crop, function_to_apply='none')}\n"
+        "timm_p = local.model(local.transform(crop)[None]).softmax(-1)[0].tolist()\n"
+        "assert set(scores) == {'real', 'ai'} and abs(scores['ai'] - timm_p[1]) < 1e-4, (scores, timm_p)\n"
+        "t = local.serving.temperature\n"
+        "calibrated = torch.tensor([logits['real'], logits['ai']]).div(t).softmax(-1)[1].item()\n"
+        "app_p = float(local.probabilities([crop])[0])\n"
+        "assert abs(calibrated - app_p) < 1e-4 and abs(calibrated - scores['ai']) > 1e-3 * (t != 1), (calibrated, app_p)\n"
+        "print('transformers gives timm probabilities and, calibrated, the app', scores, calibrated)\n"
     )
     out = run_python("-c", code, env={"HF_HUB_OFFLINE": "1", "HF_HUB_CACHE": str(cache), **env})
-    assert "hub model equals the local one" in out
+    assert "hub model equals the local one" in out and "transformers gives timm probabilities" in out

@@ -164,12 +164,14 @@ def test_help_documents_the_options():
     import subprocess
     import sys
 
-    text = subprocess.run(
+    run = subprocess.run(
         [sys.executable, "app.py", "--help"],
         capture_output=True,
         text=True,
         timeout=120,
         cwd=Path(__file__).resolve().parent.parent,
-    ).stdout
+    )
+    assert run.returncode == 0, run.stderr
+    text = run.stdout
     for option in ("--model", "--host", "--port", "--share"):
         assert option in text

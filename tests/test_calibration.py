@@ -30,3 +30,9 @@ def test_underconfident_logits_get_a_temperature_below_one():
 def test_temperature_keeps_the_ranking():
     logits, _ = simulated_logits(scale=3.0, n=50)
     assert np.array_equal(np.argsort(softmax(logits)[:, 1]), np.argsort(softmax(logits, 2.7)[:, 1]))
+
+
+def test_temperature_divides_the_logits():
+    """softmax(z, T) is softmax(z / T): a model that multiplied instead would fail here, whatever fit returns."""
+    z = np.array([[0.0, 2.0]])
+    assert np.allclose(softmax(z, 2.0), softmax(z / 2.0)) and softmax(z, 2.0)[0, 1] < softmax(z)[0, 1]

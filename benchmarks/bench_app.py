@@ -20,13 +20,12 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import numpy as np
+from PIL import Image
+
+from realorai.config import BUNDLED_MODEL_DIR, portraits_dir
+
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
-
-import numpy as np  # noqa: E402
-from PIL import Image  # noqa: E402
-
-from realorai.config import BUNDLED_MODEL_DIR, portraits_dir  # noqa: E402
 
 
 def portraits(n: int) -> list[Path]:

@@ -13,19 +13,15 @@ Choose recipes on `validation`; the test split is for reporting.
 from __future__ import annotations
 
 import argparse
-import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+import numpy as np
+from datasets import load_from_disk
+from PIL import ImageOps
 
-import numpy as np  # noqa: E402
-from datasets import load_from_disk  # noqa: E402
-from PIL import ImageOps  # noqa: E402
-
-from realorai.config import AI_INDEX  # noqa: E402
-from realorai.evaluation import predict_logits, probability_report  # noqa: E402
-from realorai.modeling import load_classifier  # noqa: E402
-from realorai.preprocess import data_config, eval_transform  # noqa: E402
+from realorai.config import AI_INDEX
+from realorai.evaluation import predict_logits, probability_report
+from realorai.modeling import load_classifier
+from realorai.preprocess import data_config, eval_transform
 
 
 def calibrated_log_odds(logits: np.ndarray, temperature: float) -> np.ndarray:

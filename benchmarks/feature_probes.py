@@ -16,25 +16,21 @@ the same "unseen" figure that `train.py` reports for the fine-tuned model.
 from __future__ import annotations
 
 import argparse
-import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+import numpy as np
+import torch
+from datasets import load_from_disk
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from torch.utils.data import DataLoader
+from tqdm import tqdm
 
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-from datasets import load_from_disk  # noqa: E402
-from sklearn.linear_model import LogisticRegression  # noqa: E402
-from sklearn.pipeline import make_pipeline  # noqa: E402
-from sklearn.preprocessing import StandardScaler  # noqa: E402
-from torch.utils.data import DataLoader  # noqa: E402
-from tqdm import tqdm  # noqa: E402
-
-from realorai.config import LABELS  # noqa: E402
-from realorai.evaluation import FaceDataset  # noqa: E402
-from realorai.metrics import binary_metrics  # noqa: E402
-from realorai.modeling import BACKBONE, imagenet_model  # noqa: E402
-from realorai.preprocess import data_config, eval_transform  # noqa: E402
+from realorai.config import LABELS
+from realorai.evaluation import FaceDataset
+from realorai.metrics import binary_metrics
+from realorai.modeling import BACKBONE, imagenet_model
+from realorai.preprocess import data_config, eval_transform
 
 STYLEGAN2_LOOK_ALIKE = ("ffhq", "tpdne", "tpdne-b")  # FFHQ photos and the StyleGAN2 faces trained on them
 

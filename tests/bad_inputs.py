@@ -46,7 +46,7 @@ def write_bad_files(folder: Path, portrait: Image.Image) -> dict[str, Path]:
 
 def convertible_images(portrait: Image.Image) -> dict[str, Image.Image]:
     """Unusual but valid encodings of the same portrait: each must load as an 8-bit RGB image."""
-    gray16 = Image.fromarray((np.asarray(portrait.convert("L"), dtype=np.uint16) * 257), mode="I;16")
+    gray16 = Image.fromarray(np.asarray(portrait.convert("L"), dtype=np.uint16) * 257)  # mode I;16
     rgba = portrait.convert("RGBA")
     rgba.putalpha(200)
     return {

@@ -16,6 +16,17 @@ from realorai.config import portraits_dir  # noqa: E402
 
 PORTRAITS = portraits_dir()
 needs_portraits = pytest.mark.skipif(not (PORTRAITS / "real").is_dir(), reason=f"no portraits at {PORTRAITS}")
+DATA_FIXTURES = {"real_portrait", "ai_portrait", "input_tree", "small_dataset", "trained", "served_app", "client"}
+
+
+def pytest_collection_modifyitems(items):
+    """`needs_data` on every test that reads the portraits, however it gets them (fixture or skipif)."""
+    for item in items:
+        reads_portraits = DATA_FIXTURES & set(getattr(item, "fixturenames", ())) or any(
+            str(mark.kwargs.get("reason", "")).startswith("no portraits at") for mark in item.iter_markers("skipif")
+        )
+        if reads_portraits:
+            item.add_marker(pytest.mark.needs_data)
 
 
 def portrait_files(label: str, source: str, n: int, seed: int = 0) -> list[Path]:

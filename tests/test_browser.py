@@ -16,7 +16,11 @@ from tests.conftest import needs_portraits, portrait_files
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
-pytestmark = [needs_portraits, pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian chromium not installed")]
+pytestmark = [
+    pytest.mark.browser,
+    needs_portraits,
+    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian chromium not installed"),
+]
 VERDICTS = ("Real photo", "AI-generated", "Uncertain")
 
 

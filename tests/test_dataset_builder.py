@@ -20,6 +20,8 @@ from dataset_builder.prepare import perceptual_hash
 from tests.bad_inputs import convertible_images, write_bad_files
 from tests.conftest import portrait_files
 
+pytestmark = pytest.mark.slow  # trains or builds datasets: out of `make test-fast`
+
 REPO = Path(__file__).resolve().parent.parent
 
 

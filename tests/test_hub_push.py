@@ -12,6 +12,8 @@ from datasets import load_from_disk
 from tests.conftest import run_python
 from tests.fake_hub import FakeHub
 
+pytestmark = pytest.mark.slow  # trains or builds datasets: out of `make test-fast`
+
 
 @pytest.fixture()
 def hub():

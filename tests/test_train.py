@@ -10,6 +10,8 @@ from tests.conftest import FAST_TRAIN as FAST
 from tests.conftest import run_python as run
 from tests.hub_cache import add_to_hub_cache
 
+pytestmark = pytest.mark.slow  # trains or builds datasets: out of `make test-fast`
+
 
 def test_training_writes_a_complete_hub_folder(trained):
     out, stdout = trained

@@ -17,6 +17,8 @@ from tests.conftest import portrait_files, run_python
 from tests.hub_cache import add_to_hub_cache
 from tests.test_hub_push import hub, hub_env  # noqa: F401  (fixture)
 
+pytestmark = pytest.mark.slow  # trains or builds datasets: out of `make test-fast`
+
 
 @pytest.fixture(scope="session")
 def probe_model(small_dataset, tmp_path_factory):

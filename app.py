@@ -25,7 +25,7 @@ from realorai.model_card import generators_seen
 from realorai.modeling import read_config
 from realorai.predict import VERDICT_COLOUR, VERDICT_TEXT, Detector, side_by_side
 from realorai.request_limit import RequestSizeLimit
-from realorai.service import BATCH_COLUMNS, Service, batch_row, table
+from realorai.service import BATCH_COLUMNS, Service, batch_row, limit_heap_arenas, table
 
 log = logging.getLogger("real-or-ai")
 
@@ -114,12 +114,6 @@ def percent(p: float) -> str:
     return f"= {p:.1%}"
 
 
-def forget(path: str | None) -> None:
-    """Delete an uploaded webcam frame now: frames are promised never to be kept."""
-    if path:
-        Path(path).unlink(missing_ok=True)
-
-
 def label_scores(result: dict) -> dict[str, float]:
     return {"AI-generated": result["p_ai"], "Real photo": round(1 - result["p_ai"], 4)} if "p_ai" in result else {}
 
@@ -189,11 +183,8 @@ def build_demo(service: Service, model_note: str) -> gr.Blocks:
         return verdict_html(result), label_scores(result)
 
     def webcam_frame(frame: str | None):
-        """One webcam frame (a file) -> verdict for its faces. The uploaded frame is deleted at once."""
-        try:
-            return frame_verdict(frame)
-        finally:
-            forget(frame)
+        """One webcam frame (a file) -> verdict for its faces."""
+        return frame_verdict(frame)
 
     @guarded
     def snapshot(frame):
@@ -203,12 +194,10 @@ def build_demo(service: Service, model_note: str) -> gr.Blocks:
         return pictures, verdict_html(result), result
 
     def webcam_snapshot(frame: str | None):
-        """Freeze a webcam frame and explain it (boxes + heat maps inline in HTML): nothing is written to disk,
-        and the uploaded frame is deleted at once."""
-        try:
-            return snapshot(frame)
-        finally:
-            forget(frame)
+        """Explain a webcam frame: boxes and heat maps come back inline in HTML, never written to disk.
+        (The uploaded frame itself is an upload like any other: Gradio shares uploads of identical bytes
+        between requests, so it is swept with them rather than deleted under another caller's feet.)"""
+        return snapshot(frame)
 
     def webcam_snapshot_ui(frame):
         pictures, html, _ = snapshot(frame)
@@ -384,6 +373,7 @@ def serve(
     SIGTERM/SIGINT); `concurrency` pictures are decoded or analysed at once, whichever endpoints they came by.
     With block=False it returns at once (the caller closes the app and empties the folder).
     """
+    limit_heap_arenas()
     folder = scratch.prepare(scratch.scratch_dir(port))
     service = Service(detector, work_slots=concurrency, results_dir=folder / "results")
     demo = build_demo(service, note)

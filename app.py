@@ -10,6 +10,7 @@ The UI only wires components to `realorai.service`; the model is loaded once, at
 from __future__ import annotations
 
 import argparse
+import html
 import logging
 import os
 import signal
@@ -24,6 +25,7 @@ from realorai.images import ImageLoadError
 from realorai.model_card import generators_seen
 from realorai.modeling import read_config
 from realorai.predict import VERDICT_COLOUR, VERDICT_TEXT, Detector, side_by_side
+from realorai.provenance import Evidence, describe
 from realorai.request_limit import RequestSizeLimit
 from realorai.service import BATCH_COLUMNS, Service, batch_row, limit_heap_arenas, table
 
@@ -99,10 +101,29 @@ def verdict_html(result: dict) -> str:
     if len(result["faces"]) > 1:
         detail += f" · {len(result['faces'])} faces (headline = most AI-looking face)"
     note = f"<small>{result['message']}</small>" if result.get("message") else ""
+    if result.get("verdict_reason", "pixels") != "pixels":
+        note += (
+            f"<small>Headline from a {html.escape(result['verdict_reason'])}. "
+            f"The pixels alone say: {VERDICT_TEXT[result['pixel_verdict']]}.</small>"
+        )
     return (
         f"<div class='verdict' id='verdict' data-verdict='{result['verdict']}' style='background:{colour}'>"
         f"{VERDICT_TEXT[result['verdict']]}<small>{detail}</small>{note}</div>"
     )
+
+
+def provenance_html(result: dict) -> str:
+    """The provenance panel: each declaration found in the file, or why finding none means little."""
+    provenance = result.get("provenance")
+    if not provenance:
+        return ""
+    if not provenance["found"]:
+        items = f"<li>{html.escape(provenance['summary'])}</li>"
+    else:
+        items = "".join(
+            f"<li data-kind='{e['kind']}'>{html.escape(describe(Evidence(**e)))}</li>" for e in provenance["evidence"]
+        )
+    return f"<div id='provenance'><b>Provenance (from the file itself)</b><ul>{items}</ul></div>"
 
 
 def percent(p: float) -> str:
@@ -154,7 +175,7 @@ def build_demo(service: Service, model_note: str) -> gr.Blocks:
         if not image:
             raise ImageLoadError("no file was sent.")
         explained = service.explain(image)
-        result = explained.analysis.to_dict()
+        result = service.result(explained)
         heat = side_by_side(explained.heatmaps)
         return (explained.annotated, heat, verdict_html(result), label_scores(result), result)
 
@@ -164,13 +185,14 @@ def build_demo(service: Service, model_note: str) -> gr.Blocks:
             raise gr.Error("Choose one or more pictures first.")
         name = Path(files[0]).name
         try:
-            first = explain(files[0])
-            first_row = batch_row(name, first[-1])
+            annotated, heat, verdict, label, result = explain(files[0])
+            first = (annotated, heat, verdict, provenance_html(result), label, result)
+            first_row = batch_row(name, result)
         except gr.Error as err:
             if len(files) == 1:
                 raise
             # a bad first file must not cost the rest of the batch: report it in its row
-            first = (None, None, f"<p>{name}: {err.message}</p>", {}, {"error": err.message})
+            first = (None, None, f"<p>{name}: {err.message}</p>", "", {}, {"error": err.message})
             first_row = batch_row(name, error=err.message)
         rows = [first_row] + service.predict_batch(files[1:])
         return (*first, table(rows), service.write_csv(rows))
@@ -248,6 +270,7 @@ def build_demo(service: Service, model_note: str) -> gr.Blocks:
                         )
                 with gr.Column(scale=2):
                     verdict = gr.HTML(elem_id="upload-verdict")
+                    provenance_panel = gr.HTML(elem_id="upload-provenance")
                     scores = gr.Label(label="Calibrated probabilities", num_top_classes=2, show_heading=False)
                     annotated = gr.Image(label="Faces found", type="pil", interactive=False)
                     heatmaps = gr.Image(
@@ -262,7 +285,7 @@ def build_demo(service: Service, model_note: str) -> gr.Blocks:
             run.click(
                 analyse_upload,
                 files,
-                [annotated, heatmaps, verdict, scores, details, results_table, csv_file],
+                [annotated, heatmaps, verdict, provenance_panel, scores, details, results_table, csv_file],
                 api_name="analyse_upload",
             )
         with gr.Tab("Predict — webcam"):

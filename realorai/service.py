@@ -25,11 +25,12 @@ from PIL import Image
 
 from .images import ImageLoadError, ImageSource, load_image
 from .predict import VERDICT_TEXT, Analysis, Detector, draw_boxes, heatmap_overlay, side_by_side
+from .provenance import Provenance, combine, read_provenance
 
 log = logging.getLogger("real-or-ai")
 
 MAX_BATCH = 50  # files per batch request; more is refused with a message, not silently cut
-BATCH_COLUMNS = ["file", "verdict", "p_ai", "confidence", "faces", "face_found", "error"]
+BATCH_COLUMNS = ["file", "verdict", "p_ai", "confidence", "faces", "face_found", "provenance", "error"]
 DISPLAY_MAX_SIDE = 1600  # annotated pictures sent back are no larger: the boxes stay legible, memory stays small
 LARGE_PIXELS = 4_000_000  # after a picture this large, hand freed memory back to the system
 SPREADSHEET_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")  # a cell starting so is run as a formula by spreadsheets
@@ -40,6 +41,7 @@ class Explained:
     analysis: Analysis
     annotated: Image.Image  # the picture with verdict-coloured face boxes, at most DISPLAY_MAX_SIDE
     heatmaps: list[Image.Image]  # one Grad-CAM overlay per face crop
+    provenance: Provenance  # read from the uploaded file's own bytes
 
 
 def batch_row(name: str, result: dict | None = None, error: str = "") -> dict:
@@ -52,6 +54,7 @@ def batch_row(name: str, result: dict | None = None, error: str = "") -> dict:
             confidence=result["confidence"],
             faces=len(result["faces"]) if result["face_found"] else 0,
             face_found=result["face_found"],
+            provenance=result.get("provenance", {}).get("summary", ""),
         )
     return row
 
@@ -77,6 +80,18 @@ def write_csv(rows: list[dict], folder: Path) -> str:
         writer.writeheader()
         writer.writerows({k: spreadsheet_safe(v) for k, v in row.items()} for row in rows)
     return str(path)
+
+
+def _original_bytes(source: ImageSource) -> bytes | None:
+    """The file as uploaded (metadata intact), or None for a picture that arrived already decoded."""
+    if isinstance(source, (str, Path)):
+        path = Path(source)
+        if not path.is_file():
+            raise ImageLoadError(f"no such file: {path.name}")
+        return path.read_bytes()
+    if isinstance(source, (bytes, bytearray)):
+        return bytes(source)
+    return None
 
 
 def inline_picture(image: Image.Image, quality: int = 85) -> str:
@@ -113,10 +128,13 @@ class Service:
         self._slots = threading.BoundedSemaphore(work_slots)
         self.results_dir = Path(results_dir) if results_dir else None
 
-    def _analyse(self, source: ImageSource) -> tuple[Image.Image, Analysis]:
-        image = load_image(source)
+    def _analyse(self, source: ImageSource) -> tuple[Image.Image, Analysis, Provenance]:
+        """Decode, find faces, classify; and read provenance from the very bytes that were decoded."""
+        data = _original_bytes(source)
+        image = load_image(data if data is not None else source)
+        provenance = read_provenance(data) if data is not None else Provenance([])
         try:
-            return image, self.detector.analyse(image)
+            return image, self.detector.analyse(image), provenance
         except ImageLoadError:
             raise
         except Exception as err:  # a detector/model failure on one odd picture must not look like a crash
@@ -126,23 +144,26 @@ class Service:
     def predict(self, source: ImageSource) -> dict:
         """JSON result for one picture: verdict, probabilities, faces with boxes."""
         with self._slots:
-            image, analysis = self._analyse(source)
+            image, analysis, provenance = self._analyse(source)
             large = image.width * image.height > LARGE_PIXELS
             del image
         if large:
             _release_memory()
-        return analysis.to_dict()
+        return combine(analysis.to_dict(), provenance)
 
     def explain(self, source: ImageSource) -> Explained:
         with self._slots:
-            image, analysis = self._analyse(source)
+            image, analysis, provenance = self._analyse(source)
             heatmaps = [heatmap_overlay(crop, self.detector.explain(crop)) for crop in analysis.crops]
             annotated = draw_boxes(image, analysis, DISPLAY_MAX_SIDE)
             large = image.width * image.height > LARGE_PIXELS
             del image
         if large:
             _release_memory()
-        return Explained(analysis, annotated, heatmaps)
+        return Explained(analysis, annotated, heatmaps, provenance)
+
+    def result(self, explained: Explained) -> dict:
+        return combine(explained.analysis.to_dict(), explained.provenance)
 
     def predict_batch(self, paths: list[str | Path]) -> list[dict]:
         """One row per file; a bad file gets its error in the row instead of failing the batch."""
@@ -176,4 +197,4 @@ class Service:
             f"<img class='snapshot' alt='{alt}' src='{inline_picture(p)}' style='max-width:100%'>"
             for alt, p in zip(("snapshot with face boxes", "heat maps per face"), pictures)
         )
-        return html, explained.analysis.to_dict()
+        return html, self.result(explained)

@@ -115,7 +115,7 @@ def test_explain_returns_boxes_heatmaps_and_verdict(client, tmp_path, real_portr
 
 def test_upload_tab_action_with_several_files(client):
     files = [handle_file(str(p)) for _, p in portraits([("real", "yonsei"), ("ai", "tpdne-b")], per_source=1)]
-    annotated, heatmap, html, label, details, table, csv_file = client.predict(files, api_name="/analyse_upload")
+    annotated, heatmap, html, provenance, label, details, table, csv_file = client.predict(files, api_name="/analyse_upload")
     assert details["faces"] and len(table["data"]) == 2 and csv_file.endswith(".csv")
 
 

@@ -90,6 +90,23 @@ def test_upload_a_portrait_and_read_the_verdict(page):
     page.screenshot(path=str(ARTIFACTS / "upload.png"), full_page=True)
 
 
+def test_a_c2pa_signed_picture_shows_its_provenance_panel(page, tmp_path, real_portrait):
+    pytest.importorskip("c2pa")
+    from tests.provenance_files import c2pa_signed
+
+    signed = tmp_path / "signed-by-a-generator.jpg"
+    signed.write_bytes(c2pa_signed(real_portrait))
+    page.get_by_role("tab", name="Predict — upload").click()
+    page.locator("#upload-files input[type=file]").set_input_files(str(signed))
+    page.locator("#analyse").click()
+    panel = page.locator("#upload-provenance li[data-kind='c2pa']")
+    panel.wait_for(timeout=60_000)
+    assert "C2PA manifest declares AI-generated" in panel.inner_text() and "TestGen AI" in panel.inner_text()
+    verdict = page.locator("#upload-verdict .verdict").inner_text()
+    assert verdict.startswith("AI-generated") and "The pixels alone say" in verdict
+    page.screenshot(path=str(ARTIFACTS / "provenance.png"), full_page=True)
+
+
 def test_insights_tab_shows_the_models_own_plots(page):
     page.get_by_role("tab", name="Insights").click()
     page.locator("h2", has_text="How well it generalises").wait_for(timeout=20_000)

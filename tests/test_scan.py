@@ -66,7 +66,7 @@ def test_scan_writes_one_row_per_face_and_an_error_row_per_bad_file(cli_rows, pi
     for path in pictures.rglob("portrait*.jpg"):
         (row,) = by_file[str(path)]
         assert row["error"] is None and row["face_found"] and len(row["box"]) == 4 and 0 <= row["p_ai"] <= 1
-        assert row["verdict"] in {"real", "ai", "uncertain"}
+        assert row["verdict"] in {"real", "ai", "uncertain"} and row["provenance"].startswith("No provenance found")
 
 
 def test_a_rerun_resumes_and_a_killed_scan_loses_only_its_last_partial_line(pictures, tmp_path):

@@ -20,7 +20,7 @@ import gradio as gr
 from starlette.middleware import Middleware
 
 from realorai import insights, scratch
-from realorai.config import BUNDLED_MODEL_DIR, MAX_FILE_MB, MAX_REQUEST_MB
+from realorai.config import BUNDLED_MODEL_DIR, EXAMPLES_DIR, MAX_FILE_MB, MAX_REQUEST_MB
 from realorai.images import ImageLoadError
 from realorai.model_card import generators_seen
 from realorai.modeling import read_config
@@ -91,6 +91,16 @@ def load_detector(reference: str | None) -> tuple[Detector, str]:
                 f"⚠️ Could not load `{reference}` ({type(err).__name__}); using the bundled model instead."
             )
     return Detector(BUNDLED_MODEL_DIR), "Live model: bundled with the app (`model/`)"
+
+
+def example_pictures() -> list[tuple[Path, str]]:
+    """The pictures that ship in examples/ (attribution in its README), with a caption saying what each is."""
+    pictures = []
+    for path in sorted(EXAMPLES_DIR.glob("*.jpg")):
+        kind, _, rest = path.stem.partition("-")
+        source, _, number = rest.rpartition("-")
+        pictures.append((path, f"{'AI' if kind == 'ai' else 'Real'} · {source} {number}"))
+    return pictures
 
 
 def verdict_html(result: dict) -> str:
@@ -262,12 +272,9 @@ def build_demo(service: Service, model_note: str) -> gr.Blocks:
                         elem_id="upload-files",
                     )
                     run = gr.Button("Analyse", variant="primary", elem_id="analyse")
-                    if samples:
-                        gr.Examples(
-                            [[[p]] for p, _ in samples[:: max(1, len(samples) // 6)]],
-                            inputs=[files],
-                            label="Examples from the local dataset",
-                        )
+                    # Thumbnails need an image component: a hidden one receives the example and runs the analysis.
+                    example = gr.Image(type="filepath", visible=False, label="Example")
+                    examples_slot = gr.Column()  # filled below, once the outputs exist
                 with gr.Column(scale=2):
                     verdict = gr.HTML(elem_id="upload-verdict")
                     provenance_panel = gr.HTML(elem_id="upload-provenance")
@@ -282,6 +289,22 @@ def build_demo(service: Service, model_note: str) -> gr.Blocks:
                     details = gr.JSON(label="Details", open=False)
                     results_table = gr.Dataframe(headers=BATCH_COLUMNS, label="All pictures")
                     csv_file = gr.File(label="All pictures (CSV)")
+            examples = example_pictures()
+            if examples:
+                with examples_slot:
+                    gr.Examples(
+                        [[str(path)] for path, _ in examples],
+                        inputs=[example],
+                        outputs=[annotated, heatmaps, verdict, provenance_panel, scores, details, results_table, csv_file],
+                        fn=lambda path: analyse_upload([path]),
+                        run_on_click=True,
+                        cache_examples=False,
+                        label="Try an example: real = Face Research Lab London Set (CC BY 4.0), "
+                        "AI = SFHQ-T2I (MIT); attribution in examples/README.md",
+                        examples_per_page=len(examples),
+                        elem_id="examples",
+                        api_name="analyse_example",
+                    )
             run.click(
                 analyse_upload,
                 files,

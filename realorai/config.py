@@ -14,6 +14,7 @@ AI_INDEX = LABELS.index("ai")
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 BUNDLED_MODEL_DIR = REPO_ROOT / "model"  # the shipped default model, in Hub layout
+EXAMPLES_DIR = REPO_ROOT / "examples"  # pictures whose licences let them ship with the app (see its README)
 
 
 def portraits_dir() -> Path:

@@ -90,6 +90,21 @@ def test_upload_a_portrait_and_read_the_verdict(page):
     page.screenshot(path=str(ARTIFACTS / "upload.png"), full_page=True)
 
 
+def test_the_shipped_examples_show_as_thumbnails_and_classify(page):
+    page.get_by_role("tab", name="Predict — upload").click()
+    thumbnails = page.locator("#examples img")
+    thumbnails.first.wait_for(timeout=20_000)
+    assert thumbnails.count() == 6
+    for i in range(6):
+        page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=thumbnails.nth(i).element_handle())
+    page.screenshot(path=str(ARTIFACTS / "examples.png"), full_page=True)
+    thumbnails.nth(5).click()  # real-london-3
+    verdict = page.locator("#upload-verdict .verdict")
+    verdict.wait_for(timeout=60_000)
+    assert any(v in verdict.inner_text() for v in VERDICTS) and "P(AI)" in verdict.inner_text()
+    assert "No provenance found" in page.locator("#upload-provenance").inner_text()
+
+
 def test_a_c2pa_signed_picture_shows_its_provenance_panel(page, tmp_path, real_portrait):
     pytest.importorskip("c2pa")
     from tests.provenance_files import c2pa_signed

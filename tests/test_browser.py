@@ -106,7 +106,6 @@ def test_the_shipped_examples_show_as_thumbnails_and_classify(page):
 
 
 def test_a_c2pa_signed_picture_shows_its_provenance_panel(page, tmp_path, real_portrait):
-    pytest.importorskip("c2pa")
     from tests.provenance_files import c2pa_signed
 
     signed = tmp_path / "signed-by-a-generator.jpg"

@@ -185,7 +185,6 @@ def connect(url: str, server: subprocess.Popen, timeout: float = 120) -> Client:
 
 
 def test_heic_photos_are_read(tmp_path, real_portrait):
-    pytest.importorskip("pillow_heif")
     path = tmp_path / "phone.heic"
     real_portrait.save(path, format="HEIF")
     assert load_image(path).size == real_portrait.size

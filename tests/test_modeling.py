@@ -1,5 +1,6 @@
 import numpy as np
 import pytest
+import skimage.data as skimage_data  # noqa: E402  (natural photos: a cat and a coffee cup)
 import torch
 import torchvision
 from PIL import Image
@@ -15,8 +16,6 @@ from realorai.modeling import (
     save_hub_folder,
 )
 from realorai.preprocess import data_config, eval_transform
-
-skimage_data = pytest.importorskip("skimage.data")
 
 # ImageNet classes: 281-285 domestic cats; 967 espresso, 968 cup, 504 coffee mug.
 CATS = set(range(281, 286))

@@ -10,7 +10,6 @@ from realorai.provenance import NONE_FOUND, combine, read_provenance
 from tests import provenance_files as made
 from tests.conftest import needs_portraits
 
-pytest.importorskip("c2pa")
 pytestmark = needs_portraits
 
 

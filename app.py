@@ -26,6 +26,7 @@ from realorai.model_card import generators_seen
 from realorai.modeling import read_config
 from realorai.predict import VERDICT_COLOUR, VERDICT_TEXT, Detector, side_by_side
 from realorai.provenance import Evidence, describe
+from realorai.reports import ReportRefused, save_report
 from realorai.request_limit import RequestSizeLimit
 from realorai.service import BATCH_COLUMNS, Service, batch_row, limit_heap_arenas, table
 
@@ -207,6 +208,15 @@ def build_demo(service: Service, model_note: str) -> gr.Blocks:
         rows = [first_row] + service.predict_batch(files[1:])
         return (*first, table(rows), service.write_csv(rows))
 
+    def report_wrong_verdict(files, example, result, label, note, consent):
+        """Keep the analysed picture under its correct label, only with the visitor's consent."""
+        picture = (files or [None])[0] or example
+        try:
+            saved = save_report(picture, label, result or {}, consent is True, note or "")
+        except ReportRefused as refused:
+            return f"⚠️ {refused}"
+        return f"Thank you: kept as `{saved.parent.parent.name}/{saved.parent.name}/{saved.name}` for the next training set."
+
     def frame_verdict(frame):
         try:
             result = service.classify_frame(frame)
@@ -289,6 +299,19 @@ def build_demo(service: Service, model_note: str) -> gr.Blocks:
                     details = gr.JSON(label="Details", open=False)
                     results_table = gr.Dataframe(headers=BATCH_COLUMNS, label="All pictures")
                     csv_file = gr.File(label="All pictures (CSV)")
+            with gr.Accordion("Report a wrong verdict", open=False, elem_id="report"):
+                gr.Markdown(
+                    "If the verdict on the first picture is wrong, tell us what it really is. With your consent "
+                    "the picture and its result are kept on this server (nowhere else) to build the next training "
+                    "set; without it nothing is stored."
+                )
+                report_label = gr.Radio([("Real photo", "real"), ("AI-generated", "ai")], label="What is it really?")
+                report_note = gr.Textbox(label="Where is it from? (optional: generator, camera, website)", max_length=300)
+                report_consent = gr.Checkbox(
+                    label="I agree that this picture and its result are kept to improve the detector.", value=False
+                )
+                report_send = gr.Button("Send report", elem_id="report-send")
+                report_status = gr.Markdown(elem_id="report-status")
             examples = example_pictures()
             if examples:
                 with examples_slot:
@@ -305,6 +328,12 @@ def build_demo(service: Service, model_note: str) -> gr.Blocks:
                         elem_id="examples",
                         api_name="analyse_example",
                     )
+            report_send.click(
+                report_wrong_verdict,
+                [files, example, details, report_label, report_note, report_consent],
+                report_status,
+                api_name="report_wrong_verdict",
+            )
             run.click(
                 analyse_upload,
                 files,

@@ -105,6 +105,26 @@ def test_the_shipped_examples_show_as_thumbnails_and_classify(page):
     assert "No provenance found" in page.locator("#upload-provenance").inner_text()
 
 
+def test_a_report_is_written_only_after_consent(page, tmp_path, monkeypatch):
+    reports = tmp_path / "reports"
+    monkeypatch.setenv("REALORAI_REPORTS", str(reports))  # read by the in-process server at each report
+    page.get_by_role("tab", name="Predict — upload").click()
+    page.locator("#upload-files input[type=file]").set_input_files(str(portrait_files("ai", "genphotos", 1, seed=9)[0]))
+    page.locator("#analyse").click()
+    page.locator("#upload-verdict .verdict").wait_for(timeout=60_000)
+    page.get_by_text("Report a wrong verdict").click()
+    report = page.locator("#report")
+    report.get_by_label("Real photo").check()
+    page.locator("#report-send").click()
+    status = page.locator("#report-status")
+    page.wait_for_function("el => el.innerText.includes('nothing was kept')", arg=status.element_handle(), timeout=30_000)
+    assert not reports.exists()
+    report.get_by_label("I agree that this picture and its result are kept to improve the detector.").check()
+    page.locator("#report-send").click()
+    page.wait_for_function("el => el.innerText.includes('Thank you')", arg=status.element_handle(), timeout=30_000)
+    assert len(list((reports / "real" / "reports").iterdir())) == 1 and (reports / "manifest.csv").is_file()
+
+
 def test_a_c2pa_signed_picture_shows_its_provenance_panel(page, tmp_path, real_portrait):
     from tests.provenance_files import c2pa_signed
 

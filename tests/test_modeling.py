@@ -1,6 +1,6 @@
 import numpy as np
 import pytest
-import skimage.data as skimage_data  # noqa: E402  (natural photos: a cat and a coffee cup)
+import skimage.data as skimage_data  # natural photos: a cat and a coffee cup
 import torch
 import torchvision
 from PIL import Image

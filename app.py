@@ -10,6 +10,7 @@ The UI only wires components to `realorai.service`; the model is loaded once, at
 from __future__ import annotations
 
 import argparse
+import functools
 import html
 import logging
 import os
@@ -17,6 +18,7 @@ import signal
 from pathlib import Path
 
 import gradio as gr
+from gradio.data_classes import FileData
 from starlette.middleware import Middleware
 
 from realorai import insights, scratch
@@ -28,7 +30,7 @@ from realorai.predict import VERDICT_COLOUR, VERDICT_TEXT, Detector, side_by_sid
 from realorai.provenance import Evidence, describe
 from realorai.reports import ReportRefused, save_report
 from realorai.request_limit import RequestSizeLimit
-from realorai.service import BATCH_COLUMNS, Service, batch_row, limit_heap_arenas, table
+from realorai.service import BATCH_COLUMNS, Service, batch_row, inline_picture, limit_heap_arenas, table
 
 log = logging.getLogger("real-or-ai")
 
@@ -150,37 +152,73 @@ def label_scores(result: dict) -> dict[str, float]:
     return {"AI-generated": result["p_ai"], "Real photo": round(1 - result["p_ai"], 4)} if "p_ai" in result else {}
 
 
+def plain_words(fn):
+    """Turn our plain-words errors into a visible gr.Error, never a stack trace."""
+
+    @functools.wraps(fn)
+    def wrapper(*args):
+        try:
+            return fn(*args)
+        except ImageLoadError as err:
+            raise gr.Error(f"Cannot use this picture: {err}") from err
+
+    return wrapper
+
+
+def uploaded(file: FileData | dict | None) -> str:
+    """The server-side path of a file gradio_client uploaded."""
+    path = (file or {}).get("path") if isinstance(file, dict) else getattr(file, "path", None)
+    if not path:
+        raise ImageLoadError("no file was sent.")
+    return path
+
+
+class Api:
+    """The JSON endpoints for gradio_client (`gr.api`: no hidden components). Each takes uploaded files and
+    returns plain data; pictures come back inline as data: URIs, so nothing derived is written to disk."""
+
+    def __init__(self, service: Service) -> None:
+        self.service = service
+
+    def predict(self, image: FileData) -> dict:
+        """One picture -> verdict (pixels and provenance), calibrated P(AI), the faces with their boxes."""
+        return plain_words(self.service.predict)(uploaded(image))
+
+    def predict_batch(self, images: list[FileData]) -> tuple[list[dict], FileData]:
+        """Up to 50 pictures -> one row each (a bad file gets its reason in its row) and the rows as a CSV."""
+        if not images:
+            raise gr.Error("Cannot use this picture: no files were sent.")
+        rows = plain_words(self.service.predict_batch)([uploaded(i) for i in images])
+        return rows, FileData(path=self.service.write_csv(rows), orig_name="real-or-ai-results.csv")
+
+    def explain(self, image: FileData) -> dict:
+        """One picture -> the result, the picture with face boxes and the Grad-CAM heat maps (inline JPEGs)."""
+        return self._explained(uploaded(image))
+
+    def webcam_frame(self, frame: FileData) -> dict:
+        """One webcam frame -> the verdict for its faces, as the live webcam tab computes it."""
+        try:
+            return self.service.classify_frame(uploaded(frame))
+        except ImageLoadError as err:
+            return {"verdict": "none", "message": f"Cannot use this frame: {err}"}
+
+    def webcam_snapshot(self, frame: FileData) -> dict:
+        """A webcam frame explained, as the snapshot button does."""
+        return self._explained(uploaded(frame))
+
+    def _explained(self, path: str) -> dict:
+        explained = plain_words(self.service.explain)(path)
+        return {
+            "result": self.service.result(explained),
+            "annotated": inline_picture(explained.annotated),
+            "heatmaps": inline_picture(side_by_side(explained.heatmaps)) if explained.heatmaps else None,
+        }
+
+
 def build_demo(service: Service, model_note: str) -> gr.Blocks:
     detector = service.detector
 
-    def guarded(fn):
-        """Turn our plain-words errors into a visible gr.Error, never a stack trace."""
-
-        def wrapper(*args):
-            try:
-                return fn(*args)
-            except ImageLoadError as err:
-                raise gr.Error(f"Cannot use this picture: {err}") from err
-
-        wrapper.__name__, wrapper.__doc__ = fn.__name__, fn.__doc__
-        return wrapper
-
-    @guarded
-    def predict(image: str) -> dict:
-        """One picture -> verdict, calibrated P(AI) and the faces with their boxes (JSON)."""
-        if not image:
-            raise ImageLoadError("no file was sent.")
-        return service.predict(image)
-
-    @guarded
-    def predict_batch(files: list[str]) -> tuple[list[list], str]:
-        """Several pictures -> one row each (bad files get their error in the row) and a CSV file."""
-        if not files:
-            raise ImageLoadError("no files were sent.")
-        rows = service.predict_batch(files)
-        return table(rows), service.write_csv(rows)
-
-    @guarded
+    @plain_words
     def explain(image):
         """One picture -> the picture with face boxes, Grad-CAM overlays per face, verdict and JSON."""
         if not image:
@@ -224,26 +262,13 @@ def build_demo(service: Service, model_note: str) -> gr.Blocks:
             result = {"verdict": "none", "message": f"Cannot use this frame: {err}"}
         return verdict_html(result), label_scores(result)
 
-    def webcam_frame(frame: str | None):
-        """One webcam frame (a file) -> verdict for its faces."""
-        return frame_verdict(frame)
-
-    @guarded
-    def snapshot(frame):
+    @plain_words
+    def webcam_snapshot_ui(frame):
+        """Freeze the streamed frame and explain it: boxes and heat maps inline in HTML, never written to disk."""
         if frame is None:
             raise gr.Error("The camera has not sent a frame yet.")
         pictures, result = service.explain_frame(frame)
-        return pictures, verdict_html(result), result
-
-    def webcam_snapshot(frame: str | None):
-        """Explain a webcam frame: boxes and heat maps come back inline in HTML, never written to disk.
-        (The uploaded frame itself is an upload like any other: Gradio shares uploads of identical bytes
-        between requests, so it is swept with them rather than deleted under another caller's feet.)"""
-        return snapshot(frame)
-
-    def webcam_snapshot_ui(frame):
-        pictures, html, _ = snapshot(frame)
-        return pictures, html
+        return pictures, verdict_html(result)
 
     report = insights.report_folder(detector.reference)
     metrics = insights.load_metrics(report)
@@ -388,25 +413,10 @@ def build_demo(service: Service, model_note: str) -> gr.Blocks:
                 )
             )
 
-        # JSON endpoints for gradio_client; the UI above uses the same functions. Every picture arrives as a
-        # file path, so the app's own loader decodes it (pixel cap before decoding, plain-words errors).
-        with gr.Row(visible=False):
-            api_file = gr.File(type="filepath")
-            api_files = gr.File(type="filepath", file_count="multiple")
-            api_json = gr.JSON()
-            api_table = gr.Dataframe(headers=BATCH_COLUMNS)
-            api_csv = gr.File()
-            api_image = gr.Image(type="pil")
-            api_heat = gr.Image(type="pil")
-            api_html = gr.HTML()
-            api_pictures = gr.HTML()
-            api_label = gr.Label()
-            api_frame = gr.File(type="filepath")
-        api_file.change(predict, api_file, api_json, api_name="predict")
-        api_files.change(predict_batch, api_files, [api_table, api_csv], api_name="predict_batch")
-        api_file.upload(explain, api_file, [api_image, api_heat, api_html, api_label, api_json], api_name="explain")
-        api_frame.change(webcam_frame, api_frame, [api_html, api_label], api_name="webcam_frame")
-        api_frame.upload(webcam_snapshot, api_frame, [api_pictures, api_html, api_json], api_name="webcam_snapshot")
+        # JSON endpoints for gradio_client, on the same Service as the page.
+        api = Api(service)
+        for endpoint in (api.predict, api.predict_batch, api.explain, api.webcam_frame, api.webcam_snapshot):
+            gr.api(endpoint, api_name=endpoint.__name__)
     return demo
 
 

@@ -4,7 +4,6 @@ every bad input."""
 import base64
 import csv
 import io
-import re
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -87,11 +86,10 @@ def test_predict_batch_returns_rows_and_csv_even_with_bad_files(client, tmp_path
     bad = write_bad_files(tmp_path, real_portrait)["not_an_image.jpg"]
     # generated-photos faces are caught above the real-first threshold (StyleGAN2 ones often land in "uncertain")
     files = [path for _, path in portraits([("real", "ffhq"), ("ai", "genphotos")], per_source=1)] + [bad]
-    table, csv_path = client.predict([handle_file(str(p)) for p in files], api_name="/predict_batch")
-    rows = table["data"]
-    assert [r[0] for r in rows] == [p.name for p in files]
-    assert rows[0][1] == "Real photo" and rows[1][1] == "AI-generated"
-    assert rows[2][1] == "" and "not an image" in rows[2][-1]
+    rows, csv_path = client.predict([handle_file(str(p)) for p in files], api_name="/predict_batch")
+    assert [r["file"] for r in rows] == [p.name for p in files]
+    assert rows[0]["verdict"] == "Real photo" and rows[1]["verdict"] == "AI-generated"
+    assert rows[2]["verdict"] == "" and "not an image" in rows[2]["error"]
     with open(csv_path, newline="") as handle:
         written = list(csv.DictReader(handle))
     assert [r["file"] for r in written] == [p.name for p in files] and written[1]["verdict"] == "AI-generated"
@@ -99,18 +97,19 @@ def test_predict_batch_returns_rows_and_csv_even_with_bad_files(client, tmp_path
 
 def test_explain_returns_boxes_heatmaps_and_verdict(client, tmp_path, real_portrait, ai_portrait):
     path = portrait_files("ai", "sdfd", 1, seed=3)[0]
-    annotated, heatmap, html, label, details = client.predict(handle_file(str(path)), api_name="/explain")
-    assert Image.open(annotated).size == Image.open(path).size
-    assert len(details["faces"]) == 1 and Image.open(heatmap).size == (256, 256)
-    heat = np.asarray(Image.open(heatmap).convert("RGB"), dtype=float)
+    explained = client.predict(handle_file(str(path)), api_name="/explain")
+    annotated, heatmap = inline_image(explained["annotated"]), inline_image(explained["heatmaps"])
+    assert annotated.size == Image.open(path).size
+    assert len(explained["result"]["faces"]) == 1 and heatmap.size == (256, 256)
+    heat = np.asarray(heatmap.convert("RGB"), dtype=float)
     assert heat.std() > 10  # an actual coloured overlay
     canvas = Image.new("RGB", (552, 256), (120, 120, 120))
     canvas.paste(real_portrait.resize((256, 256)), (0, 0))
     canvas.paste(ai_portrait.resize((256, 256)), (296, 0))
     two = save(canvas, tmp_path / "two.jpg", quality=95)
-    _, heatmap, _, _, details = client.predict(handle_file(str(two)), api_name="/explain")
-    assert len(details["faces"]) == 2 and Image.open(heatmap).size == (2 * 256 + 8, 256)  # one heat map per face
-    assert f"data-verdict='{details['verdict']}'" in html and label["label"] in {"AI-generated", "Real photo"}
+    explained = client.predict(handle_file(str(two)), api_name="/explain")
+    assert len(explained["result"]["faces"]) == 2
+    assert inline_image(explained["heatmaps"]).size == (2 * 256 + 8, 256)  # one heat map per face
 
 
 def test_upload_tab_action_with_several_files(client):
@@ -130,12 +129,11 @@ def test_upload_tab_survives_a_bad_first_file(client, tmp_path, real_portrait):
 
 def test_webcam_endpoints(client):
     frame = portrait_files("ai", "tpdne", 1, seed=5)[0]
-    html, label = client.predict(handle_file(str(frame)), api_name="/webcam_frame")
-    assert "data-verdict=" in html and label["label"] in {"AI-generated", "Real photo"}
-    pictures, html, details = client.predict(handle_file(str(frame)), api_name="/webcam_snapshot")
-    snapshot, heatmap = [inline_image(uri) for uri in re.findall(r"src='(data:image/jpeg;base64,[^']+)'", pictures)]
-    assert snapshot.size == Image.open(frame).size and heatmap.size == (256, 256)
-    assert f"data-verdict='{details['verdict']}'" in html
+    live = client.predict(handle_file(str(frame)), api_name="/webcam_frame")
+    assert live["verdict"] in {"ai", "real", "uncertain"} and live["faces"]
+    snapshot = client.predict(handle_file(str(frame)), api_name="/webcam_snapshot")
+    assert inline_image(snapshot["annotated"]).size == Image.open(frame).size
+    assert inline_image(snapshot["heatmaps"]).size == (256, 256) and snapshot["result"]["verdict"] == live["verdict"]
 
 
 def inline_image(data_uri: str) -> Image.Image:

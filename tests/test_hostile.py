@@ -57,10 +57,10 @@ def test_predict_batch_gives_one_plain_row_per_fuzzed_or_odd_file(client, tmp_pa
     paths = write_all(tmp_path, files | good)
     rows = []
     for start in range(0, len(paths), 40):  # MAX_BATCH is 50
-        table, _ = client.predict([handle_file(str(p)) for p in paths[start : start + 40]], api_name="/predict_batch")
-        rows += table["data"]
-    assert [r[0] for r in rows] == [p.name for p in paths]
-    by_name = {r[0]: dict(zip(table["headers"], r)) for r in rows}
+        batch, _ = client.predict([handle_file(str(p)) for p in paths[start : start + 40]], api_name="/predict_batch")
+        rows += batch
+    assert [r["file"] for r in rows] == [p.name for p in paths]
+    by_name = {r["file"]: r for r in rows}
     for row in by_name.values():
         assert bool(row["verdict"]) != bool(row["error"]), row  # a verdict or a reason, never neither or both
         assert not any(g in row["error"] for g in GENERIC), row
@@ -76,8 +76,8 @@ def test_predict_batch_gives_one_plain_row_per_fuzzed_or_odd_file(client, tmp_pa
 def test_webcam_endpoints_give_a_plain_message_on_empty_or_corrupt_frames(client, tmp_path, payload):
     frame = tmp_path / "frame.jpg"
     frame.write_bytes(payload)
-    html, _ = client.predict(handle_file(str(frame)), api_name="/webcam_frame")
-    assert "Cannot use this frame" in html
+    live = client.predict(handle_file(str(frame)), api_name="/webcam_frame")
+    assert live["verdict"] == "none" and "Cannot use this frame" in live["message"]
     with pytest.raises(AppError, match="Cannot use this picture: .*(empty|not an image|malformed|truncated|corrupt)"):
         client.predict(handle_file(str(frame)), api_name="/webcam_snapshot")
 
@@ -102,8 +102,8 @@ def test_a_webcam_snapshot_leaves_no_picture_on_disk(client, served_app):
     folder = served_app["scratch"]
     before = scratch.files_in(folder)
     frame = portrait_files("ai", "tpdne", 1, seed=8)[0]
-    pictures, _, details = client.predict(handle_file(str(frame)), api_name="/webcam_snapshot")
-    assert "data:image/jpeg;base64," in pictures and details["faces"]
+    snapshot = client.predict(handle_file(str(frame)), api_name="/webcam_snapshot")
+    assert snapshot["annotated"].startswith("data:image/jpeg;base64,") and snapshot["result"]["faces"]
     client.predict(handle_file(str(frame)), api_name="/webcam_frame")
     new = scratch.files_in(folder) - before
     # Nothing the app made from the frame (boxed picture, heat maps) is written: only the upload itself, swept

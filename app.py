@@ -281,19 +281,26 @@ def build_demo(service: Service, model_note: str) -> gr.Blocks:
         with gr.Tab("Home"):
             gr.Markdown(HOME.format(model_sentence=insights.model_sentence(config, metrics)))
         with gr.Tab("Insights"):
-            gr.Markdown("## The data")
-            gr.Markdown(insights.dataset_table(metrics) if metrics else "_No dataset counts in this model's report._")
-            if samples:
-                gr.Gallery(samples, label="Samples per source (from the local dataset)", columns=6, height=260)
-            gr.Markdown("## How well it generalises")
-            with gr.Row():
-                for key, title in (("leave_one_out", "Sources left out of training"), ("reshare", "After re-sharing")):
-                    if plots.get(key):
-                        gr.Image(plots[key], label=title, interactive=False, show_label=True)
-            gr.Markdown("## The model on its test split")
-            with gr.Row():
-                for key, title in (("roc", "ROC curve"), ("reliability", "Reliability diagram")):
-                    gr.Image(plots[key], label=title, interactive=False, show_label=True)
+            # Charts first (each read in seconds), every table folded below; all from the model's own report.
+            charts = [
+                ("Per source and generator (test split)", [("per_group", "AI caught · real called AI")]),
+                (
+                    "How well it generalises",
+                    [("leave_one_out", "Sources left out of training"), ("reshare", "After re-sharing")],
+                ),
+                ("Calibration and ranking", [("reliability", "Reliability diagram"), ("roc", "ROC curve")]),
+            ]
+            for heading, row in charts:
+                shown = [(key, title) for key, title in row if plots.get(key)]
+                if shown:
+                    gr.Markdown(f"## {heading}")
+                    with gr.Row():
+                        for key, title in shown:
+                            gr.Image(plots[key], label=title, interactive=False, show_label=True)
+            with gr.Accordion("The data", open=False):
+                gr.Markdown(insights.dataset_table(metrics) if metrics else "_No dataset counts in this model's report._")
+                if samples:
+                    gr.Gallery(samples, label="Samples per source (from the local dataset)", columns=6, height=260)
             with gr.Accordion("All tables", open=False):
                 gr.Markdown(insights.results_markdown(metrics, report))
         with gr.Tab("Predict — upload"):

@@ -18,6 +18,7 @@ PLOT_FILES = {
     "robustness": "robustness.png",
     "leave_one_out": "leave_one_out.png",
     "reshare": "reshare.png",
+    "per_group": "per_source.png",
 }
 HELD_OUT_REAL_GOAL = 0.05  # a held-out real source may have at most this share called AI (issue #9)
 
@@ -119,6 +120,30 @@ def reshare_plot(reshare: dict, path: Path) -> None:
     plt.close(fig)
 
 
+def per_group_plot(test: dict, path: Path) -> None:
+    """Left: each AI source and generator family, the share of its test pictures called AI at the shipped
+    threshold. Right: each real source, the share of its test photos called AI (the costlier mistake)."""
+    ai_rows = {f"source {k}": r for k, r in test["per_source"].items() if r["n_ai"]}
+    ai_rows |= {f"family {k}": r for k, r in test["per_generator"].items() if r["n_ai"]}
+    real = test.get("false_ai_by_source", {})
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4), dpi=110, gridspec_kw={"width_ratios": [1.4, 1]})
+    y = np.arange(len(ai_rows))
+    left.barh(y, [r["ai_recall"] for r in ai_rows.values()], 0.6, color=["tab:blue"] * len(ai_rows))
+    left.set_yticks(y, [f"{name[:36]} (n={r['n_ai']})" for name, r in ai_rows.items()], fontsize=7)
+    left.set(xlim=(0, 1), title="AI pictures called AI (test, shipped threshold)")
+    left.xaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0))
+    y = np.arange(len(real))
+    right.barh(y, list(real.values()), 0.5, color="tab:red")
+    right.axvline(0.02, ls="--", color="black", label="threshold drawn for ≤ 2% (validation)")
+    right.set_yticks(y, list(real))
+    right.set(xlim=(0, max([0.05, *[v * 1.2 for v in real.values()]])), title="Real photos called AI (test)")
+    right.xaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0))
+    right.legend(loc="lower right", fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
 def write_plots(metrics: dict, folder: Path) -> None:
     test = metrics["splits"]["test"]
     roc_plot(test["_probabilities"], folder / PLOT_FILES["roc"], "ROC (test split)")
@@ -127,5 +152,7 @@ def write_plots(metrics: dict, folder: Path) -> None:
         robustness_plot(test, folder / PLOT_FILES["robustness"])
     if "reshare" in test:
         reshare_plot(test["reshare"], folder / PLOT_FILES["reshare"])
+    if "per_source" in test and "per_generator" in test:
+        per_group_plot(test, folder / PLOT_FILES["per_group"])
     if "leave_one_out" in metrics:
         leave_one_out_plot(metrics["leave_one_out"], folder / PLOT_FILES["leave_one_out"])

@@ -143,11 +143,11 @@ def test_a_c2pa_signed_picture_shows_its_provenance_panel(page, tmp_path, real_p
 
 def test_insights_tab_shows_the_models_own_plots(page):
     page.get_by_role("tab", name="Insights").click()
-    page.locator("h2", has_text="How well it generalises").wait_for(timeout=20_000)
-    # Charts first: leave-one-source-out and re-share, then ROC and reliability, all rendered.
-    names = ("leave_one_out.png", "reshare.png", "roc.png", "reliability.png")
+    page.locator("h2", has_text="Per source and generator").wait_for(timeout=20_000)
+    # Charts first: per source and generator, leave-one-source-out and re-share, reliability and ROC.
+    names = ("per_source.png", "leave_one_out.png", "reshare.png", "reliability.png", "roc.png")
     images = page.locator(", ".join(f"img[src*='{name}']" for name in names))
-    assert images.count() == 4
+    assert images.count() == 5
     for i in range(images.count()):
         images.nth(i).scroll_into_view_if_needed()
         page.wait_for_function("img => img.complete && img.naturalWidth > 300", arg=images.nth(i).element_handle())

@@ -141,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
         print("  re-share: " + ", ".join(f"{v} {r['roc_auc']:.3f}" for v, r in result["reshare"].items()))
     previous = json.loads(Path(args.out).read_text()) if Path(args.out).is_file() else {}
     current = {name for name, *_ in CANDIDATES}  # rows of candidates no longer listed are dropped
-    merged = {k: v for k, v in (previous | results).items() if k in current}
+    merged = {k: v for k, v in (previous | results).items() if k in current or "combination" in v}  # + ensemble.py's
     Path(args.out).write_text(json.dumps(merged, indent=1))
     return 0
 

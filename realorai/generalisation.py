@@ -90,8 +90,12 @@ def leave_one_out(
     c: float = DEFAULT_C,
     train_views=("clean",),
     augment_weight: float = 1.0,
+    fit=None,
 ) -> dict:
-    """{"rows": {"ai/<family>" | "real/<source>": {...}}, "summary": {...}}; see the module docstring."""
+    """{"rows": {"ai/<family>" | "real/<source>": {...}}, "summary": {...}}; see the module docstring.
+
+    `fit(train, validation, keep_train, keep_validation)` replaces the shipped recipe (e.g. to measure a
+    combination of heads); it returns anything with `p_ai(features)` and `decision`."""
     splits = (train, validation, test)
     rows: dict[str, dict] = {}
     groups = sorted(set(np.concatenate([s.groups for s in splits]).tolist()))
@@ -99,7 +103,10 @@ def leave_one_out(
         held = [s.groups == group for s in splits]
         if not held[0].any():  # nothing of it in train: nothing to hold out
             continue
-        fitted = fit_recipe(train, validation, c, train_views, ~held[0], ~held[1], augment_weight)
+        if fit is None:
+            fitted = fit_recipe(train, validation, c, train_views, ~held[0], ~held[1], augment_weight)
+        else:
+            fitted = fit(train, validation, ~held[0], ~held[1])
         p_held = np.concatenate([fitted.p_ai(s.views["clean"][h]) for s, h in zip(splits, held)])
         real_test, ai_test = test.labels != AI_INDEX, test.labels == AI_INDEX
         row = {"n": int(len(p_held)), "ai_from": fitted.decision.ai_from, "real_up_to": fitted.decision.real_up_to}

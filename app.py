@@ -50,7 +50,7 @@ regions that drove that verdict.
 **How it works.** A face detector (MTCNN) finds faces; each face is cut as a square and passed to
 {model_sentence}. The raw scores are then *calibrated* (temperature scaling), so "80 %" means right about
 80 % of the time on our validation data, and the line between *Real* and *AI-generated* is drawn for real
-photos first: on validation, no real source had more than 2 % of its photos called AI.
+photos first. {decision_rule}
 
 See **Insights** for how well it works (per source, per generator, after JPEG and resizing) and
 **Take-aways** for what it cannot do.
@@ -279,7 +279,14 @@ def build_demo(service: Service, model_note: str) -> gr.Blocks:
         gr.Markdown(f"<small id='model-note'>{model_note}</small>")
         config = read_config(detector.reference)
         with gr.Tab("Home"):
-            gr.Markdown(HOME.format(model_sentence=insights.model_sentence(config, metrics)))
+            gr.Markdown(
+                HOME.format(
+                    model_sentence=insights.model_sentence(config, metrics),
+                    decision_rule=f"The rule, from the model's report: {metrics['decision']['rule']}."
+                    if metrics and metrics.get("decision", {}).get("rule")
+                    else "",
+                )
+            )
         with gr.Tab("Insights"):
             # Charts first (each read in seconds), every table folded below; all from the model's own report.
             charts = [

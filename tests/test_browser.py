@@ -79,6 +79,9 @@ def page(browser, served_app):
 def test_upload_a_portrait_and_read_the_verdict(page):
     ARTIFACTS.mkdir(exist_ok=True)
     assert page.get_by_text("Real or AI?").first.is_visible()
+    if "MODEL_ID" not in os.environ:  # Home states the live model's own threshold rule, not a typed copy
+        rule = json.loads((BUNDLED_MODEL_DIR / "metrics.json").read_text())["decision"]["rule"]
+        assert rule[:60] in page.locator("body").inner_text()
     page.get_by_role("tab", name="Predict — upload").click()
     path = portrait_files("ai", "sdfd", 1, seed=2)[0]
     page.locator("#upload-files input[type=file]").set_input_files(str(path))

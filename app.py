@@ -7,7 +7,6 @@ The UI only wires components to `realorai.service`; the model is loaded once, at
     python app.py [--model hf-hub:ORG/NAME | PATH] [--host 127.0.0.1] [--port 7860] [--share]
 """
 
-from __future__ import annotations
 
 import argparse
 import functools
@@ -111,6 +110,8 @@ def verdict_html(result: dict) -> str:
         return f"<div class='verdict' style='background:#777'>{result.get('message', 'No result')}</div>"
     colour = "rgb({},{},{})".format(*VERDICT_COLOUR[result["verdict"]])
     detail = f"P(AI) {percent(result['p_ai'])} · confidence {percent(result['confidence'])}"
+    if result.get("verdict_reason", "pixels") != "pixels":  # the headline is not the pixels': say whose numbers these are
+        detail = f"from the pixels alone: P(AI) {percent(result['p_ai'])}"
     if len(result["faces"]) > 1:
         detail += f" · {len(result['faces'])} faces (headline = most AI-looking face)"
     note = f"<small>{result['message']}</small>" if result.get("message") else ""
@@ -325,8 +326,8 @@ def build_demo(service: Service, model_note: str) -> gr.Blocks:
                     example = gr.Image(type="filepath", visible=False, label="Example")
                     examples_slot = gr.Column()  # filled below, once the outputs exist
                 with gr.Column(scale=2):
-                    verdict = gr.HTML(elem_id="upload-verdict")
-                    provenance_panel = gr.HTML(elem_id="upload-provenance")
+                    verdict = gr.HTML(elem_id="upload-verdict", label="Verdict")
+                    provenance_panel = gr.HTML(elem_id="upload-provenance", label="Provenance")
                     scores = gr.Label(label="Calibrated probabilities", num_top_classes=2, show_heading=False)
                     annotated = gr.Image(label="Faces found", type="pil", interactive=False)
                     heatmaps = gr.Image(
@@ -350,7 +351,7 @@ def build_demo(service: Service, model_note: str) -> gr.Blocks:
                     label="I agree that this picture and its result are kept to improve the detector.", value=False
                 )
                 report_send = gr.Button("Send report", elem_id="report-send")
-                report_status = gr.Markdown(elem_id="report-status")
+                report_status = gr.Markdown(elem_id="report-status", label="Report status")
             examples = example_pictures()
             if examples:
                 with examples_slot:

@@ -454,6 +454,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def _stop_like_ctrl_c(signum, frame) -> None:
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second SIGTERM must not interrupt the shutdown itself
     raise KeyboardInterrupt  # Gradio's launch loop closes the server on it; `serve` then empties the folder
 
 

@@ -166,10 +166,12 @@ def test_sigterm_empties_the_scratch_folder_and_a_restart_clears_leftovers(tmp_p
         client.predict(handle_file(str(portrait_files("real", "ffhq", 1, seed=4)[0])), api_name="/predict")
         assert any(p.suffix == ".jpg" for p in scratch.files_in(folder))  # the upload is there while running
         server.send_signal(signal.SIGTERM)
+        time.sleep(0.3)
+        server.send_signal(signal.SIGTERM)  # as `timeout` or a process manager may forward a second one
         output = server.communicate(timeout=60)[0].decode(errors="replace")
     finally:
         server.kill()
-    assert server.returncode == 0, output[-2000:]
+    assert server.returncode == 0 and "Traceback" not in output, output[-2000:]
     assert folder.is_dir() and not any(folder.iterdir()), sorted(folder.rglob("*"))
 
 

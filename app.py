@@ -7,7 +7,6 @@ The UI only wires components to `realorai.service`; the model is loaded once, at
     python app.py [--model hf-hub:ORG/NAME | PATH] [--host 127.0.0.1] [--port 7860] [--share]
 """
 
-
 import argparse
 import functools
 import html
@@ -449,7 +448,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", 7860)))
     parser.add_argument("--share", action="store_true", help="also open a public gradio.live link")
-    parser.add_argument("--concurrency", type=int, default=2, help="requests processed at once; the rest queue in order")
+    parser.add_argument(
+        "--concurrency",
+        type=int,
+        default=2,
+        help="pictures decoded or analysed at once, over all endpoints; the rest wait in order",
+    )
     return parser.parse_args(argv)
 
 

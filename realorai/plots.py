@@ -12,6 +12,8 @@ import matplotlib.ticker  # noqa: E402
 import numpy as np  # noqa: E402
 from sklearn.metrics import roc_curve  # noqa: E402
 
+from .probe import MAX_FALSE_AI_ON_VALIDATION  # noqa: E402
+
 PLOT_FILES = {
     "roc": "roc.png",
     "reliability": "reliability.png",
@@ -134,7 +136,12 @@ def per_group_plot(test: dict, path: Path) -> None:
     left.xaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0))
     y = np.arange(len(real))
     right.barh(y, list(real.values()), 0.5, color="tab:red")
-    right.axvline(0.02, ls="--", color="black", label="threshold drawn for ≤ 2% (validation)")
+    right.axvline(
+        MAX_FALSE_AI_ON_VALIDATION,
+        ls="--",
+        color="black",
+        label=f"threshold drawn for ≤ {MAX_FALSE_AI_ON_VALIDATION:.0%} (validation)",
+    )
     right.set_yticks(y, list(real))
     right.set(xlim=(0, max([0.05, *[v * 1.2 for v in real.values()]])), title="Real photos called AI (test)")
     right.xaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0))

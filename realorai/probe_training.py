@@ -21,13 +21,13 @@ from .features import split_features
 from .generalisation import FittedHead, SplitData, false_ai_by_source, fit_recipe, leave_one_out, reshare_table
 from .metrics import binary_metrics
 from .modeling import HEAD_FILE, WEIGHTS_FILE, ServingConfig, frozen_classifier, save_hub_folder, slim_folder
-from .probe import Decision, LinearHead
+from .probe import MAX_FALSE_AI_ON_VALIDATION, MIN_REAL_SHARE, Decision, LinearHead
 from .reshare import RESHARE
 
 DECISION_RULE = (
-    "AI from the lowest P(AI) at which every real source of the validation split has at most 2% of its photos "
-    "called AI (never below 0.5); real up to the P(AI) under which every real source keeps 90% of its photos; "
-    "uncertain in between"
+    f"AI from the lowest P(AI) at which every real source of the validation split has at most "
+    f"{MAX_FALSE_AI_ON_VALIDATION:.0%} of its photos called AI (never below 0.5); real up to the P(AI) under which "
+    f"every real source keeps {MIN_REAL_SHARE:.0%} of its photos; uncertain in between"
 )
 
 
@@ -167,4 +167,3 @@ def float_runtime_check(
         "mean_abs_p_difference": float(np.abs(p_float - p_served).mean()),
         "verdict_agreement": float(((p_float >= fitted.decision.ai_from) == (p_served >= fitted.decision.ai_from)).mean()),
     }
-

@@ -16,6 +16,7 @@ import torch
 from PIL import Image
 
 from .config import FACE_MARGIN, FACE_SIZE
+from .images import fit_within
 
 Box = tuple[int, int, int, int]  # left, top, right, bottom in image pixels
 
@@ -62,12 +63,7 @@ class FaceDetector:
         self._lock = threading.Lock()  # MTCNN keeps no state, but torch threads are shared: serialise
 
     def detect(self, image: Image.Image) -> list[Face]:
-        scale = min(1.0, self.max_side / max(image.size))
-        small = (
-            image
-            if scale == 1.0
-            else image.resize((max(1, round(image.width * scale)), max(1, round(image.height * scale))), Image.BILINEAR)
-        )
+        small, scale = fit_within(image, self.max_side)
         if min(small.size) < MIN_FACE_PX:
             # A strip (e.g. 2000x64) shrinks below the smallest face MTCNN looks for: no face can be in it,
             # and MTCNN itself fails on an empty image pyramid.

@@ -18,6 +18,8 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from .config import MAX_PIXELS, MIN_SIDE
 
 ImageSource = str | Path | bytes | Image.Image
+# What the loader opens, by file name: the formats below (HEIC/HEIF through pillow-heif; AVIF built into Pillow).
+IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp", ".tif", ".tiff", ".heic", ".heif", ".avif"})
 
 # PIL refuses, at open and before any decoding, images over twice this many pixels. Set process-wide so
 # the same cap guards every decode in the process, including the ones Gradio does for image components.
@@ -68,16 +70,31 @@ def load_image(source: ImageSource, max_pixels: int = MAX_PIXELS, min_side: int 
     return image
 
 
-def _open(source: ImageSource) -> Image.Image:
-    if isinstance(source, Image.Image):
-        return source
+def source_bytes(source: ImageSource) -> bytes | None:
+    """The file's own bytes (metadata intact) for a path or bytes; None for a picture already decoded."""
     if isinstance(source, (str, Path)):
         path = Path(source)
         if not path.is_file():
             raise ImageLoadError(f"no such file: {path.name}")
-        data = path.read_bytes()
-    else:
-        data = bytes(source)
+        return path.read_bytes()
+    if isinstance(source, Image.Image):
+        return None
+    return bytes(source)
+
+
+def fit_within(image: Image.Image, max_side: int) -> tuple[Image.Image, float]:
+    """The picture scaled down (bilinear) so its longer side is at most `max_side`, and the scale used."""
+    scale = min(1.0, max_side / max(image.size))
+    if scale == 1.0:
+        return image, scale
+    size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
+    return image.resize(size, Image.BILINEAR), scale
+
+
+def _open(source: ImageSource) -> Image.Image:
+    data = source_bytes(source)
+    if data is None:
+        return source
     if not data:
         raise ImageLoadError("the file is empty (0 bytes).")
     try:

@@ -19,6 +19,7 @@ from .backbones import Backbone, build_backbone, clip_options
 from .calibration import softmax
 from .config import BUNDLED_MODEL_DIR
 from .faces import DETECT_MAX_SIDE, MIN_SCORE, FaceCrop, FaceDetector, default_detector, face_crops, whole_image_crop
+from .images import fit_within
 from .modeling import ServingConfig, load_classifier, load_head, read_config
 from .preprocess import data_config, eval_transform
 
@@ -235,11 +236,8 @@ def side_by_side(images: list[Image.Image], gap: int = 8) -> Image.Image:
 
 def draw_boxes(image: Image.Image, analysis: Analysis, max_side: int | None = None) -> Image.Image:
     """The picture (scaled down to `max_side` if larger) with each face boxed in its verdict's colour and labelled."""
-    scale = min(1.0, max_side / max(image.size)) if max_side else 1.0
-    if scale < 1.0:
-        canvas = image.resize((max(1, round(image.width * scale)), max(1, round(image.height * scale))), Image.BILINEAR)
-    else:
-        canvas = image.copy()
+    canvas, scale = fit_within(image, max_side) if max_side else (image, 1.0)
+    canvas = canvas.copy() if canvas is image else canvas  # never draw on the caller's picture
     draw = ImageDraw.Draw(canvas)
     width = max(2, round(max(canvas.size) / 250))
     font = ImageFont.load_default(size=max(12, round(max(canvas.size) / 32)))

@@ -16,12 +16,11 @@ import os
 from functools import lru_cache
 from pathlib import Path
 
-from .images import ImageLoadError, load_image
+from .images import IMAGE_SUFFIXES, ImageLoadError, load_image, source_bytes
 from .provenance import read_provenance
 from .service import spreadsheet_safe
 
 COLUMNS = ["file", "face", "box", "face_score", "p_ai", "verdict", "confidence", "face_found", "provenance", "model", "error"]
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp", ".tif", ".tiff", ".heic", ".heif", ".avif"}
 
 
 @lru_cache(maxsize=2)
@@ -36,15 +35,11 @@ def scan_one(detector, name: str, source) -> list[dict]:
     """Rows for one picture: one per face, or one whole-image row (face_found False), or one error row."""
     failed = dict.fromkeys(COLUMNS, None) | {"file": name, "model": detector.name}
     try:
-        if isinstance(source, (str, Path)):
-            if not Path(source).is_file():
-                raise ImageLoadError(f"no such file: {Path(source).name}")
-            source = Path(source).read_bytes()
-        data = source
-        result = detector.analyse(load_image(data)).to_dict()
+        data = source_bytes(source)
+        result = detector.analyse(load_image(source if data is None else data)).to_dict()
         # Provenance from the same bytes; per-face verdicts stay the pixels' own (combine them as the app does
         # with realorai.provenance.combine if a signed declaration should decide).
-        provenance = read_provenance(data).summary if isinstance(data, bytes) else None
+        provenance = None if data is None else read_provenance(data).summary
     except ImageLoadError as err:
         return [failed | {"error": str(err)}]
     except Exception as err:  # one odd file must never end a scan of a million

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from .images import ImageLoadError, ImageSource, load_image
+from .images import ImageLoadError, ImageSource, load_image, source_bytes
 from .predict import VERDICT_TEXT, Analysis, Detector, draw_boxes, heatmap_overlay, side_by_side
 from .provenance import Provenance, combine, read_provenance
 
@@ -82,18 +82,6 @@ def write_csv(rows: list[dict], folder: Path) -> str:
     return str(path)
 
 
-def _original_bytes(source: ImageSource) -> bytes | None:
-    """The file as uploaded (metadata intact), or None for a picture that arrived already decoded."""
-    if isinstance(source, (str, Path)):
-        path = Path(source)
-        if not path.is_file():
-            raise ImageLoadError(f"no such file: {path.name}")
-        return path.read_bytes()
-    if isinstance(source, (bytes, bytearray)):
-        return bytes(source)
-    return None
-
-
 def inline_picture(image: Image.Image, quality: int = 85) -> str:
     """A data: URI of the picture, so it is shown without ever being written to disk."""
     buffer = io.BytesIO()
@@ -130,7 +118,7 @@ class Service:
 
     def _analyse(self, source: ImageSource) -> tuple[Image.Image, Analysis, Provenance]:
         """Decode, find faces, classify; and read provenance from the very bytes that were decoded."""
-        data = _original_bytes(source)
+        data = source_bytes(source)
         image = load_image(data if data is not None else source)
         provenance = read_provenance(data) if data is not None else Provenance([])
         try:

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from realorai.config import LABELS
+from realorai.images import IMAGE_SUFFIXES
 
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff"}
 DEFAULT_GENERATOR = {"real": "camera", "ai": "unknown"}
 
 

@@ -49,3 +49,12 @@ def test_reporting_through_the_app_needs_consent(client, tmp_path, monkeypatch):
     assert "nothing was kept" in refused and not (tmp_path / "reports").exists()
     kept = client.predict([picture], None, details, "ai", "a face swap app", True, api_name="/report_wrong_verdict")
     assert "Thank you" in kept and len(list((tmp_path / "reports" / "ai" / "reports").iterdir())) == 1
+
+
+def test_a_reported_phone_photo_is_collected_by_the_builder(tmp_path, real_portrait):
+    """Reports keep the upload's suffix; the builder reads every suffix the app's loader reads (HEIC too)."""
+    phone = tmp_path / "phone.heic"
+    real_portrait.save(phone, format="HEIF")
+    save_report(phone, "real", RESULT, True, folder=tmp_path / "reports")
+    records, skipped = collect([tmp_path / "reports"])
+    assert [r.path.suffix for r in records] == [".heic"] and not skipped

@@ -28,7 +28,7 @@ from realorai.predict import VERDICT_COLOUR, VERDICT_TEXT, Detector, side_by_sid
 from realorai.provenance import Evidence, describe
 from realorai.reports import ReportRefused, save_report
 from realorai.request_limit import RequestSizeLimit
-from realorai.service import BATCH_COLUMNS, Service, batch_row, inline_picture, limit_heap_arenas, table
+from realorai.service import BATCH_COLUMNS, Service, batch_row, limit_heap_arenas, table
 
 log = logging.getLogger("real-or-ai")
 
@@ -109,16 +109,15 @@ def verdict_html(result: dict) -> str:
         return f"<div class='verdict' style='background:#777'>{result.get('message', 'No result')}</div>"
     colour = "rgb({},{},{})".format(*VERDICT_COLOUR[result["verdict"]])
     detail = f"P(AI) {percent(result['p_ai'])} · confidence {percent(result['confidence'])}"
+    note = f"<small>{result['message']}</small>" if result.get("message") else ""
     if result.get("verdict_reason", "pixels") != "pixels":  # the headline is not the pixels': say whose numbers these are
         detail = f"from the pixels alone: P(AI) {percent(result['p_ai'])}"
-    if len(result["faces"]) > 1:
-        detail += f" · {len(result['faces'])} faces (headline = most AI-looking face)"
-    note = f"<small>{result['message']}</small>" if result.get("message") else ""
-    if result.get("verdict_reason", "pixels") != "pixels":
         note += (
             f"<small>Headline from a {html.escape(result['verdict_reason'])}. "
             f"The pixels alone say: {VERDICT_TEXT[result['pixel_verdict']]}.</small>"
         )
+    if len(result["faces"]) > 1:
+        detail += f" · {len(result['faces'])} faces (headline = most AI-looking face)"
     return (
         f"<div class='verdict' id='verdict' data-verdict='{result['verdict']}' style='background:{colour}'>"
         f"{VERDICT_TEXT[result['verdict']]}<small>{detail}</small>{note}</div>"
@@ -193,7 +192,7 @@ class Api:
 
     def explain(self, image: FileData) -> dict:
         """One picture -> the result, the picture with face boxes and the Grad-CAM heat maps (inline JPEGs)."""
-        return self._explained(uploaded(image))
+        return plain_words(self.service.explain_inline)(uploaded(image))
 
     def webcam_frame(self, frame: FileData) -> dict:
         """One webcam frame -> the verdict for its faces, as the live webcam tab computes it."""
@@ -204,15 +203,7 @@ class Api:
 
     def webcam_snapshot(self, frame: FileData) -> dict:
         """A webcam frame explained, as the snapshot button does."""
-        return self._explained(uploaded(frame))
-
-    def _explained(self, path: str) -> dict:
-        explained = plain_words(self.service.explain)(path)
-        return {
-            "result": self.service.result(explained),
-            "annotated": inline_picture(explained.annotated),
-            "heatmaps": inline_picture(side_by_side(explained.heatmaps)) if explained.heatmaps else None,
-        }
+        return plain_words(self.service.explain_inline)(uploaded(frame))
 
 
 def build_demo(service: Service, model_note: str) -> gr.Blocks:

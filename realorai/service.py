@@ -177,12 +177,20 @@ class Service:
             return {"verdict": "none", "message": "waiting for the camera"}
         return self.predict(frame)
 
+    def explain_inline(self, source: ImageSource) -> dict:
+        """The result, the boxed picture and the heat maps as data: URIs: nothing of it is written to disk."""
+        explained = self.explain(source)
+        return {
+            "result": self.result(explained),
+            "annotated": inline_picture(explained.annotated),
+            "heatmaps": inline_picture(side_by_side(explained.heatmaps)) if explained.heatmaps else None,
+        }
+
     def explain_frame(self, frame: ImageSource) -> tuple[str, dict]:
-        """A webcam snapshot explained, as HTML with the pictures inline: nothing of it is written to disk."""
-        explained = self.explain(frame)
-        pictures = [explained.annotated] + ([side_by_side(explained.heatmaps)] if explained.heatmaps else [])
+        """A webcam snapshot explained, as HTML with the pictures inline, and its result."""
+        inline = self.explain_inline(frame)
+        pictures = [("snapshot with face boxes", inline["annotated"]), ("heat maps per face", inline["heatmaps"])]
         html = "".join(
-            f"<img class='snapshot' alt='{alt}' src='{inline_picture(p)}' style='max-width:100%'>"
-            for alt, p in zip(("snapshot with face boxes", "heat maps per face"), pictures)
+            f"<img class='snapshot' alt='{alt}' src='{uri}' style='max-width:100%'>" for alt, uri in pictures if uri
         )
-        return html, self.result(explained)
+        return html, inline["result"]

@@ -102,6 +102,24 @@ def served_app():
     scratch.empty(folder)
 
 
+def wait_for_app(url: str, server, timeout: float = 180):
+    """A gradio_client Client once `python app.py` (the `server` subprocess) answers; its output if it died."""
+    import time
+
+    from gradio_client import Client
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return Client(url, verbose=False)
+        except Exception:  # not listening yet
+            if server.poll() is not None:
+                output = server.stdout.read()
+                raise AssertionError((output.decode(errors="replace") if isinstance(output, bytes) else output)[-3000:]) from None
+            assert time.monotonic() < deadline, f"the app did not come up in {timeout:.0f} s"
+            time.sleep(0.5)
+
+
 @pytest.fixture(scope="session")
 def client(served_app):
     from gradio_client import Client

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from gradio_client import Client, handle_file
+from gradio_client import handle_file
 from gradio_client.exceptions import AppError
 from PIL import Image
 
@@ -20,7 +20,7 @@ from realorai import scratch
 from realorai.config import MAX_REQUEST_MB
 from realorai.images import ImageLoadError, load_image
 from tests.bad_inputs import encodings, header_mutants, metadata_bombs, strips
-from tests.conftest import REPO, free_port, needs_portraits, portrait_files
+from tests.conftest import REPO, free_port, needs_portraits, portrait_files, wait_for_app
 
 pytestmark = needs_portraits
 GENERIC = ("could not be analysed", "Traceback", "Error\n")
@@ -161,7 +161,7 @@ def test_sigterm_empties_the_scratch_folder_and_a_restart_clears_leftovers(tmp_p
         [sys.executable, "app.py", "--port", str(port)], cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
     )
     try:
-        client = connect(f"http://127.0.0.1:{port}/", server)
+        client = wait_for_app(f"http://127.0.0.1:{port}/", server, timeout=120)
         assert not leftover.exists()
         client.predict(handle_file(str(portrait_files("real", "ffhq", 1, seed=4)[0])), api_name="/predict")
         assert any(p.suffix == ".jpg" for p in scratch.files_in(folder))  # the upload is there while running
@@ -173,17 +173,6 @@ def test_sigterm_empties_the_scratch_folder_and_a_restart_clears_leftovers(tmp_p
         server.kill()
     assert server.returncode == 0 and "Traceback" not in output, output[-2000:]
     assert folder.is_dir() and not any(folder.iterdir()), sorted(folder.rglob("*"))
-
-
-def connect(url: str, server: subprocess.Popen, timeout: float = 120) -> Client:
-    started = time.monotonic()
-    while True:
-        try:
-            return Client(url, verbose=False)
-        except Exception:
-            assert server.poll() is None, server.stdout.read().decode(errors="replace")[-2000:]
-            assert time.monotonic() - started < timeout, "the app did not start"
-            time.sleep(0.5)
 
 
 def test_heic_photos_are_read(tmp_path, real_portrait):

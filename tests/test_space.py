@@ -10,12 +10,11 @@ import json
 import re
 import subprocess
 import sys
-import time
 
 import yaml
-from gradio_client import Client, handle_file
+from gradio_client import handle_file
 
-from tests.conftest import REPO, free_port, needs_portraits, portrait_files
+from tests.conftest import REPO, free_port, needs_portraits, portrait_files, wait_for_app
 
 
 def front_matter() -> dict:
@@ -74,15 +73,7 @@ def test_the_container_command_serves_predictions():
     command[command.index("--port") + 1] = str(port)
     server = subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
-        deadline = time.monotonic() + 180
-        client = None
-        while client is None:
-            assert server.poll() is None, server.stdout.read()[-3000:]
-            assert time.monotonic() < deadline, "the app did not come up in 180 s"
-            try:
-                client = Client(f"http://127.0.0.1:{port}/", verbose=False)
-            except Exception:  # not listening yet
-                time.sleep(1)
+        client = wait_for_app(f"http://127.0.0.1:{port}/", server)
         portrait = portrait_files("ai", "sdfd", 1, seed=3)[0]
         result = client.predict(handle_file(str(portrait)), api_name="/predict")
         # P(AI) on the side of its label; the verdict may be "uncertain" (thresholds favour real photos)

@@ -74,9 +74,13 @@ def clip_timm_model() -> torch.nn.Module:
     return model.eval()
 
 
+# timm's ViT pools the patch tokens this way for these names, then applies the final LayerNorm as `fc_norm`.
+PATCH_POOLS = ("avg", "max", "avgmax")
+
+
 def clip_model_args(depth: int = CLIP_DEPTH, pool: str = "token") -> dict:
-    """timm create_model arguments of CLIP cut after `depth` blocks, pooled by `pool` (token | avg)."""
-    return {"depth": depth} | ({"global_pool": "avg"} if pool == "avg" else {})
+    """timm create_model arguments of CLIP cut after `depth` blocks, pooled by `pool` (token | avg | max | avgmax)."""
+    return {"depth": depth} | ({"global_pool": pool} if pool in PATCH_POOLS else {})
 
 
 def clip_backbone_state(depth: int = CLIP_DEPTH, pool: str = "token") -> dict[str, torch.Tensor]:
@@ -84,7 +88,7 @@ def clip_backbone_state(depth: int = CLIP_DEPTH, pool: str = "token") -> dict[st
     from .modeling import backbone_state
 
     state = backbone_state(clip_timm_model(), depth)
-    if pool == "avg":  # with mean pooling timm applies the final LayerNorm after pooling, as `fc_norm`
+    if pool in PATCH_POOLS:  # pooling patch tokens, timm applies the final LayerNorm after pooling, as `fc_norm`
         state = {("fc_norm." + k.removeprefix("norm.")) if k.startswith("norm.") else k: v for k, v in state.items()}
     return state
 
@@ -135,14 +139,21 @@ def clip_int8(depth: int = CLIP_DEPTH, pool: str = "token", crop_pct: float = 1.
     return Backbone(name, CLIP_ARCHITECTURE, transform, run_truncated, CLIP_ORIGIN)
 
 
-POOLS = {"token": lambda tokens: tokens[:, 0], "avg": lambda tokens: tokens[:, 1:].mean(axis=1)}
+# As timm's `global_pool_nlc`: the class token, or a reduction over the patch tokens (class token excluded).
+# Max keeps the strongest response of any patch: generation artefacts are local, the class token is global.
+POOLS = {
+    "token": lambda tokens: tokens[:, 0],
+    "avg": lambda tokens: tokens[:, 1:].mean(axis=1),
+    "max": lambda tokens: tokens[:, 1:].max(axis=1),
+    "avgmax": lambda tokens: 0.5 * (tokens[:, 1:].max(axis=1) + tokens[:, 1:].mean(axis=1)),
+}
 
 
 def clip_runtime_name(prefix: str, depth: int, pool: str, crop_pct: float) -> str:
     """e.g. clip-b16-int8 (the whole tower), clip-b16-int8-d11, clip-b16-int8-d11-avg-crop: cache keys too."""
     if depth == CLIP_DEPTH and pool == "token" and crop_pct == 1.0:
         return prefix
-    return f"{prefix}-d{depth}" + ("-avg" if pool == "avg" else "") + ("-crop" if crop_pct != 1.0 else "")
+    return f"{prefix}-d{depth}" + ("" if pool == "token" else f"-{pool}") + ("-crop" if crop_pct != 1.0 else "")
 
 
 def truncated_clip_session(depth: int):
@@ -165,14 +176,29 @@ def layer_norm(x: np.ndarray, weight: np.ndarray, bias: np.ndarray, eps: float =
     return (x - mean) / np.sqrt(var + eps) * weight + bias
 
 
-def block_features(all_blocks: np.ndarray, depth: int, pool_index: int = 0) -> np.ndarray:
-    """From all-blocks features: the pre-logits of a CLIP ViT cut after block `depth` (pool `pool_index`
-    of the pools recorded): the pooled token through CLIP's final LayerNorm."""
+def block_features(all_blocks: np.ndarray, depth: int, pool: str = "token", recorded: tuple[str, ...] = ("token",)) -> np.ndarray:
+    """From all-blocks features that recorded the pools `recorded`: the pre-logits of a CLIP ViT cut after
+    block `depth`, pooled by `pool`, through CLIP's final LayerNorm ("avgmax" is derived from avg and max)."""
     width = 768
+
+    def raw(name: str) -> np.ndarray:
+        start = (recorded.index(name) * CLIP_DEPTH + depth - 1) * width
+        return all_blocks[:, start : start + width]
+
+    pooled = 0.5 * (raw("avg") + raw("max")) if pool == "avgmax" and "avgmax" not in recorded else raw(pool)
     norm = clip_timm_model().norm
-    start = (pool_index * CLIP_DEPTH + depth - 1) * width
-    raw = all_blocks[:, start : start + width]
-    return layer_norm(raw, norm.weight.detach().numpy(), norm.bias.detach().numpy())
+    return layer_norm(pooled, norm.weight.detach().numpy(), norm.bias.detach().numpy())
+
+
+def derivable(pool: str, recorded: tuple[str, ...]) -> bool:
+    """Whether `block_features` can give `pool` from all-blocks features that recorded `recorded`."""
+    return pool in recorded or (pool == "avgmax" and {"avg", "max"} <= set(recorded))
+
+
+def recorded_pools(all_blocks_name: str) -> tuple[str, ...]:
+    """The pools an all-blocks backbone recorded, from its name (clip-b16-int8-blocks[-token-avg...][-crop])."""
+    pools = all_blocks_name.removeprefix("clip-b16-int8-blocks").removesuffix("-crop").strip("-")
+    return tuple(pools.split("-")) if pools else ("token",)
 
 
 def clip_block_output(index: int) -> str:
@@ -244,6 +270,7 @@ BACKBONES: dict[str, Callable[[], Backbone]] = {
     "clip-b16-int8-blocks": clip_int8_all_blocks,
     "clip-b16-int8-blocks-token-avg": lambda: clip_int8_all_blocks(("token", "avg")),
     "clip-b16-int8-blocks-token-avg-crop": lambda: clip_int8_all_blocks(("token", "avg"), crop_pct=0.875),
+    "clip-b16-int8-blocks-token-avg-max": lambda: clip_int8_all_blocks(("token", "avg", "max")),
     "dinov2-s14": dinov2_small,
     "mobilenetv2_100": lambda: imagenet_cnn("mobilenetv2_100"),
     "tf_efficientnet_lite2": lambda: imagenet_cnn("tf_efficientnet_lite2"),

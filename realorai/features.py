@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from .backbones import BACKBONES, Backbone, block_features, build_backbone
+from .backbones import BACKBONES, Backbone, block_features, build_backbone, derivable, recorded_pools
 from .reshare import RESHARE, random_reshare
 
 AUGMENT_PREFIX = "augment-"  # view "augment-1": every image through its own seeded random re-share chain
@@ -67,16 +67,19 @@ def split_features(
 
 
 def _from_all_blocks(cache_dir: Path, name: str, split, split_name: str, view: str) -> np.ndarray | None:
-    """A cut CLIP's features from the all-blocks pass, if it was cached: the same INT8 tensors, computed once."""
-    cut = re.fullmatch(r"clip-b16-int8-d(\d+)(-avg)?(-crop)?", name)
+    """A cut CLIP's features from an all-blocks pass, if one was cached: the same INT8 tensors, computed once."""
+    cut = re.fullmatch(r"clip-b16-int8-d(\d+)(?:-(avg|max|avgmax))?(-crop)?", name)
     if not cut:
         return None
-    depth, avg, crop = int(cut.group(1)), bool(cut.group(2)), cut.group(3) or ""
-    sources = [(f"clip-b16-int8-blocks-token-avg{crop}", int(avg))] + ([] if avg or crop else [("clip-b16-int8-blocks", 0)])
-    for source, pool_index in sources:
+    depth, pool, crop = int(cut.group(1)), cut.group(2) or "token", cut.group(3) or ""
+    for pools_recorded in ("-token-avg-max", "-token-avg", ""):
+        source = f"clip-b16-int8-blocks{pools_recorded}{crop}"
+        pools = recorded_pools(source)
+        if not derivable(pool, pools):
+            continue
         blocks = cached_features(cache_dir, source, split, split_name, view)
         if blocks is not None:
-            return block_features(blocks, depth, pool_index)
+            return block_features(blocks, depth, pool, pools)
     return None
 
 

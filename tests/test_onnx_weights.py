@@ -112,3 +112,21 @@ def test_mean_pooling_and_centre_crop_ship_as_plain_timm_settings(real_portrait,
     cosine = (a * b).sum(1) / np.linalg.norm(a, axis=1) / np.linalg.norm(b, axis=1)
     assert (cosine > 0.9).all(), cosine
     assert fast.transform(real_portrait.resize((256, 256))).shape == (3, 224, 224)
+
+
+def test_max_pooling_ships_as_plain_timm_settings(real_portrait, ai_portrait):
+    """pool="max" served by the INT8 graph cut after block 11 equals what the all-blocks pass recorded for the
+    benchmark, and what timm builds from model_args (global_pool="max": CLIP's final norm becomes fc_norm)."""
+    from realorai.backbones import block_features, clip_float, clip_int8_all_blocks
+
+    images = [real_portrait, ai_portrait]
+    fast = clip_int8(depth=11, pool="max")
+    assert fast.name == "clip-b16-int8-d11-max"
+    served = fast.features(images)
+    recorded = block_features(clip_int8_all_blocks(("token", "avg", "max")).features(images), 11, "max", ("token", "avg", "max"))
+    assert np.abs(served - recorded).max() < 1e-4 * np.abs(served).max()
+    floating = clip_float(depth=11, pool="max").features(images)
+    cosine = (served * floating).sum(1) / np.linalg.norm(served, axis=1) / np.linalg.norm(floating, axis=1)
+    assert (cosine > 0.99).all(), cosine  # a max over 196 patches is steadier under INT8 than the class token
+    token = clip_int8(depth=11).features(images)
+    assert np.abs(served - token).max() > 0.1  # a different pooling, not the class token renamed

@@ -58,9 +58,10 @@ class TrainConfig:
     # probe recipe
     backbone: str = "clip-b16-int8"  # runtime whose features train and serve the head (realorai.backbones)
     depth: int = 11  # CLIP blocks kept: the head reads the tokens after this block (1..12)
-    pool: str = "token"  # token (CLIP's class token) | avg (mean patch token)
+    pool: str = "token"  # token (CLIP's class token) | avg | max | avgmax (over the patch tokens, as timm pools)
     probe_crop_pct: float = 1.0  # 1.0: resize the face crop to 224; 0.875: centre 224 of the 256 crop, no resampling
-    augment_weight: float = 1.0  # weight of each augmented copy relative to a clean face
+    augment_weight: float = 1.0  # weight of each augmented copy of a real photo relative to a clean face
+    ai_augment_weight: float = 1.0  # ... of an AI face (less: its copies teach cues unseen generators lack)
     also_fit_on: str = ""  # other runtimes of the same weights (e.g. clip-b16) whose clean features join training
     views: str = "clean,augment-1"  # training views of every face: clean, augment-N (random re-share)
     c: float = 0.05  # inverse L2 strength of the logistic head (on standardised features)
@@ -167,7 +168,7 @@ def train_probe(cfg: TrainConfig) -> Path:
     probe_training.fit_and_save(
         dataset, out, cfg.backbone, _names(cfg.also_fit_on), _names(cfg.views), cfg.c, _cache(cfg), cfg.slim,
         {"depth": cfg.depth, "pool": cfg.pool, "crop_pct": cfg.probe_crop_pct},
-        probe_training.dataset_face_crop(cfg.data), cfg.augment_weight,
+        probe_training.dataset_face_crop(cfg.data), cfg.augment_weight, cfg.ai_augment_weight,
     )  # fmt: skip
     training = {"command": "python " + " ".join(sys.argv), "config": asdict(cfg), "seconds": round(time.time() - started)}
     write_probe_report(out, dataset, cfg, training)
@@ -188,7 +189,7 @@ def write_probe_report(model_dir: Path, dataset, cfg: TrainConfig, training: dic
         "command": "python " + " ".join(sys.argv),
         **probe_training.report(
             model_dir, dataset, cfg.c, _names(cfg.views), _cache(cfg), cfg.leave_one_out, cfg.augment_weight,
-            _names(cfg.also_fit_on),
+            _names(cfg.also_fit_on), cfg.ai_augment_weight,
         ),  # fmt: skip
         "dataset": {name: _counts(split) for name, split in dataset.items()},
     }

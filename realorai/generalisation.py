@@ -58,19 +58,25 @@ def fit_recipe(
     keep_train: np.ndarray | None = None,
     keep_validation: np.ndarray | None = None,
     augment_weight: float = 1.0,
+    ai_augment_weight: float | None = None,
 ) -> FittedHead:
     """Head on the train rows (every listed view stacked), temperature and thresholds on validation (clean).
 
-    Views other than "clean" (augmented copies) count `augment_weight` times a clean face: full weight
-    buys re-share robustness at some cost in generalisation to unseen generators (README, "Tried").
+    Views other than "clean" (augmented copies) count `augment_weight` times a clean face, an AI face's copies
+    `ai_augment_weight` times (None: the same). Re-shared real photos teach the head that a processed photo is
+    not an AI one; re-shared AI faces push it towards cues that survive re-sharing, which carry less well to
+    unseen generators, so they count less in the shipped recipe (README, "Tried").
     """
     keep_train = np.ones(len(train.labels), bool) if keep_train is None else keep_train
     keep_validation = np.ones(len(validation.labels), bool) if keep_validation is None else keep_validation
     features = np.concatenate([train.views[v][keep_train] for v in train_views])
     labels = np.tile(train.labels[keep_train], len(train_views))
     base = balanced_weights(train.labels[keep_train], train.groups[keep_train])
-    weights = np.concatenate([base * (1.0 if v.endswith("clean") else augment_weight) for v in train_views])
-    head = fit_linear_head(features, labels, weights, c)
+    ai = train.labels[keep_train] == AI_INDEX
+    copy_weight = np.where(ai, augment_weight if ai_augment_weight is None else ai_augment_weight, augment_weight)
+    weights = np.concatenate([base * (1.0 if v.endswith("clean") else copy_weight) for v in train_views])
+    used = weights > 0  # a copy at weight 0 is left out, not kept to shift the standardisation
+    head = fit_linear_head(features[used], labels[used], weights[used], c)
     val_features, val_labels = validation.views["clean"][keep_validation], validation.labels[keep_validation]
     temperature = fit_temperature(head.logits(val_features), val_labels)
     p_val = softmax(head.logits(val_features), temperature)[:, AI_INDEX]
@@ -91,6 +97,7 @@ def leave_one_out(
     train_views=("clean",),
     augment_weight: float = 1.0,
     fit=None,
+    ai_augment_weight: float | None = None,
 ) -> dict:
     """{"rows": {"ai/<family>" | "real/<source>": {...}}, "summary": {...}}; see the module docstring.
 
@@ -104,7 +111,7 @@ def leave_one_out(
         if not held[0].any():  # nothing of it in train: nothing to hold out
             continue
         if fit is None:
-            fitted = fit_recipe(train, validation, c, train_views, ~held[0], ~held[1], augment_weight)
+            fitted = fit_recipe(train, validation, c, train_views, ~held[0], ~held[1], augment_weight, ai_augment_weight)
         else:
             fitted = fit(train, validation, ~held[0], ~held[1])
         p_held = np.concatenate([fitted.p_ai(s.views["clean"][h]) for s, h in zip(splits, held)])
@@ -133,6 +140,7 @@ def leave_one_out(
         "c": c,
         "train_views": list(train_views),
         "augment_weight": augment_weight,
+        "ai_augment_weight": augment_weight if ai_augment_weight is None else ai_augment_weight,
     }
 
 

@@ -60,6 +60,7 @@ def fit_and_save(
     clip: dict | None = None,
     face_crop: dict | None = None,
     augment_weight: float = 1.0,
+    ai_augment_weight: float | None = None,
 ) -> FittedHead:
     """Fit the head on train (all views, all runtimes), calibrate and threshold on validation, write the folder.
 
@@ -68,7 +69,7 @@ def fit_and_save(
     clip = clip_options(clip or {})
     backbones = [build_backbone(name, **clip) for name in [backbone, *also_fit_on]]
     train, validation, train_views = training_data(backbones, dataset, views, cache)
-    fitted = fit_recipe(train, validation, c, train_views, augment_weight=augment_weight)
+    fitted = fit_recipe(train, validation, c, train_views, augment_weight=augment_weight, ai_augment_weight=ai_augment_weight)
     print(f"temperature fitted on validation: {fitted.temperature:.3f}; decision band {fitted.decision.band}")
     serving = ServingConfig(
         temperature=fitted.temperature,
@@ -110,6 +111,7 @@ def report(
     leave_out: bool = True,
     augment_weight: float = 1.0,
     also_fit_on: list[str] = (),
+    ai_augment_weight: float | None = None,
 ) -> dict:
     """Everything we report for a probe model: test (clean, per source/generator), re-share, leave-one-out."""
     fitted, serving = load_fitted(folder)
@@ -145,7 +147,9 @@ def report(
     if leave_out:  # every fold refits exactly the shipped recipe: same views, same runtimes
         backbones = [runtime, *(build_backbone(name, **clip) for name in also_fit_on)]
         train, validation, train_views = training_data(backbones, dataset, views, cache)
-        metrics["leave_one_out"] = leave_one_out(train, validation, test, c, train_views, augment_weight)
+        metrics["leave_one_out"] = leave_one_out(
+            train, validation, test, c, train_views, augment_weight, ai_augment_weight=ai_augment_weight
+        )
     return metrics
 
 

@@ -109,3 +109,30 @@ def test_leave_one_out_refits_a_custom_combination_per_fold_without_the_held_out
     # With a real source held out, the default recipe ranks both families above it (AUC ~1); a head on feature
     # 0 alone finds family x but not y, so the row shows the custom fit was the one scored (~0.75).
     assert 0.6 < rows["real/a"]["roc_auc"] < 0.85
+
+
+def test_ai_faces_copies_can_weigh_less_than_real_photos_copies():
+    """ai_augment_weight scales only the AI faces' augmented copies: at 0 the head is exactly the one fitted on
+    the clean faces plus the real photos' copies; unset, both classes' copies weigh augment_weight."""
+    from realorai.generalisation import DEFAULT_C
+
+    train, validation = synthetic(150, 0), synthetic(60, 1)
+    rng = np.random.default_rng(3)
+    train.views["augment-1"] = train.views["clean"] + rng.normal(0, 1.5, train.views["clean"].shape)
+    views = ("clean", "augment-1")
+    without_ai_copies = fit_recipe(train, validation, train_views=views, ai_augment_weight=0.0).head
+
+    real = train.labels != AI_INDEX
+    base = balanced_weights(train.labels, train.groups)
+    expected = fit_linear_head(
+        np.concatenate([train.views["clean"], train.views["augment-1"][real]]),
+        np.concatenate([train.labels, train.labels[real]]),
+        np.concatenate([base, base[real]]),
+        DEFAULT_C,
+    )
+    np.testing.assert_allclose(without_ai_copies.weight, expected.weight, rtol=1e-6, atol=1e-9)
+    with_ai_copies = fit_recipe(train, validation, train_views=views).head
+    assert np.abs(with_ai_copies.weight - without_ai_copies.weight).max() > 1e-3
+    half = fit_recipe(train, validation, train_views=views, augment_weight=0.5).head
+    same = fit_recipe(train, validation, train_views=views, augment_weight=0.5, ai_augment_weight=0.5).head
+    np.testing.assert_array_equal(half.weight, same.weight)

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 from datasets import load_from_disk
 
-from realorai.backbones import block_features
+from realorai.backbones import block_features, derivable, recorded_pools
 from realorai.features import cached_features
 from realorai.generalisation import SplitData, false_ai_by_source, fit_recipe, leave_one_out, reshare_table
 from realorai.reshare import RESHARE
@@ -24,7 +24,8 @@ from realorai.reshare import RESHARE
 AUG = ("clean", "augment-1")
 BLOCKS = "clip-b16-int8-blocks"  # CLIP's class token after every block, one pass; "@N" picks block N
 CROPPED = "clip-b16-int8-blocks-token-avg-crop"  # class and mean patch tokens, centre crop; "@N:token|avg"
-# (name, backbones whose features are concatenated, training views, C[, weight of augmented views])
+ALL_POOLS = "clip-b16-int8-blocks-token-avg-max"  # class, mean and max patch tokens; "@N:token|avg|max"
+# (name, backbones whose features are concatenated, training views, C[, weight of augmented copies[, of AI ones]])
 CANDIDATES = [
     ("mobilenetv2 (ImageNet) probe", ["mobilenetv2_100"], AUG, 0.05),
     ("mobilenetv2 (ImageNet) probe, no augmentation", ["mobilenetv2_100"], ("clean",), 0.05),
@@ -39,26 +40,41 @@ CANDIDATES = [
     ("clip-b16 block 10 probe", [f"{BLOCKS}@10"], AUG, 0.05),
     ("clip-b16 block 11 probe, C=0.5", [f"{BLOCKS}@11"], AUG, 0.5),
     ("clip-b16 block 11 probe, augmented copies at 1/4 weight", [f"{BLOCKS}@11"], AUG, 0.05, 0.25),
-    ("clip-b16 block 11 probe (shipped recipe, INT8 features only)", [f"{BLOCKS}@11"], AUG, 0.05),
+    ("clip-b16 block 11 probe (shipped recipe, INT8 features only)", [f"{BLOCKS}@11"], AUG, 0.05),  # until this session
     # CLIP with a CNN: Lite2's worst held-out family beat CLIP's (text-to-image), so the two may be complementary.
     ("clip-b16 block 11 + efficientnet-lite2 probe", [f"{BLOCKS}@11", "tf_efficientnet_lite2"], AUG, 0.05),
     ("clip-b16 block 11 + efficientnet-lite2 probe, C=0.02", [f"{BLOCKS}@11", "tf_efficientnet_lite2"], AUG, 0.02),
     # Mean patch token instead of the class token; a centre 224 crop of the 256 face instead of a resize.
     ("clip-b16 block 11 probe, centre crop, no augmentation", [f"{CROPPED}@11:token"], ("clean",), 0.05),
     ("clip-b16 block 11 mean-token probe, centre crop, no augmentation", [f"{CROPPED}@11:avg"], ("clean",), 0.05),
+    # Max over the patch tokens (timm global_pool="max"): a local artefact anywhere in the face can set a feature.
+    *[(f"clip-b16 block {n} max-pool probe", [f"{ALL_POOLS}@{n}:max"], AUG, 0.05) for n in (9, 10, 11, 12)],
+    ("clip-b16 block 11 max-pool probe, no augmentation", [f"{ALL_POOLS}@11:max"], ("clean",), 0.05),
+    ("clip-b16 block 11 avgmax-pool probe", [f"{ALL_POOLS}@11:avgmax"], AUG, 0.05),
+    # Re-shared copies of real photos at full weight, of AI faces at less (see fit_recipe).
+    *[
+        (f"clip-b16 block 11 probe, AI copies at weight {w}" + (f", C={c}" if c != 0.05 else ""), [f"{BLOCKS}@11"], AUG, c, 1, w)
+        for c in (0.05, 0.02)
+        for w in (0.0, 0.05, 0.1, 0.25, 0.5)
+    ],
 ]
 
 
 def features_of(cache: Path, spec: str, split, name: str, view: str) -> np.ndarray | None:
     """Cached features of a backbone, or of CLIP cut after a block: "clip-b16-int8-blocks...@N[:POOL]"
-    (POOL one of the pools that backbone recorded, e.g. token or avg)."""
+    (POOL one of the pools that backbone recorded, e.g. token or avg). A CLIP cut is read from any all-blocks
+    pass (same crop) that recorded its pool: they hold the same INT8 tensors."""
     backbone, _, cut = spec.partition("@")
-    features = cached_features(cache, backbone, split, name, view)
-    if features is None or not cut:
-        return features
+    if not cut:
+        return cached_features(cache, backbone, split, name, view)
     depth, _, pool = cut.partition(":")
-    pools = backbone.removeprefix("clip-b16-int8-blocks").removesuffix("-crop").strip("-").split("-") if "-" in backbone else []
-    return block_features(features, int(depth), pools.index(pool) if pool else 0)
+    pool = pool or "token"
+    crop = "-crop" if backbone.endswith("-crop") else ""
+    for source in dict.fromkeys([backbone, f"{ALL_POOLS}{crop}"]):
+        features = cached_features(cache, source, split, name, view)
+        if features is not None and derivable(pool, recorded_pools(source)):
+            return block_features(features, int(depth), pool, recorded_pools(source))
+    return None
 
 
 def load_split(dataset, name: str, backbones: list[str], views, cache: Path, optional=()) -> SplitData | None:
@@ -74,13 +90,15 @@ def load_split(dataset, name: str, backbones: list[str], views, cache: Path, opt
     return SplitData.from_split(dataset[name], loaded)
 
 
-def evaluate_candidate(dataset, backbones, train_views, c, cache: Path, augment_weight: float = 1.0) -> dict | None:
+def evaluate_candidate(
+    dataset, backbones, train_views, c, cache: Path, augment_weight: float = 1.0, ai_augment_weight: float | None = None
+) -> dict | None:
     train = load_split(dataset, "train", backbones, train_views, cache)
     validation = load_split(dataset, "validation", backbones, ("clean",), cache)
     test = load_split(dataset, "test", backbones, ("clean",), cache, optional=tuple(RESHARE))
     if train is None or validation is None or test is None:
         return None
-    fitted = fit_recipe(train, validation, c, train_views, augment_weight=augment_weight)
+    fitted = fit_recipe(train, validation, c, train_views, augment_weight=augment_weight, ai_augment_weight=ai_augment_weight)
     p_test = fitted.p_ai(test.views["clean"])
     reshare = reshare_table(fitted, test)
     return {
@@ -93,7 +111,10 @@ def evaluate_candidate(dataset, backbones, train_views, c, cache: Path, augment_
         "reshare": reshare,
         "reshare_worst_drop": max(r["auc_drop"] for r in reshare.values()) if len(reshare) > 1 else None,
         "augment_weight": augment_weight,
-        "leave_one_out": leave_one_out(train, validation, test, c, train_views, augment_weight),
+        "ai_augment_weight": augment_weight if ai_augment_weight is None else ai_augment_weight,
+        "leave_one_out": leave_one_out(
+            train, validation, test, c, train_views, augment_weight, ai_augment_weight=ai_augment_weight
+        ),
     }
 
 
@@ -124,10 +145,10 @@ def main(argv: list[str] | None = None) -> int:
         "| candidate | held-out AI AUC mean | worst | worst AI recall | held-out real called AI, mean | worst | "
         "worst re-share AUC drop | pooled test AUC |\n|---|---:|---:|---:|---:|---:|---:|---:|"
     )
-    for name, backbones, views, c, *weight in CANDIDATES:
+    for name, backbones, views, c, *weights in CANDIDATES:
         if wanted and name not in wanted:
             continue
-        result = evaluate_candidate(dataset, backbones, views, c, Path(args.cache), *weight)
+        result = evaluate_candidate(dataset, backbones, views, c, Path(args.cache), *weights)
         if result is None:
             print(f"| {name} | features not cached: run `python -m realorai.features --backbone ...` first |")
             continue

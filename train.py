@@ -37,6 +37,7 @@ from realorai import probe_training
 from realorai.calibration import fit_temperature, softmax
 from realorai.config import AI_INDEX, LABELS
 from realorai.evaluation import FaceDataset, evaluate_split, grouped_metrics, predict_logits
+from realorai.generalisation import AI_COPY_WEIGHT, DEFAULT_C
 from realorai.metrics import binary_metrics
 from realorai.model_card import render_model_card
 from realorai.modeling import BACKBONE, SERVING_KEY, ServingConfig, load_classifier, materialize, new_classifier, save_hub_folder
@@ -61,10 +62,10 @@ class TrainConfig:
     pool: str = "token"  # token (CLIP's class token) | avg | max | avgmax (over the patch tokens, as timm pools)
     probe_crop_pct: float = 1.0  # 1.0: resize the face crop to 224; 0.875: centre 224 of the 256 crop, no resampling
     augment_weight: float = 1.0  # weight of each augmented copy of a real photo relative to a clean face
-    ai_augment_weight: float = 1.0  # ... of an AI face (less: its copies teach cues unseen generators lack)
+    ai_augment_weight: float = AI_COPY_WEIGHT  # ... of an AI face (less: its copies teach cues unseen generators lack)
     also_fit_on: str = ""  # other runtimes of the same weights (e.g. clip-b16) whose clean features join training
     views: str = "clean,augment-1"  # training views of every face: clean, augment-N (random re-share)
-    c: float = 0.05  # inverse L2 strength of the logistic head (on standardised features)
+    c: float = DEFAULT_C  # inverse L2 strength of the logistic head (on standardised features)
     cache: str = "data/features"  # feature cache; "" = none
     leave_one_out: bool = True  # also refit without each source and report it (seconds on cached features)
     slim: bool = True  # ship the head only; the frozen backbone is rebuilt from its wheel on first load

@@ -22,6 +22,7 @@ from realorai.generalisation import SplitData, false_ai_by_source, fit_recipe, l
 from realorai.reshare import RESHARE
 
 AUG = ("clean", "augment-1")
+AUG2 = ("clean", "augment-1", "augment-2")
 BLOCKS = "clip-b16-int8-blocks"  # CLIP's class token after every block, one pass; "@N" picks block N
 CROPPED = "clip-b16-int8-blocks-token-avg-crop"  # class and mean patch tokens, centre crop; "@N:token|avg"
 ALL_POOLS = "clip-b16-int8-blocks-token-avg-max"  # class, mean and max patch tokens; "@N:token|avg|max"
@@ -55,7 +56,12 @@ CANDIDATES = [
     *[
         (f"clip-b16 block 11 probe, AI copies at weight {w}" + (f", C={c}" if c != 0.05 else ""), [f"{BLOCKS}@11"], AUG, c, 1, w)
         for c in (0.05, 0.02)
-        for w in (0.0, 0.05, 0.1, 0.25, 0.5)
+        for w in (0.0, 0.05, 0.1, 0.25, 0.5, 0.75, 1.0)
+    ],
+    # Two re-shared copies of every face instead of one.
+    *[
+        (f"clip-b16 block 11 probe, two re-shared copies, AI copies at weight {w}, C=0.02", [f"{BLOCKS}@11"], AUG2, 0.02, 1, w)
+        for w in (0.05, 0.125, 0.25)
     ],
 ]
 

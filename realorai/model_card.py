@@ -151,6 +151,19 @@ SELECTION_TEXT = {
 }
 
 
+def _copy_weights(train_config: dict) -> str:
+    """How much a re-shared copy counts against a clean face, per class, where that differs from 1."""
+    real = train_config.get("augment_weight", 1.0)
+    ai = train_config.get("ai_augment_weight", real)  # older runs weighed both classes' copies alike
+    if real == ai == 1.0:
+        return ""
+    return (
+        f" (against a clean face's weight of 1, a real photo's copy weighs {real:g} and an AI face's {ai:g}: "
+        "re-shared real photos teach the head that processing is no sign of AI, while re-shared AI faces push it "
+        "towards cues that survive re-sharing but carry less well to unseen generators)"
+    )
+
+
 def training_text(metrics: dict, config: dict) -> str:
     """How the model was trained, in words, from its own recorded configuration."""
     train_config = metrics.get("training", {}).get("config", {})  # reports older than a setting lack its key
@@ -168,6 +181,7 @@ def training_text(metrics: dict, config: dict) -> str:
             f"pooled features of every training face in {len(views)} views — clean and {copies} randomly re-shared "
             f"cop{'y' if copies == 1 else 'ies'} (resize, JPEG, WebP, crop, "
             "blur, flip) — on both classes"
+            + _copy_weights(train_config)
             + (
                 f", plus the clean features from timm's float path ({', '.join(extra)}), so the same head holds for "
                 "the INT8 runtime the app uses and for `timm.create_model`"

@@ -58,6 +58,8 @@ CANDIDATES = [
         for c in (0.05, 0.02)
         for w in (0.0, 0.05, 0.1, 0.25, 0.5, 0.75, 1.0)
     ],
+    # The shipped weighting at the neighbouring depths.
+    *[(f"clip-b16 block {n} probe, AI copies at weight 0.5, C=0.02", [f"{BLOCKS}@{n}"], AUG, 0.02, 1, 0.5) for n in (10, 12)],
     # Two re-shared copies of every face instead of one.
     *[
         (f"clip-b16 block 11 probe, two re-shared copies, AI copies at weight {w}, C=0.02", [f"{BLOCKS}@11"], AUG2, 0.02, 1, w)

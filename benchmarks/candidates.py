@@ -98,32 +98,55 @@ def load_split(dataset, name: str, backbones: list[str], views, cache: Path, opt
     return SplitData.from_split(dataset[name], loaded)
 
 
-def evaluate_candidate(
-    dataset, backbones, train_views, c, cache: Path, augment_weight: float = 1.0, ai_augment_weight: float | None = None
-) -> dict | None:
+def load_splits(dataset, backbones, train_views, cache: Path):
+    """Train under `train_views`, validation clean, test clean plus every re-share chain cached; None if missing."""
     train = load_split(dataset, "train", backbones, train_views, cache)
     validation = load_split(dataset, "validation", backbones, ("clean",), cache)
     test = load_split(dataset, "test", backbones, ("clean",), cache, optional=tuple(RESHARE))
-    if train is None or validation is None or test is None:
-        return None
-    fitted = fit_recipe(train, validation, c, train_views, augment_weight=augment_weight, ai_augment_weight=ai_augment_weight)
-    p_test = fitted.p_ai(test.views["clean"])
+    return None if train is None or validation is None or test is None else (train, validation, test)
+
+
+def benchmark_arguments(doc: str) -> argparse.ArgumentParser:
+    """--data, --cache and --out, as every benchmark over cached features takes them."""
+    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", default="data/portraits-faces")
+    parser.add_argument("--cache", default="data/features")
+    parser.add_argument("--out", default="benchmarks/candidates.json")
+    return parser
+
+
+def measure(fit, train: SplitData, validation: SplitData, test: SplitData, **recorded) -> dict:
+    """One benchmark row: `fit` on all of train, its re-share table on test, and the leave-one-out table of the
+    same fit refitted per fold. `recorded` (backbones, views, C, ...) is stored with it."""
+    fitted = fit(train, validation)
     reshare = reshare_table(fitted, test)
+    drops = [r["auc_drop"] for r in reshare.values() if r["auc_drop"] is not None]
     return {
-        "backbones": backbones,
-        "train_views": list(train_views),
-        "c": c,
+        **recorded,
         "test_auc": reshare["clean"]["roc_auc"],
-        "test_false_ai_by_source": false_ai_by_source(p_test, test, fitted.decision.ai_from),
+        "test_false_ai_by_source": false_ai_by_source(fitted.p_ai(test.views["clean"]), test, fitted.decision.ai_from),
         "decision": list(fitted.decision.band),
         "reshare": reshare,
-        "reshare_worst_drop": max(r["auc_drop"] for r in reshare.values()) if len(reshare) > 1 else None,
-        "augment_weight": augment_weight,
-        "ai_augment_weight": augment_weight if ai_augment_weight is None else ai_augment_weight,
-        "leave_one_out": leave_one_out(
-            train, validation, test, c, train_views, augment_weight, ai_augment_weight=ai_augment_weight
-        ),
+        "reshare_worst_drop": max(drops) if drops else None,
+        "leave_one_out": leave_one_out(train, validation, test, fit=fit),
     }
+
+
+def evaluate_candidate(
+    dataset, backbones, train_views, c, cache: Path, augment_weight: float = 1.0, ai_augment_weight: float | None = None
+) -> dict | None:
+    splits = load_splits(dataset, backbones, train_views, cache)
+    if splits is None:
+        return None
+
+    def fit(train, validation, keep_train=None, keep_validation=None):
+        return fit_recipe(train, validation, c, train_views, keep_train, keep_validation, augment_weight, ai_augment_weight)
+
+    return measure(
+        fit, *splits,
+        backbones=backbones, train_views=list(train_views), c=c, augment_weight=augment_weight,
+        ai_augment_weight=augment_weight if ai_augment_weight is None else ai_augment_weight,
+    )  # fmt: skip
 
 
 def _signed(value: float | None) -> str:
@@ -140,10 +163,7 @@ def row(name: str, result: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", default="data/portraits-faces")
-    parser.add_argument("--cache", default="data/features")
-    parser.add_argument("--out", default="benchmarks/candidates.json")
+    parser = benchmark_arguments(__doc__)
     parser.add_argument("--only", default="", help="';'-separated candidate names (default: all with cached features)")
     args = parser.parse_args(argv)
     dataset = load_from_disk(args.data)

@@ -9,7 +9,6 @@ Rules: "mean-logit" (average of the two calibrated logits) and "min" (call AI on
 
 from __future__ import annotations
 
-import argparse
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,10 +16,9 @@ from pathlib import Path
 import numpy as np
 from datasets import load_from_disk
 
-from benchmarks.candidates import AUG, BLOCKS, load_split, row
-from realorai.generalisation import SplitData, false_ai_by_source, fit_recipe, leave_one_out, reshare_table
+from benchmarks.candidates import AUG, BLOCKS, benchmark_arguments, load_split, load_splits, measure, row
+from realorai.generalisation import SplitData, fit_recipe
 from realorai.probe import Decision, real_first_decision
-from realorai.reshare import RESHARE
 
 C = 0.05  # the recipe's C when these rows were measured (README "Tried"); the shipped one is now 0.02
 
@@ -70,35 +68,16 @@ def fitter(slices: list[slice], rule: str, c: float, views):
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", default="data/portraits-faces")
-    parser.add_argument("--cache", default="data/features")
-    parser.add_argument("--out", default="benchmarks/candidates.json")
-    args = parser.parse_args(argv)
+    args = benchmark_arguments(__doc__).parse_args(argv)
     dataset, cache = load_from_disk(args.data), Path(args.cache)
-    train = load_split(dataset, "train", PARTS, AUG, cache)
-    validation = load_split(dataset, "validation", PARTS, ("clean",), cache)
-    test = load_split(dataset, "test", PARTS, ("clean",), cache, optional=tuple(RESHARE))
+    train, validation, test = load_splits(dataset, PARTS, AUG, cache)
     width = load_split(dataset, "validation", PARTS[:1], ("clean",), cache).views["clean"].shape[1]
     slices = [slice(0, width), slice(width, None)]
     results = {}
     for rule in RULES:
         name = f"clip-b16 block 11 with efficientnet-lite2, scores combined by {rule}"
         fit = fitter(slices, rule, C, AUG)
-        fitted = fit(train, validation)
-        reshare = reshare_table(fitted, test)
-        results[name] = {
-            "backbones": PARTS,
-            "combination": rule,
-            "train_views": list(AUG),
-            "c": C,
-            "test_auc": reshare["clean"]["roc_auc"],
-            "test_false_ai_by_source": false_ai_by_source(fitted.p_ai(test.views["clean"]), test, fitted.decision.ai_from),
-            "decision": list(fitted.decision.band),
-            "reshare": reshare,
-            "reshare_worst_drop": max(r["auc_drop"] for r in reshare.values()),
-            "leave_one_out": leave_one_out(train, validation, test, fit=fit),
-        }
+        results[name] = measure(fit, train, validation, test, backbones=PARTS, combination=rule, train_views=list(AUG), c=C)
         print(row(name, results[name]), flush=True)
         for group, r in results[name]["leave_one_out"]["rows"].items():
             score = f"recall {r['recall']:.3f}" if r["kind"] == "ai" else f"called AI {r['false_ai_rate']:.3f}"

@@ -14,7 +14,6 @@ The same is tried for re-sharing: the directions along which a face's features m
 
 from __future__ import annotations
 
-import argparse
 import json
 from pathlib import Path
 
@@ -22,12 +21,11 @@ import numpy as np
 from datasets import load_from_disk
 from sklearn.linear_model import LogisticRegression
 
-from benchmarks.candidates import ALL_POOLS, AUG, load_split, row
+from benchmarks.candidates import ALL_POOLS, AUG, benchmark_arguments, load_splits, measure, row
 from realorai.calibration import fit_temperature, softmax
 from realorai.config import AI_INDEX
-from realorai.generalisation import FittedHead, false_ai_by_source, leave_one_out, reshare_table
+from realorai.generalisation import FittedHead
 from realorai.probe import LinearHead, balanced_weights, real_first_decision
-from realorai.reshare import RESHARE
 
 C = 0.05  # the recipe's C when these rows were measured (README "Tried"); the shipped one is now 0.02
 
@@ -99,37 +97,20 @@ VARIANTS = [
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", default="data/portraits-faces")
-    parser.add_argument("--cache", default="data/features")
-    parser.add_argument("--out", default="benchmarks/candidates.json")
-    args = parser.parse_args(argv)
+    args = benchmark_arguments(__doc__).parse_args(argv)
     dataset, cache = load_from_disk(args.data), Path(args.cache)
     parts = [f"{ALL_POOLS}@11:token"]
-    train = load_split(dataset, "train", parts, AUG, cache)
-    validation = load_split(dataset, "validation", parts, ("clean",), cache)
-    test = load_split(dataset, "test", parts, ("clean",), cache, optional=tuple(RESHARE))
+    train, validation, test = load_splits(dataset, parts, AUG, cache)
     results = {}
     for variant, remove, rounds, views, reshare_dims in VARIANTS:
         name = f"clip-b16 block 11 probe, {variant}"
         fit = fitter(remove, rounds, views=views, reshare_dims=reshare_dims)
-        fitted = fit(train, validation)
-        reshare = reshare_table(fitted, test)
-        results[name] = {
-            "backbones": parts,
-            "shortcuts_removed": list(remove),
-            "rounds": rounds,
-            "reshare_directions_removed": reshare_dims,
-            "train_views": list(views),
-            "c": C,
-            "test_auc": reshare["clean"]["roc_auc"],
-            "test_false_ai_by_source": false_ai_by_source(fitted.p_ai(test.views["clean"]), test, fitted.decision.ai_from),
-            "decision": list(fitted.decision.band),
-            "reshare": reshare,
-            "reshare_worst_drop": max(r["auc_drop"] for r in reshare.values()) if len(reshare) > 1 else None,
-            "leave_one_out": leave_one_out(train, validation, test, fit=fit),
-            "combination": "shortcut removal",  # kept by candidates.py's merge, like ensemble.py's rows
-        }
+        results[name] = measure(
+            fit, train, validation, test,
+            backbones=parts, shortcuts_removed=list(remove), rounds=rounds, reshare_directions_removed=reshare_dims,
+            train_views=list(views), c=C,
+            combination="shortcut removal",  # kept by candidates.py's merge, like ensemble.py's rows
+        )  # fmt: skip
         print(row(name, results[name]), flush=True)
     previous = json.loads(Path(args.out).read_text()) if Path(args.out).is_file() else {}
     Path(args.out).write_text(json.dumps(previous | results, indent=1))

@@ -136,14 +136,13 @@ def leave_one_out(
                 "called_real": float((p_held <= fitted.decision.real_up_to).mean()),
             }
         rows[group] = row
-    return {
-        "rows": rows,
-        "summary": summarise(rows),
+    recipe = {  # what the folds ran; a custom `fit` records its own settings
         "c": c,
         "train_views": list(train_views),
         "augment_weight": augment_weight,
         "ai_augment_weight": augment_weight if ai_augment_weight is None else ai_augment_weight,
     }
+    return {"rows": rows, "summary": summarise(rows), **(recipe if fit is None else {})}
 
 
 def summarise(rows: dict[str, dict]) -> dict:

@@ -79,6 +79,11 @@ def robustness_plot(metrics: dict, path: Path) -> None:
     plt.close(fig)
 
 
+def _label_shares(ax, bars) -> None:
+    """Write each bar's share beside it: a real source with 0% called AI shows "0.0%", not an empty row."""
+    ax.bar_label(bars, labels=[f"{bar.get_width():.1%}" for bar in bars], padding=3, fontsize=7)
+
+
 def leave_one_out_plot(leave_one_out: dict, path: Path) -> None:
     """Left: each AI family never seen in training (AUC, share caught). Right: each real source never seen
     (share of its photos called AI, with the goal line)."""
@@ -87,14 +92,15 @@ def leave_one_out_plot(leave_one_out: dict, path: Path) -> None:
     real = {k.removeprefix("real/"): r for k, r in rows.items() if r["kind"] == "real"}
     fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4), dpi=110, gridspec_kw={"width_ratios": [1.3, 1]})
     y = np.arange(len(ai))
-    left.barh(y + 0.2, [r["roc_auc"] for r in ai.values()], 0.4, label="ROC-AUC vs real test photos")
-    left.barh(y - 0.2, [r["recall"] for r in ai.values()], 0.4, label="share caught at the threshold")
+    auc = left.barh(y + 0.2, [r["roc_auc"] for r in ai.values()], 0.4, label="ROC-AUC vs real test photos")
+    left.bar_label(auc, labels=[f"{bar.get_width():.2f}" for bar in auc], padding=3, fontsize=7)
+    _label_shares(left, left.barh(y - 0.2, [r["recall"] for r in ai.values()], 0.4, label="share caught at the threshold"))
     left.set_yticks(y, [name[:28] for name in ai])
-    left.set(xlim=(0, 1), title="AI family left out of training")
+    left.set(xlim=(0, 1.1), title="AI family left out of training")
     left.axvline(0.9, ls=":", color="grey")
-    left.legend(loc="lower left", fontsize=7)
+    left.legend(loc="upper center", bbox_to_anchor=(0.5, -0.08), ncol=2, fontsize=7)  # below: bars fill the axes
     y = np.arange(len(real))
-    right.barh(y, [r["false_ai_rate"] for r in real.values()], 0.5, color="tab:red")
+    _label_shares(right, right.barh(y, [r["false_ai_rate"] for r in real.values()], 0.5, color="tab:red"))
     right.axvline(HELD_OUT_REAL_GOAL, ls="--", color="black", label=f"goal ≤ {HELD_OUT_REAL_GOAL:.0%}")
     right.set_yticks(y, list(real))
     top = max([HELD_OUT_REAL_GOAL * 2, *[r["false_ai_rate"] * 1.2 for r in real.values()]])
@@ -135,7 +141,7 @@ def per_group_plot(test: dict, path: Path) -> None:
     left.set(xlim=(0, 1), title="AI pictures called AI (test, shipped threshold)")
     left.xaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0))
     y = np.arange(len(real))
-    right.barh(y, list(real.values()), 0.5, color="tab:red")
+    _label_shares(right, right.barh(y, list(real.values()), 0.5, color="tab:red"))
     right.axvline(
         MAX_FALSE_AI_ON_VALIDATION,
         ls="--",

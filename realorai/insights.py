@@ -76,13 +76,28 @@ def model_sentence(config: dict, metrics: dict | None) -> str:
             f"a frozen, general-purpose image encoder — {weights_origin(config['architecture'])} — whose features "
             f"feed a linear classifier trained on real portraits ({sources_seen(metrics)}) and AI portraits "
             f"(generator families: {generators}). Every training face was also shown in randomly re-shared copies "
-            "(downscaled, re-compressed as JPEG or WebP, cropped, blurred), so a photo that went through social "
-            "media is judged like the original"
+            "(downscaled, re-compressed as JPEG or WebP, cropped, blurred)" + _reshare_clause(metrics or {})
         )
     return (
         f"a convolutional network ({config.get('architecture', 'unknown')}, pretrained on ImageNet) fine-tuned on "
         f"real portraits ({sources_seen(metrics)}) and AI portraits (generator families: {generators}), with JPEG "
         "re-compression, resizing and blur on both classes"
+    )
+
+
+def _reshare_clause(metrics: dict) -> str:
+    """What training on re-shared copies buys, as the model's own re-share table says it."""
+    config = metrics.get("training", {}).get("config", {})
+    reshare = metrics.get("splits", {}).get("test", {}).get("reshare", {})
+    if config.get("ai_augment_weight", 1.0) >= config.get("augment_weight", 1.0) or len(reshare) < 2:
+        return ", so a photo that went through social media is judged like the original"
+    worst = min((r for name, r in reshare.items() if name != "clean"), key=lambda r: r["ai_recall"])
+    return (
+        f", an AI face's copies at {config['ai_augment_weight']:g} of a real photo's weight (at full weight they "
+        "taught cues that generators it had never seen lack). So re-sharing rarely makes a real photo look AI "
+        f"({max(r['real_false_ai_rate'] for r in reshare.values()):.1%} at most on our test split), but a re-shared "
+        f"AI face is caught less often than the original ({worst['ai_recall']:.0%} after the hardest re-share, "
+        f"against {reshare['clean']['ai_recall']:.0%})"
     )
 
 

@@ -17,4 +17,7 @@ def test_home_and_takeaway_sentences_quote_the_models_own_report():
     assert "CLIP ViT-B/16" in described and "frozen" in described
     for source in ("ffhq", "pixabay", "utkface", "yonsei"):  # the training split's real sources, from the counts
         assert source in described
+    reshare = metrics["splits"]["test"]["reshare"]
+    caught = min(r["ai_recall"] for name, r in reshare.items() if name != "clean")
+    assert f"{caught:.0%} after the hardest re-share" in described  # the cost of the half-weight AI copies, stated
     assert "no leave-one-source-out" in insights.generalisation_sentence({})

@@ -16,8 +16,7 @@ from pathlib import Path
 import numpy as np
 from datasets import load_from_disk
 
-from realorai.backbones import block_features, derivable, recorded_pools
-from realorai.features import cached_features
+from realorai.features import cached_features, cut_from_all_blocks
 from realorai.generalisation import SplitData, false_ai_by_source, fit_recipe, leave_one_out, reshare_table
 from realorai.reshare import RESHARE
 
@@ -69,20 +68,15 @@ CANDIDATES = [
 
 
 def features_of(cache: Path, spec: str, split, name: str, view: str) -> np.ndarray | None:
-    """Cached features of a backbone, or of CLIP cut after a block: "clip-b16-int8-blocks...@N[:POOL]"
-    (POOL one of the pools that backbone recorded, e.g. token or avg). A CLIP cut is read from any all-blocks
-    pass (same crop) that recorded its pool: they hold the same INT8 tensors."""
+    """Cached features of a backbone, or of CLIP cut after a block: "clip-b16-int8-blocks...@N[:POOL]" (POOL:
+    token, avg, max or avgmax), read from whichever all-blocks pass of the same crop recorded it."""
     backbone, _, cut = spec.partition("@")
     if not cut:
         return cached_features(cache, backbone, split, name, view)
     depth, _, pool = cut.partition(":")
-    pool = pool or "token"
-    crop = "-crop" if backbone.endswith("-crop") else ""
-    for source in dict.fromkeys([backbone, f"{ALL_POOLS}{crop}"]):
-        features = cached_features(cache, source, split, name, view)
-        if features is not None and derivable(pool, recorded_pools(source)):
-            return block_features(features, int(depth), pool, recorded_pools(source))
-    return None
+    pooled = "" if pool in ("", "token") else f"-{pool}"
+    runtime = f"clip-b16-int8-d{depth}{pooled}" + ("-crop" if backbone.endswith("-crop") else "")
+    return cut_from_all_blocks(cache, runtime, split, name, view)
 
 
 def load_split(dataset, name: str, backbones: list[str], views, cache: Path, optional=()) -> SplitData | None:

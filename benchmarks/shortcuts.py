@@ -22,10 +22,9 @@ from datasets import load_from_disk
 from sklearn.linear_model import LogisticRegression
 
 from benchmarks.candidates import ALL_POOLS, AUG, benchmark_arguments, load_splits, measure, row
-from realorai.calibration import fit_temperature, softmax
 from realorai.config import AI_INDEX
-from realorai.generalisation import FittedHead
-from realorai.probe import LinearHead, balanced_weights, real_first_decision
+from realorai.generalisation import FittedHead, calibrated
+from realorai.probe import LinearHead, balanced_weights
 
 C = 0.05  # the recipe's C when these rows were measured (README "Tried"); the shipped one is now 0.02
 
@@ -101,12 +100,7 @@ def fitter(
         model = LogisticRegression(C=c, max_iter=3000, tol=1e-5)
         model.fit((z @ projection)[used], labels[used], sample_weight=weights[used])
         coef = projection @ model.coef_[0] / std
-        head = LinearHead(coef, float(model.intercept_[0] - mean @ coef))
-        val_features, val_labels = validation.views["clean"][keep_validation], validation.labels[keep_validation]
-        temperature = fit_temperature(head.logits(val_features), val_labels)
-        p_val = softmax(head.logits(val_features), temperature)[:, AI_INDEX]
-        decision = real_first_decision(p_val, val_labels, validation.sources[keep_validation].tolist())
-        return FittedHead(head, temperature, decision)
+        return calibrated(LinearHead(coef, float(model.intercept_[0] - mean @ coef)), validation, keep_validation)
 
     return fit
 

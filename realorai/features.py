@@ -51,7 +51,7 @@ def split_features(
     path = cache_path(cache_dir, backbone.name, split, split_name, view) if cache_dir else None
     if path is not None and path.is_file():
         return np.load(path)
-    if cache_dir and (reused := _from_all_blocks(cache_dir, backbone.name, split, split_name, view)) is not None:
+    if cache_dir and (reused := cut_from_all_blocks(cache_dir, backbone.name, split, split_name, view)) is not None:
         return reused
     see = view_function(view, split_name)
     chunks = []
@@ -66,8 +66,9 @@ def split_features(
     return features
 
 
-def _from_all_blocks(cache_dir: Path, name: str, split, split_name: str, view: str) -> np.ndarray | None:
-    """A cut CLIP's features from an all-blocks pass, if one was cached: the same INT8 tensors, computed once."""
+def cut_from_all_blocks(cache_dir: Path, name: str, split, split_name: str, view: str) -> np.ndarray | None:
+    """A cut CLIP's features (name as `clip_runtime_name` writes it, clip-b16-int8-dN[-POOL][-crop]) from any
+    all-blocks pass that was cached and recorded its pool: the same INT8 tensors, computed once."""
     cut = re.fullmatch(r"clip-b16-int8-d(\d+)(?:-(avg|max|avgmax))?(-crop)?", name)
     if not cut:
         return None

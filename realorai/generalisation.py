@@ -78,7 +78,11 @@ def fit_recipe(
     copy_weight = np.where(ai, augment_weight if ai_augment_weight is None else ai_augment_weight, augment_weight)
     weights = np.concatenate([base * (1.0 if v.endswith("clean") else copy_weight) for v in train_views])
     used = weights > 0  # a copy at weight 0 is left out, not kept to shift the standardisation
-    head = fit_linear_head(features[used], labels[used], weights[used], c)
+    return calibrated(fit_linear_head(features[used], labels[used], weights[used], c), validation, keep_validation)
+
+
+def calibrated(head: LinearHead, validation: SplitData, keep_validation: np.ndarray) -> FittedHead:
+    """The head with its temperature and real-first thresholds, fitted on the kept validation rows (clean)."""
     val_features, val_labels = validation.views["clean"][keep_validation], validation.labels[keep_validation]
     temperature = fit_temperature(head.logits(val_features), val_labels)
     p_val = softmax(head.logits(val_features), temperature)[:, AI_INDEX]

@@ -138,6 +138,8 @@ def leave_one_out(
                 "roc_auc": _auc(positives, p_held),
                 "false_ai_rate": float((p_held >= fitted.decision.ai_from).mean()),
                 "called_real": float((p_held <= fitted.decision.real_up_to).mean()),
+                # where the AI threshold would have had to be for 5% / 3% / 1% of this unseen source called AI
+                "p_ai_at": {f"{q:.2f}": float(np.quantile(p_held, q)) for q in (0.95, 0.97, 0.99)},
             }
         rows[group] = row
     recipe = {  # what the folds ran; a custom `fit` records its own settings

@@ -75,6 +75,8 @@ def test_leave_one_out_really_leaves_the_source_out():
     assert np.mean(p[x_test][:, None] > p[test.labels != AI_INDEX][None, :]) > 0.95
     assert 0.35 < rows["ai/gen-x"]["roc_auc"] < 0.65 and rows["ai/gen-x"]["n"] == 270
     assert rows["real/a"]["kind"] == "real" and 0 <= rows["real/a"]["false_ai_rate"] <= 1
+    at = rows["real/a"]["p_ai_at"]  # the thresholds that would have kept 5%, 3%, 1% of the unseen source off "AI"
+    assert at["0.95"] <= at["0.97"] <= at["0.99"]
 
 
 def test_leave_one_out_refits_a_custom_combination_per_fold_without_the_held_out_source():

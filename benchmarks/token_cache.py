@@ -51,7 +51,9 @@ def main(argv=None) -> int:
                 continue
             for p in paths:
                 p.parent.mkdir(parents=True, exist_ok=True)
-            partial = [np.lib.format.open_memmap(p.with_suffix(".part.npy"), "w+", np.float16, (len(split), 197, 768)) for p in paths]
+            partial = [
+                np.lib.format.open_memmap(p.with_suffix(".part.npy"), "w+", np.float16, (len(split), 197, 768)) for p in paths
+            ]
             see = view_function(view, split_name)
             for start in tqdm(range(0, len(split), args.batch_size), desc=f"{split_name} {view}"):
                 rows = split[start : start + args.batch_size]["image"]

@@ -75,7 +75,9 @@ def block_state(path: ClassPath, prefix: str = f"blocks.{BLOCK}.") -> dict[str, 
     state = {"attn.qkv.weight": qkv_weight, "attn.qkv.bias": qkv_bias}
     for name, module in (("attn.proj", path.proj), ("norm1", path.norm1), ("norm2", path.norm2), ("mlp", path.mlp)):
         state |= {f"{name}.{k}": v.detach().clone() for k, v in module.state_dict().items()}
-    return {prefix + k: v for k, v in state.items()} | {f"norm.{k}": v.detach().clone() for k, v in path.norm.state_dict().items()}
+    return {prefix + k: v for k, v in state.items()} | {
+        f"norm.{k}": v.detach().clone() for k, v in path.norm.state_dict().items()
+    }
 
 
 def frozen_block():
@@ -119,7 +121,9 @@ class Store:
 def features(path: ClassPath, store: Store, ids: np.ndarray, chunk: int = 512) -> np.ndarray:
     path.eval()
     ids = np.asarray(ids).reshape(-1)
-    return np.concatenate([path(*store.batch(ids[s : s + chunk])).numpy() for s in range(0, len(ids), chunk)] or [np.zeros((0, WIDTH), np.float32)])
+    return np.concatenate(
+        [path(*store.batch(ids[s : s + chunk])).numpy() for s in range(0, len(ids), chunk)] or [np.zeros((0, WIDTH), np.float32)]
+    )
 
 
 def tune(store: Store, ids: np.ndarray, labels: np.ndarray, weights: np.ndarray, settings: dict, seed: int = 0) -> ClassPath:
@@ -139,7 +143,10 @@ def tune(store: Store, ids: np.ndarray, labels: np.ndarray, weights: np.ndarray,
         head.bias.zero_()
     scale = (torch.from_numpy(mean), torch.from_numpy(std))
     optimiser = torch.optim.AdamW(
-        [{"params": [p for p in path.parameters() if p.requires_grad], "lr": settings["lr"]}, {"params": list(head.parameters()), "lr": settings["head_lr"]}],
+        [
+            {"params": [p for p in path.parameters() if p.requires_grad], "lr": settings["lr"]},
+            {"params": list(head.parameters()), "lr": settings["head_lr"]},
+        ],
         weight_decay=0.0,
     )
     y = torch.from_numpy((labels == AI_INDEX).astype(np.float32))
@@ -149,7 +156,7 @@ def tune(store: Store, ids: np.ndarray, labels: np.ndarray, weights: np.ndarray,
     warm = settings["head_epochs"] * math.ceil(len(ids) / batch)  # head alone first, so the block is not pulled by a random head
     rng = np.random.default_rng(seed)
     step = 0
-    for epoch in range(settings["head_epochs"] + epochs):
+    for _ in range(settings["head_epochs"] + epochs):
         order = rng.permutation(len(ids))
         path.train()
         for s in range(0, len(ids), batch):
@@ -162,7 +169,9 @@ def tune(store: Store, ids: np.ndarray, labels: np.ndarray, weights: np.ndarray,
             loss = (F.binary_cross_entropy_with_logits(margin, y[rows], reduction="none") * w[rows]).mean()
             loss = loss + settings["head_l2"] * head.weight.pow(2).sum()
             if tuning:
-                loss = loss + settings["l2sp"] * sum((p - start[n]).pow(2).sum() for n, p in path.named_parameters() if p.requires_grad)
+                loss = loss + settings["l2sp"] * sum(
+                    (p - start[n]).pow(2).sum() for n, p in path.named_parameters() if p.requires_grad
+                )
                 progress = (step - warm) / max(1, steps)
                 optimiser.param_groups[0]["lr"] = settings["lr"] * 0.5 * (1 + math.cos(math.pi * progress))
             optimiser.zero_grad()
@@ -220,10 +229,21 @@ def fitter(
         used = weights > 0
         fold = keep_train.tobytes()
         if fold not in memo:
-            memo[fold] = tune(store, ids[used], labels[used], weights[used], settings) if settings["epochs"] else ClassPath(*frozen_block()).eval()
+            memo[fold] = (
+                tune(store, ids[used], labels[used], weights[used], settings)
+                if settings["epochs"]
+                else ClassPath(*frozen_block()).eval()
+            )
         path = interpolated(memo[fold], mix)
-        tuned_train = SplitData(train.labels, train.sources, train.generators, {v: features(path, store, train.views[v]) for v in views})
-        tuned_val = SplitData(validation.labels, validation.sources, validation.generators, {"clean": features(path, store, validation.views["clean"])})
+        tuned_train = SplitData(
+            train.labels, train.sources, train.generators, {v: features(path, store, train.views[v]) for v in views}
+        )
+        tuned_val = SplitData(
+            validation.labels,
+            validation.sources,
+            validation.generators,
+            {"clean": features(path, store, validation.views["clean"])},
+        )
         fitted = fit_recipe(tuned_train, tuned_val, c, tuple(views), keep_train, keep_validation, 1.0, ai_copy_weight)
         print(f"    fold fitted in {time.time() - started:.0f}s", flush=True)
         return Tuned(path, store, fitted)
@@ -251,7 +271,11 @@ def load(dataset, cache: Path, train_views, test_views) -> tuple[Store, tuple[Sp
 
 def candidate_name(settings: dict, views: tuple[str, ...]) -> str:
     """The README's name for a run: what was tuned, how fast, on which views."""
-    tuned = f"tuned ({settings['train']}, lr {settings['lr']:g})" if settings["epochs"] else "untuned (float block on INT8 tokens)"
+    tuned = (
+        f"tuned ({settings['train']}, lr {settings['lr']:.0e})".replace("e-0", "e-")
+        if settings["epochs"]
+        else "untuned (float block on INT8 tokens)"
+    )
     return f"clip-b16 block 11 class path {tuned}" + ("" if "augment-1" in views else ", no augmentation")
 
 
@@ -288,7 +312,9 @@ def main(argv=None) -> int:
         caught = min(r["ai_recall"] for v, r in result["reshare"].items() if v != "clean") if args.reshare else float("nan")
         print(row(name, result)[:-1] + f"| worst re-shared AI caught {caught:.3f} |")
         for group, r in result["leave_one_out"]["rows"].items():
-            score = f"recall {r['recall']:.3f}" if r["kind"] == "ai" else f"called AI {r['false_ai_rate']:.3f} {r.get('p_ai_at', '')}"
+            score = (
+                f"recall {r['recall']:.3f}" if r["kind"] == "ai" else f"called AI {r['false_ai_rate']:.3f} {r.get('p_ai_at', '')}"
+            )
             print(f"  {group:<40} AUC {r['roc_auc']:.3f}  {score}  (threshold {r['ai_from']:.3f})")
         print("  re-share: " + ", ".join(f"{v} {r['roc_auc']:.3f}" for v, r in result["reshare"].items()), flush=True)
     out = Path(args.out)

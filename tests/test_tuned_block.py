@@ -46,7 +46,7 @@ def test_untouched_path_is_clips_block(cut_model):
 def test_changed_path_loads_into_timm(cut_model):
     generator = torch.Generator().manual_seed(1)
     path = ClassPath(*frozen_block())
-    for name, parameter in path.named_parameters():
+    for parameter in path.parameters():
         if parameter.requires_grad:  # norm1 is frozen: it also makes the keys and values
             parameter.add_(0.02 * torch.randn(parameter.shape, generator=generator))
     model = timm.create_model(CLIP_ARCHITECTURE, pretrained=False, num_classes=0, **clip_model_args(BLOCK + 1))

@@ -230,7 +230,7 @@ def fitter(
         fold = keep_train.tobytes()
         if fold not in memo:
             memo[fold] = (
-                tune(store, ids[used], labels[used], weights[used], settings)
+                tune(store, ids[used], labels[used], weights[used], settings, settings.get("seed", 0))
                 if settings["epochs"]
                 else ClassPath(*frozen_block()).eval()
             )
@@ -276,7 +276,8 @@ def candidate_name(settings: dict, views: tuple[str, ...]) -> str:
         if settings["epochs"]
         else "untuned (float block on INT8 tokens)"
     )
-    return f"clip-b16 block 11 class path {tuned}" + ("" if "augment-1" in views else ", no augmentation")
+    seed = f", seed {settings['seed']}" if settings.get("seed") else ""
+    return f"clip-b16 block 11 class path {tuned}" + ("" if "augment-1" in views else ", no augmentation") + seed
 
 
 def main(argv=None) -> int:
@@ -293,10 +294,12 @@ def main(argv=None) -> int:
     parser.add_argument("--views", default="clean,augment-1")
     parser.add_argument("--reshare", action="store_true", help="also score the re-share chains (their tokens cached)")
     parser.add_argument("--mix", default="1", help="comma-separated: how far to move from CLIP's block to the tuned one")
+    parser.add_argument("--seed", type=int, default=0, help="batch order and head start of every fold's tuning")
     parser.add_argument("--name", default="")
     args = parser.parse_args(argv)
     torch.set_num_threads(2)
-    settings = {k: getattr(args, k) for k in ("lr", "head_lr", "epochs", "head_epochs", "batch", "l2sp", "head_l2", "train")}
+    names = ("lr", "head_lr", "epochs", "head_epochs", "batch", "l2sp", "head_l2", "train", "seed")
+    settings = {k: getattr(args, k) for k in names}
     views = tuple(args.views.split(","))
     dataset = load_from_disk(args.data)
     store, splits = load(dataset, Path(args.cache), views, ("clean", *(RESHARE if args.reshare else ())))

@@ -18,7 +18,7 @@ from datasets import load_from_disk
 from tqdm import tqdm
 
 from realorai.backbones import CLIP_ARCHITECTURE, CLIP_ONNX, clip_block_output, onnx_session, timm_transform
-from realorai.features import view_function
+from realorai.features import file_safe, view_function
 from realorai.onnx_weights import package_file
 from realorai.reshare import RESHARE
 
@@ -26,8 +26,7 @@ BLOCKS = (10, 11)  # residual stream after this many blocks
 
 
 def token_path(cache: Path, split, split_name: str, view: str, blocks: int) -> Path:
-    safe_view = "".join(c if c.isalnum() or c in "-." else "_" for c in view)
-    return Path(cache) / f"{split_name}-{split._fingerprint}" / f"{safe_view}-b{blocks}.npy"
+    return Path(cache) / f"{split_name}-{split._fingerprint}" / f"{file_safe(view)}-b{blocks}.npy"
 
 
 def main(argv=None) -> int:
@@ -62,7 +61,6 @@ def main(argv=None) -> int:
                     out[start : start + len(rows)] = tokens.astype(np.float16)
             for out, p in zip(partial, paths):
                 out.flush()
-                del out
                 p.with_suffix(".part.npy").replace(p)
             print(split_name, view, "done", flush=True)
     return 0

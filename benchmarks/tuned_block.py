@@ -37,8 +37,7 @@ from benchmarks.candidates import benchmark_arguments, measure, row
 from benchmarks.token_cache import token_path
 from realorai.backbones import clip_timm_model
 from realorai.config import AI_INDEX
-from realorai.generalisation import AI_COPY_WEIGHT, DEFAULT_C, SplitData, fit_recipe
-from realorai.probe import balanced_weights
+from realorai.generalisation import AI_COPY_WEIGHT, DEFAULT_C, SplitData, fit_recipe, training_rows
 from realorai.reshare import RESHARE
 
 BLOCK = 10  # 0-based: the 11th block, the last one the shipped model keeps
@@ -176,11 +175,8 @@ def tune(store: Store, ids: np.ndarray, labels: np.ndarray, weights: np.ndarray,
                 optimiser.param_groups[0]["lr"] = settings["lr"] * 0.5 * (1 + math.cos(math.pi * progress))
             optimiser.zero_grad()
             loss.backward()
-            if tuning:
+            if tuning:  # before, the path ran without gradients: only the head moves
                 torch.nn.utils.clip_grad_norm_([p for p in path.parameters() if p.requires_grad], 1.0)
-            else:
-                for p in path.parameters():
-                    p.grad = None
             optimiser.step()
             step += 1
     return path.eval()
@@ -219,18 +215,12 @@ def fitter(
 
     def fit(train: SplitData, validation: SplitData, keep_train=None, keep_validation=None) -> Tuned:
         keep_train = np.ones(len(train.labels), bool) if keep_train is None else keep_train
-        keep_validation = np.ones(len(validation.labels), bool) if keep_validation is None else keep_validation
-        base = balanced_weights(train.labels[keep_train], train.groups[keep_train])
-        ai = train.labels[keep_train] == AI_INDEX
-        ids = np.concatenate([train.views[v][keep_train] for v in views])
-        labels = np.tile(train.labels[keep_train], len(views))
-        weights = np.concatenate([base * (1.0 if v == "clean" else np.where(ai, ai_copy_weight, 1.0)) for v in views])
         started = time.time()
-        used = weights > 0
         fold = keep_train.tobytes()
-        if fold not in memo:
+        if fold not in memo:  # the rows and weights the shipped head is fitted with, as ids into the store
+            ids, labels, weights = training_rows(train, tuple(views), keep_train, 1.0, ai_copy_weight)
             memo[fold] = (
-                tune(store, ids[used], labels[used], weights[used], settings, settings.get("seed", 0))
+                tune(store, ids, labels, weights, settings, settings.get("seed", 0))
                 if settings["epochs"]
                 else ClassPath(*frozen_block()).eval()
             )

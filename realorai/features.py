@@ -33,9 +33,13 @@ def view_function(view: str, split_name: str):
     raise ValueError(f"unknown view {view!r}")
 
 
+def file_safe(view: str) -> str:
+    """A view's name as a file name: "0.5x bicubic + JPEG q60" -> "0.5x_bicubic___JPEG_q60"."""
+    return "".join(c if c.isalnum() or c in "-." else "_" for c in view)
+
+
 def cache_path(cache_dir: Path, backbone: str, split, split_name: str, view: str) -> Path:
-    safe_view = "".join(c if c.isalnum() or c in "-." else "_" for c in view)
-    return Path(cache_dir) / backbone / f"{split_name}-{split._fingerprint}" / f"{safe_view}.npy"
+    return Path(cache_dir) / backbone / f"{split_name}-{split._fingerprint}" / f"{file_safe(view)}.npy"
 
 
 def cached_features(cache_dir: Path, backbone: str, split, split_name: str, view: str) -> np.ndarray | None:

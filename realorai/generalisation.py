@@ -69,16 +69,29 @@ def fit_recipe(
     not an AI one; re-shared AI faces push it towards cues that survive re-sharing, which carry less well to
     unseen generators, so they count less in the shipped recipe (README, "Tried").
     """
-    keep_train = np.ones(len(train.labels), bool) if keep_train is None else keep_train
     keep_validation = np.ones(len(validation.labels), bool) if keep_validation is None else keep_validation
-    features = np.concatenate([train.views[v][keep_train] for v in train_views])
+    features, labels, weights = training_rows(train, train_views, keep_train, augment_weight, ai_augment_weight)
+    return calibrated(fit_linear_head(features, labels, weights, c), validation, keep_validation)
+
+
+def training_rows(
+    train: SplitData,
+    train_views: tuple[str, ...],
+    keep_train: np.ndarray | None = None,
+    augment_weight: float = 1.0,
+    ai_augment_weight: float | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The kept train rows of every view stacked, their labels and the recipe's weights (see `fit_recipe`);
+    rows at weight 0 are left out, not kept to shift the standardisation."""
+    keep_train = np.ones(len(train.labels), bool) if keep_train is None else keep_train
+    values = np.concatenate([train.views[v][keep_train] for v in train_views])
     labels = np.tile(train.labels[keep_train], len(train_views))
     base = balanced_weights(train.labels[keep_train], train.groups[keep_train])
     ai = train.labels[keep_train] == AI_INDEX
     copy_weight = np.where(ai, augment_weight if ai_augment_weight is None else ai_augment_weight, augment_weight)
     weights = np.concatenate([base * (1.0 if v.endswith("clean") else copy_weight) for v in train_views])
-    used = weights > 0  # a copy at weight 0 is left out, not kept to shift the standardisation
-    return calibrated(fit_linear_head(features[used], labels[used], weights[used], c), validation, keep_validation)
+    used = weights > 0
+    return values[used], labels[used], weights[used]
 
 
 def calibrated(head: LinearHead, validation: SplitData, keep_validation: np.ndarray) -> FittedHead:

@@ -24,6 +24,10 @@ def _tokens_into_block(model, images: torch.Tensor) -> torch.Tensor:
     return tokens
 
 
+def _class_output(path: ClassPath, tokens: torch.Tensor) -> torch.Tensor:
+    return path(tokens[:, 0], torch.from_numpy(keys_values(tokens.numpy(), frozen_block()[0])))
+
+
 @pytest.fixture(scope="module")
 def cut_model():
     model = timm.create_model(CLIP_ARCHITECTURE, pretrained=False, num_classes=0, **clip_model_args(BLOCK + 1))
@@ -37,7 +41,7 @@ def test_untouched_path_is_clips_block(cut_model):
     images = torch.randn(2, 3, 224, 224, generator=torch.Generator().manual_seed(0))
     tokens = _tokens_into_block(cut_model, images)
     path = ClassPath(*frozen_block()).eval()
-    ours = path(tokens[:, 0], torch.from_numpy(keys_values(tokens.numpy(), frozen_block()[0])))
+    ours = _class_output(path, tokens)
     theirs = cut_model.forward_head(cut_model.forward_features(images), pre_logits=True)
     assert torch.allclose(ours, theirs, atol=2e-3), (ours - theirs).abs().max()
 
@@ -55,10 +59,10 @@ def test_changed_path_loads_into_timm(cut_model):
     model.eval()
     images = torch.randn(2, 3, 224, 224, generator=generator)
     tokens = _tokens_into_block(model, images)
-    ours = path.eval()(tokens[:, 0], torch.from_numpy(keys_values(tokens.numpy(), frozen_block()[0])))
+    ours = _class_output(path.eval(), tokens)
     theirs = model.forward_head(model.forward_features(images), pre_logits=True)
     assert torch.allclose(ours, theirs, atol=2e-3), (ours - theirs).abs().max()
-    untouched = ClassPath(*frozen_block()).eval()(tokens[:, 0], torch.from_numpy(keys_values(tokens.numpy(), frozen_block()[0])))
+    untouched = _class_output(ClassPath(*frozen_block()).eval(), tokens)
     assert not torch.allclose(ours, untouched, atol=1e-2)  # the change is visible, so the equality above means something
-    halfway = interpolated(path, 0.5)(tokens[:, 0], torch.from_numpy(keys_values(tokens.numpy(), frozen_block()[0])))
+    halfway = _class_output(interpolated(path, 0.5), tokens)
     assert np.isfinite(halfway.numpy()).all() and not torch.allclose(halfway, ours, atol=1e-3)

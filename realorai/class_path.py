@@ -87,16 +87,33 @@ class ClassPath(nn.Module):
         return F.linear(self.norm1(tokens.float()), self.kv_weight, self.kv_bias)
 
     def forward(self, cls: torch.Tensor, kv: torch.Tensor) -> torch.Tensor:
+        """From precomputed keys and values (training: computed once per image, kept in a TokenStore)."""
         n = cls.shape[0]
         q = self.q(self.norm1(cls)).view(n, HEADS, 1, WIDTH // HEADS)
         k, v = kv.float().view(n, TOKENS, 2, HEADS, WIDTH // HEADS).permute(2, 0, 3, 1, 4)
-        x = cls + self.proj(F.scaled_dot_product_attention(q, k, v).reshape(n, WIDTH))
+        return self._after_attention(cls, F.scaled_dot_product_attention(q, k, v).reshape(n, WIDTH))
+
+    def _after_attention(self, cls: torch.Tensor, attended: torch.Tensor) -> torch.Tensor:
+        x = cls + self.proj(attended)
         return self.norm(x + self.fc2(quick_gelu(self.fc1(self.norm2(x)))))
 
     @torch.inference_mode()
     def features(self, tokens: torch.Tensor) -> torch.Tensor:
-        """Pre-logits from the tokens entering the block, as timm's cut ViT computes them."""
-        return self(tokens[:, 0].float(), self.keys_values(tokens))
+        """Pre-logits from the tokens entering the block, as timm's cut ViT computes them (serving).
+
+        One query needs no keys or values: q.(W_k x) = (W_k^T q).x and sum_t a_t W_v x_t = W_v (sum_t a_t x_t),
+        so the key and value projections act on 12 vectors per image instead of 197 tokens (~50x fewer
+        multiplications than `keys_values`). The key bias adds the same score to every token of a head,
+        which softmax ignores; the value bias passes through because the weights sum to 1.
+        """
+        n, head = tokens.shape[0], WIDTH // HEADS
+        cls, x = tokens[:, 0].float(), self.norm1(tokens.float())
+        q = self.q(self.norm1(cls)).view(n, HEADS, head)
+        w_k, w_v = self.kv_weight[:WIDTH].view(HEADS, head, WIDTH), self.kv_weight[WIDTH:].view(HEADS, head, WIDTH)
+        scores = torch.einsum("ntc,nhc->nht", x, torch.einsum("nhd,hdc->nhc", q, w_k)) / math.sqrt(head)
+        mixed = torch.einsum("nht,ntc->nhc", scores.softmax(-1), x)
+        attended = torch.einsum("nhc,hdc->nhd", mixed, w_v) + self.kv_bias[WIDTH:].view(HEADS, head)
+        return self._after_attention(cls, attended.reshape(n, WIDTH))
 
     def model_state(self, index: int) -> dict[str, torch.Tensor]:
         """The path as timm tensors of a ViT whose last block is `index`: loaded into that model, they give it

@@ -51,6 +51,7 @@ def main(argv=None) -> int:
     parser.add_argument("--train", choices=("all", "attention"), default="all", help="what of the class path is tuned")
     parser.add_argument("--mix", default="1", help="comma-separated: how far to move from CLIP's block to the tuned one")
     parser.add_argument("--views", default="clean,augment-1")
+    parser.add_argument("--tune-views", default="", help="views the path is tuned on (default: --views; the head uses --views)")
     parser.add_argument("--reshare", action="store_true", help="also score the re-share chains (their tokens cached)")
     parser.add_argument("--name", default="")
     args = parser.parse_args(argv)
@@ -63,10 +64,12 @@ def main(argv=None) -> int:
     memo, results = {}, {}
     for mix in [float(m) for m in args.mix.split(",")]:
         tuning = dataclasses.replace(base, mix=mix)
-        name = args.name or candidate_name(tuning, views)
-        fit = tuned_fitter(store, tuning, DEFAULT_C, views, 1.0, AI_COPY_WEIGHT, memo)
+        tune_views = tuple(args.tune_views.split(",")) if args.tune_views else views
+        only = "" if tune_views == views else f", tuned on {'+'.join(tune_views)} only"
+        name = args.name or candidate_name(tuning, views) + only
+        fit = tuned_fitter(store, tuning, DEFAULT_C, views, 1.0, AI_COPY_WEIGHT, memo, tune_views)
         result = measure(
-            fit, *splits.values(), settings=tuning.to_dict(), train_views=list(views),
+            fit, *splits.values(), settings=tuning.to_dict() | {"tune_views": list(tune_views)}, train_views=list(views),
             combination="class path of block 11 tuned",  # kept by candidates.py's merge
         )  # fmt: skip
         results[name] = result

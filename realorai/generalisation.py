@@ -1,10 +1,11 @@
 """How well a recipe generalises: leave-one-source-out and re-share tables, computed on cached features.
 
-Protocol (the same for every candidate, and the one the shipped model is chosen by): the backbone is
-frozen, so one forward pass per image and view is cached; for each fold only the linear head, its
-temperature and its thresholds are refitted, without the held-out source, by exactly the recipe that
-ships (`fit_recipe`). An AI family held out is scored on all its images against the test split's real
-photos; a real source held out is scored on all its photos (share called AI at the fold's threshold).
+Protocol (the same for every candidate, and the one the shipped model is chosen by): one forward pass per
+image and view is cached; each fold refits, without the held-out source, the linear head, its temperature
+and its thresholds by exactly the recipe that ships (`fit_recipe`), after tuning the backbone's last class
+path afresh when the recipe tunes it (`leave_one_out(fit=...)`, realorai.tuned_recipe). An AI family
+held out is scored on all its images against the test split's real photos; a real source held out is
+scored on all its photos (share called AI at the fold's threshold).
 """
 
 from __future__ import annotations

@@ -112,8 +112,9 @@ def fast_runtime(serving: ServingConfig, requested: str = "auto", trained: dict 
 class Detector:
     """The served model: load once, then `analyse` pictures.
 
-    With a frozen backbone that has a fast runtime, only that runtime and the head are loaded up front;
-    the full timm model (needed for Grad-CAM only) is loaded once, on the first `explain`.
+    With a backbone rebuilt from a wheel that has a fast runtime, only that runtime and the tensors training
+    set (head, tuned last block) are loaded up front; the full timm model (needed for Grad-CAM only) is
+    loaded once, on the first `explain`.
     """
 
     def __init__(self, reference: str | Path | None = None, faces: FaceDetector | None = None, runtime: str = "auto") -> None:

@@ -50,21 +50,23 @@ class TunedFit:
 
 def tuned_fitter(
     store: TokenStore, tuning: Tuning, c: float, views: tuple[str, ...], augment_weight: float = 1.0,
-    ai_augment_weight: float | None = None, memo: dict | None = None,
+    ai_augment_weight: float | None = None, memo: dict | None = None, tune_views: tuple[str, ...] | None = None,
 ):  # fmt: skip
     """fit(train, validation, keep_train, keep_validation) -> TunedFit, for `leave_one_out` and the shipped fit.
 
     `memo` (shared between fitters) keeps each fold's tuned path before mixing, so several `mix` values cost
-    one tuning per fold."""
+    one tuning per fold. `tune_views`: the views the path is tuned on, if not all of `views` (the head
+    always uses all)."""
     memo = {} if memo is None else memo
     unmixed = dataclasses.replace(tuning, mix=1.0)
+    tune_views = tuple(tune_views or views)
 
     def fit(train: SplitData, validation: SplitData, keep_train=None, keep_validation=None) -> TunedFit:
         keep_train = np.ones(len(train.labels), bool) if keep_train is None else keep_train
         started = time.time()
-        key = (keep_train.tobytes(), unmixed)
+        key = (keep_train.tobytes(), unmixed, tune_views)
         if key not in memo:  # the rows and weights the shipped head is fitted with, as ids into the store
-            ids, labels, weights = training_rows(train, views, keep_train, augment_weight, ai_augment_weight)
+            ids, labels, weights = training_rows(train, tune_views, keep_train, augment_weight, ai_augment_weight)
             memo[key] = tune(store, ids, labels, weights, unmixed) if tuning.epochs else store.path
         path = interpolated(store.path, memo[key], tuning.mix)
         tuned_train = dataclasses.replace(train, views={v: store.features(path, train.views[v]) for v in views})

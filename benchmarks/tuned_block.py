@@ -30,7 +30,7 @@ from realorai.tuned_recipe import token_splits, tuned_fitter
 DEPTH = 11  # the shipped cut: the class path of block 11, on the tokens after block 10
 
 
-def candidate_name(tuning: Tuning, views: tuple[str, ...]) -> str:
+def candidate_name(tuning: Tuning, views: tuple[str, ...], depth: int = DEPTH) -> str:
     """The README's name for a run: what was tuned, how fast, on which views, how far it moved."""
     tuned = (
         f"tuned ({tuning.train}, lr {tuning.lr:.0e})".replace("e-0", "e-")
@@ -39,7 +39,7 @@ def candidate_name(tuning: Tuning, views: tuple[str, ...]) -> str:
     )
     seed = f", seed {tuning.seed}" if tuning.seed else ""
     mix = "" if tuning.mix == 1.0 else f", weights {tuning.mix:g} of the way"
-    return f"clip-b16 block 11 class path {tuned}" + ("" if "augment-1" in views else ", no augmentation") + seed + mix
+    return f"clip-b16 block {depth} class path {tuned}" + ("" if "augment-1" in views else ", no augmentation") + seed + mix
 
 
 def main(argv=None) -> int:
@@ -54,23 +54,27 @@ def main(argv=None) -> int:
     parser.add_argument("--tune-views", default="", help="views the path is tuned on (default: --views; the head uses --views)")
     parser.add_argument("--reshare", action="store_true", help="also score the re-share chains (their tokens cached)")
     parser.add_argument("--name", default="")
+    parser.add_argument("--depth", type=int, default=DEPTH, help="tune the class path of this block (1-based)")
+    parser.add_argument("--ai-copy-weight", type=float, default=AI_COPY_WEIGHT, help="weight of an AI face's re-shared copy")
     args = parser.parse_args(argv)
     torch.set_num_threads(2)
     base = Tuning(**{f.name: getattr(args, f.name) for f in dataclasses.fields(Tuning) if f.name != "mix"})
     views = tuple(args.views.split(","))
     dataset = load_from_disk(args.data)
     wanted = {"train": views, "validation": ("clean",), "test": ("clean", *(RESHARE if args.reshare else ()))}
-    store, splits = token_splits(dataset, wanted, Path(args.cache), clip_class_path(DEPTH), DEPTH)
+    store, splits = token_splits(dataset, wanted, Path(args.cache), clip_class_path(args.depth), args.depth)
     memo, results = {}, {}
     for mix in [float(m) for m in args.mix.split(",")]:
         tuning = dataclasses.replace(base, mix=mix)
         tune_views = tuple(args.tune_views.split(",")) if args.tune_views else views
         only = "" if tune_views == views else f", tuned on {'+'.join(tune_views)} only"
-        name = args.name or candidate_name(tuning, views) + only
-        fit = tuned_fitter(store, tuning, DEFAULT_C, views, 1.0, AI_COPY_WEIGHT, memo, tune_views)
+        copies = "" if args.ai_copy_weight == AI_COPY_WEIGHT else f", AI copies at weight {args.ai_copy_weight:g}"
+        name = args.name or candidate_name(tuning, views, args.depth) + only + copies
+        fit = tuned_fitter(store, tuning, DEFAULT_C, views, 1.0, args.ai_copy_weight, memo, tune_views)
+        recorded = tuning.to_dict() | {"tune_views": list(tune_views), "ai_copy_weight": args.ai_copy_weight}
         result = measure(
-            fit, *splits.values(), settings=tuning.to_dict() | {"tune_views": list(tune_views)}, train_views=list(views),
-            combination="class path of block 11 tuned",  # kept by candidates.py's merge
+            fit, *splits.values(), settings=recorded, train_views=list(views),
+            combination=f"class path of block {args.depth} tuned",  # kept by candidates.py's merge
         )  # fmt: skip
         results[name] = result
         caught = min(r["ai_recall"] for v, r in result["reshare"].items() if v != "clean") if args.reshare else float("nan")

@@ -227,17 +227,8 @@ def write_probe_report(model_dir: Path, dataset, cfg: TrainConfig, training: dic
     metrics = {
         "command": "python " + " ".join(sys.argv),
         **probe_training.report(
-            model_dir,
-            dataset,
-            cfg.c,
-            _names(cfg.views),
-            _cache(cfg),
-            cfg.leave_one_out,
-            cfg.augment_weight,
-            _names(cfg.also_fit_on),
-            cfg.ai_augment_weight,
-            tuning(cfg) if tuned else None,
-            _tokens(cfg),
+            model_dir, dataset, cfg.c, _names(cfg.views), _cache(cfg), cfg.leave_one_out, cfg.augment_weight,
+            _names(cfg.also_fit_on), cfg.ai_augment_weight, tuning(cfg) if tuned else None, _tokens(cfg),
         ),  # fmt: skip
         "dataset": {name: _counts(split) for name, split in dataset.items()},
     }

@@ -169,7 +169,7 @@ def clip_int8_class_path(
     model = onnx.load(str(package_file(*CLIP_ONNX)))
     path = clip_class_path(depth, trained, model.graph)
     output = clip_block_output(depth - 2)
-    session = onnx_session(onnx.utils.Extractor(model).extract_model(["pixel_values"], [output]))
+    session = cut_int8_session(model, [output])
 
     def run(batch: torch.Tensor) -> np.ndarray:
         tokens = torch.from_numpy(session.run([output], {"pixel_values": batch.numpy()})[0])
@@ -198,6 +198,13 @@ def clip_runtime_name(prefix: str, depth: int, pool: str, crop_pct: float) -> st
     return f"{prefix}-d{depth}" + ("" if pool == "token" else f"-{pool}") + ("-crop" if crop_pct != 1.0 else "")
 
 
+def cut_int8_session(model, outputs: list[str]):
+    """ONNX Runtime session of the loaded INT8 graph `model`, cut to compute only `outputs` from the pixels."""
+    import onnx
+
+    return onnx_session(onnx.utils.Extractor(model).extract_model(["pixel_values"], outputs))
+
+
 def truncated_clip_session(depth: int):
     """ONNX Runtime session of the INT8 graph up to block `depth`, and the final LayerNorm's weight and bias."""
     import onnx
@@ -207,8 +214,7 @@ def truncated_clip_session(depth: int):
     inits = {i.name: i for i in model.graph.initializer}
     weight = numpy_helper.to_array(inits["vision_model.post_layernorm.weight"])
     bias = numpy_helper.to_array(inits["vision_model.post_layernorm.bias"])
-    cut = onnx.utils.Extractor(model).extract_model(["pixel_values"], [clip_block_output(depth - 1)])
-    return onnx_session(cut), weight, bias
+    return cut_int8_session(model, [clip_block_output(depth - 1)]), weight, bias
 
 
 def layer_norm(x: np.ndarray, weight: np.ndarray, bias: np.ndarray, eps: float = 1e-5) -> np.ndarray:
@@ -272,14 +278,20 @@ def clip_float(depth: int = CLIP_DEPTH, pool: str = "token", crop_pct: float = 1
         model = timm.create_model(CLIP_ARCHITECTURE, pretrained=False, **clip_model_args(depth, pool))
         model.load_state_dict({**clip_backbone_state(depth, pool), **clip_timm_model().head.state_dict(prefix="head.")})
         model.eval()
+    transform = timm_transform(CLIP_ARCHITECTURE, crop_pct=crop_pct)
+    name = clip_runtime_name("clip-b16", depth, pool, crop_pct)
+    return Backbone(name, CLIP_ARCHITECTURE, transform, bfloat16_pre_logits(model), CLIP_ORIGIN)
+
+
+def bfloat16_pre_logits(model: torch.nn.Module) -> Callable[[torch.Tensor], np.ndarray]:
+    """A timm model's pre-logits of a batch, computed in bfloat16 (as `timm.create_model` users may run it)."""
 
     @torch.inference_mode()
     def run(batch: torch.Tensor) -> np.ndarray:
         with torch.autocast("cpu", dtype=torch.bfloat16):
             return model.forward_head(model.forward_features(batch), pre_logits=True).float().numpy()
 
-    transform = timm_transform(CLIP_ARCHITECTURE, crop_pct=crop_pct)
-    return Backbone(clip_runtime_name("clip-b16", depth, pool, crop_pct), CLIP_ARCHITECTURE, transform, run, CLIP_ORIGIN)
+    return run
 
 
 def dinov2_small() -> Backbone:

@@ -4,13 +4,12 @@ The model reads only the class token after its last block. That token depends on
 own path (query, attention output projection, MLP, norms); the keys and values come from every token. With
 keys and values frozen they are computed once per image, and the rest trains about as fast as a small MLP:
 partial fine-tuning of an 86 M ViT on two cores. The result is still a plain timm ViT with new tensors in
-its last block (`class_path_state`); serving runs the INT8 graph up to that block and this path after it.
+its last block (`ClassPath.model_state`); serving runs the INT8 graph up to that block and this path after it.
 """
 
 from __future__ import annotations
 
 import math
-import time
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -224,10 +223,3 @@ def tune(store: TokenStore, ids: np.ndarray, labels: np.ndarray, weights: np.nda
             optimiser.step()
             step += 1
     return path.eval()
-
-
-def tune_and_mix(store: TokenStore, ids, labels, weights, tuning: Tuning) -> tuple[ClassPath, float]:
-    """`tune`, then WiSE-FT by `tuning.mix`; and the seconds it took."""
-    started = time.time()
-    tuned = tune(store, ids, labels, weights, tuning) if tuning.epochs else store.path
-    return interpolated(store.path, tuned, tuning.mix), time.time() - started

@@ -156,13 +156,19 @@ def leave_one_out(
                 "p_ai_at": {f"{q:.2f}": float(np.quantile(p_held, q)) for q in (0.95, 0.97, 0.99)},
             }
         rows[group] = row
-    recipe = {  # what the folds ran; a custom `fit` records its own settings
+    # what the folds ran; a custom `fit` records its own settings
+    recipe = recipe_record(c, train_views, augment_weight, ai_augment_weight) if fit is None else {}
+    return {"rows": rows, "summary": summarise(rows), **recipe}
+
+
+def recipe_record(c: float, train_views, augment_weight: float = 1.0, ai_augment_weight: float | None = None) -> dict:
+    """The head's settings as a leave-one-out table records them."""
+    return {
         "c": c,
         "train_views": list(train_views),
         "augment_weight": augment_weight,
         "ai_augment_weight": augment_weight if ai_augment_weight is None else ai_augment_weight,
     }
-    return {"rows": rows, "summary": summarise(rows), **(recipe if fit is None else {})}
 
 
 def summarise(rows: dict[str, dict]) -> dict:

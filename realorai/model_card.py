@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 from string import Template
 
+from .class_path import Tuning
 from .config import REPO_ROOT
 from .modeling import weights_origin
 
@@ -173,7 +174,7 @@ def _tuning_text(train_config: dict, depth: int) -> str:
     return (
         f"frozen except the class token's path through block {depth}: its {what} were tuned on the frozen keys and "
         f"values of every token ({train_config.get('tune_epochs')} epochs, AdamW lr {train_config.get('tune_lr'):g}, "
-        "after a linear head alone for 2), then moved back "
+        f"after a linear head alone for {Tuning.head_epochs}), then moved back "
         f"{1 - train_config.get('tune_mix', 1.0):.0%} of the way to CLIP's weights (weight-space ensembling, WiSE-FT), "
         "which keeps more of what CLIP knows about images the tuning data lacks"
     )

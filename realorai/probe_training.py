@@ -18,7 +18,15 @@ from .config import AI_INDEX, FACE_SIZE, LABELS
 from .evaluation import probability_report
 from .faces import face_crop_settings
 from .features import split_features
-from .generalisation import FittedHead, SplitData, false_ai_by_source, fit_recipe, leave_one_out, reshare_table
+from .generalisation import (
+    FittedHead,
+    SplitData,
+    false_ai_by_source,
+    fit_recipe,
+    leave_one_out,
+    recipe_record,
+    reshare_table,
+)  # fmt: skip
 from .metrics import binary_metrics
 from .modeling import (
     ServingConfig,
@@ -193,11 +201,8 @@ def report(
     }
     if leave_out and tuning is not None:  # every fold tunes its own class path, then fits the shipped recipe
         fit, splits = tuned_fit(dataset, clip["depth"], tuning, tokens, c, views, augment_weight, ai_augment_weight, ["clean"])
-        metrics["leave_one_out"] = leave_one_out(*splits, fit=fit) | {
-            "c": c, "train_views": list(views), "augment_weight": augment_weight,
-            "ai_augment_weight": augment_weight if ai_augment_weight is None else ai_augment_weight,
-            "tuning": tuning.to_dict(),
-        }  # fmt: skip
+        recipe = recipe_record(c, views, augment_weight, ai_augment_weight) | {"tuning": tuning.to_dict()}
+        metrics["leave_one_out"] = leave_one_out(*splits, fit=fit) | recipe
     elif leave_out:  # every fold refits exactly the shipped recipe: same views, same runtimes
         backbones = [runtime, *(build_backbone(name, **clip) for name in also_fit_on)]
         train, validation, train_views = training_data(backbones, dataset, views, cache)
@@ -229,17 +234,9 @@ def float_runtime_check(
 def float_backbone(folder: Path, served: str) -> Backbone:
     """The folder's timm model, pre-logits in bfloat16; named after the served runtime (whose name carries
     the tuned weights' digest), so its cached features belong to these weights only."""
-    import torch
-
-    from .backbones import CLIP_ARCHITECTURE, CLIP_ORIGIN, timm_transform
+    from .backbones import CLIP_ARCHITECTURE, CLIP_ORIGIN, bfloat16_pre_logits, timm_transform
 
     model, _ = load_classifier(folder)
-
-    @torch.inference_mode()
-    def run(batch: torch.Tensor) -> np.ndarray:
-        with torch.autocast("cpu", dtype=torch.bfloat16):
-            return model.forward_head(model.forward_features(batch), pre_logits=True).float().numpy()
-
     name = served.replace("clip-b16-int8", "clip-b16", 1)  # clip-b16-d11, clip-b16-classpath-<digest>-d11
-    crop_pct = model.pretrained_cfg.get("crop_pct", 1.0)
-    return Backbone(name, CLIP_ARCHITECTURE, timm_transform(CLIP_ARCHITECTURE, crop_pct=crop_pct), run, CLIP_ORIGIN)
+    transform = timm_transform(CLIP_ARCHITECTURE, crop_pct=model.pretrained_cfg.get("crop_pct", 1.0))
+    return Backbone(name, CLIP_ARCHITECTURE, transform, bfloat16_pre_logits(model), CLIP_ORIGIN)

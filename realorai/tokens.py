@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from .backbones import CLIP_ARCHITECTURE, CLIP_ONNX, clip_block_output, onnx_session, timm_transform
+from .backbones import CLIP_ARCHITECTURE, CLIP_ONNX, clip_block_output, cut_int8_session, timm_transform
 from .class_path import TOKENS, WIDTH
 from .features import file_safe, view_function
 from .onnx_weights import package_file
@@ -35,7 +35,7 @@ def int8_session(blocks: tuple[int, ...]):
 
     model = onnx.load(str(package_file(*CLIP_ONNX)))
     outputs = [clip_block_output(b - 1) for b in blocks]
-    return onnx_session(onnx.utils.Extractor(model).extract_model(["pixel_values"], outputs)), outputs
+    return cut_int8_session(model, outputs), outputs
 
 
 def split_tokens(

@@ -188,14 +188,16 @@ def train_probe(cfg: TrainConfig) -> Path:
         for name, split in dataset.items()
     }
     started = time.time()
+    # The tuned recipe's tokens (~7 GB of keys/values): loaded once for the fit and the report's folds.
+    tokens = probe_training.token_data(dataset, cfg.depth, _tokens(cfg), _names(cfg.views)) if tuning(cfg) else None
     probe_training.fit_and_save(
         dataset, out, cfg.backbone, _names(cfg.also_fit_on), _names(cfg.views), cfg.c, _cache(cfg), cfg.slim,
         {"depth": cfg.depth, "pool": cfg.pool, "crop_pct": cfg.probe_crop_pct},
         probe_training.dataset_face_crop(cfg.data), cfg.augment_weight, cfg.ai_augment_weight,
-        tuning(cfg), _tokens(cfg),
+        tuning(cfg), _tokens(cfg), tokens,
     )  # fmt: skip
     training = {"command": "python " + " ".join(sys.argv), "config": asdict(cfg), "seconds": round(time.time() - started)}
-    write_probe_report(out, dataset, cfg, training)
+    write_probe_report(out, dataset, cfg, training, tokens)
     return out
 
 
@@ -218,17 +220,18 @@ def tuning(cfg: TrainConfig) -> Tuning | None:
     return Tuning(train=cfg.tune, lr=cfg.tune_lr, epochs=cfg.tune_epochs, mix=cfg.tune_mix, seed=cfg.seed)
 
 
-def write_probe_report(model_dir: Path, dataset, cfg: TrainConfig, training: dict | None = None) -> dict:
+def write_probe_report(model_dir: Path, dataset, cfg: TrainConfig, training: dict | None = None, tokens=None) -> dict:
     """Evaluate a probe model folder: test, re-share, leave-one-out; write metrics.json, plots and README.md.
 
-    The leave-one-out folds tune the class path as --tune says when the folder's model was tuned."""
+    The leave-one-out folds tune the class path as --tune says when the folder's model was tuned (on
+    `tokens`, `probe_training.token_data`'s store, when the caller has it)."""
     config = json.loads((Path(model_dir) / "config.json").read_text())
     tuned = config[SERVING_KEY]["backbone"].get("fast_runtime") == CLASS_PATH_RUNTIME
     metrics = {
         "command": "python " + " ".join(sys.argv),
         **probe_training.report(
             model_dir, dataset, cfg.c, _names(cfg.views), _cache(cfg), cfg.leave_one_out, cfg.augment_weight,
-            _names(cfg.also_fit_on), cfg.ai_augment_weight, tuning(cfg) if tuned else None, _tokens(cfg),
+            _names(cfg.also_fit_on), cfg.ai_augment_weight, tuning(cfg) if tuned else None, _tokens(cfg), tokens,
         ),  # fmt: skip
         "dataset": {name: _counts(split) for name, split in dataset.items()},
     }

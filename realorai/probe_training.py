@@ -80,18 +80,22 @@ def fit_and_save(
     ai_augment_weight: float | None = None,
     tuning: Tuning | None = None,
     tokens: Path | None = None,
+    tokens_loaded: tuple | None = None,
 ) -> FittedHead:
     """Fit the head on train (all views, all runtimes), calibrate and threshold on validation, write the folder.
 
     `clip`: depth / pool / crop_pct of the CLIP cut (realorai.backbones.clip_options). `tuning`: first tune the
-    last block's class path on the tokens entering it (cached under `tokens`), then fit the head on its features.
+    last block's class path on the tokens entering it (cached under `tokens`; `tokens_loaded`: `token_data`'s
+    store, if already built), then fit the head on its features.
     """
     clip = clip_options(clip or {})
     tuned_state = {}
     if tuning is not None:
         if also_fit_on or clip["pool"] != "token" or clip["crop_pct"] != 1.0:
             raise ValueError("tuning the class path works on the class token of the resized face, one runtime")
-        fit, (train, validation) = tuned_fit(dataset, clip["depth"], tuning, tokens, c, views, augment_weight, ai_augment_weight)
+        fit, (train, validation, _) = tuned_fit(
+            dataset, clip["depth"], tuning, tokens, c, views, augment_weight, ai_augment_weight, tokens_loaded
+        )
         result = fit(train, validation)
         fitted, tuned_state = result.fitted, result.path.model_state(clip["depth"] - 1)
         print(f"class path tuned ({tuning.train}, mix {tuning.mix}) and head fitted in {result.seconds:.0f}s")
@@ -124,19 +128,25 @@ def dataset_face_crop(data: Path) -> dict:
     return settings.get("face_crop") or face_crop_settings(settings.get("size", FACE_SIZE))
 
 
-def tuned_fit(
-    dataset, depth: int, tuning: Tuning, tokens: Path | None, c, views, augment_weight, ai_augment_weight, test_views=()
-):
-    """The tuned recipe's fit function and its data (train with every view, validation clean, test under
-    `test_views` if any): SplitData whose views are row ids into one token store."""
-    from .tuned_recipe import token_splits, tuned_fitter
+def token_data(dataset, depth: int, tokens: Path | None, views) -> tuple:
+    """One token store for the tuned recipe (train under every view, validation and test clean) and the
+    splits as row ids into it: built once by train.py and shared by the shipped fit and the report's folds."""
+    from .tuned_recipe import token_splits
 
     if tokens is None:
         raise ValueError("tuning needs a token cache folder (--tokens)")
-    wanted = {"train": tuple(views), "validation": ("clean",)} | ({"test": tuple(test_views)} if test_views else {})
-    store, splits = token_splits(dataset, wanted, Path(tokens), clip_class_path(depth), depth)
+    wanted = {"train": tuple(views), "validation": ("clean",), "test": ("clean",)}
+    return token_splits(dataset, wanted, Path(tokens), clip_class_path(depth), depth)
+
+
+def tuned_fit(dataset, depth: int, tuning: Tuning, tokens: Path | None, c, views, augment_weight, ai_augment_weight, data=None):
+    """The tuned recipe's fit function and its (train, validation, test) SplitData, from `data`
+    (`token_data`'s) or a store built here."""
+    from .tuned_recipe import tuned_fitter
+
+    store, splits = data or token_data(dataset, depth, tokens, views)
     fit = tuned_fitter(store, tuning, c, tuple(views), augment_weight, ai_augment_weight)
-    return fit, tuple(splits.values())
+    return fit, (splits["train"], splits["validation"], splits["test"])
 
 
 def load_fitted(folder: Path) -> tuple[FittedHead, ServingConfig]:
@@ -165,6 +175,7 @@ def report(
     ai_augment_weight: float | None = None,
     tuning: Tuning | None = None,
     tokens: Path | None = None,
+    tokens_loaded: tuple | None = None,
 ) -> dict:
     """Everything we report for a probe model: test (clean, per source/generator), re-share, leave-one-out.
 
@@ -200,7 +211,7 @@ def report(
         "splits": {"test": result},
     }
     if leave_out and tuning is not None:  # every fold tunes its own class path, then fits the shipped recipe
-        fit, splits = tuned_fit(dataset, clip["depth"], tuning, tokens, c, views, augment_weight, ai_augment_weight, ["clean"])
+        fit, splits = tuned_fit(dataset, clip["depth"], tuning, tokens, c, views, augment_weight, ai_augment_weight, tokens_loaded)
         recipe = recipe_record(c, views, augment_weight, ai_augment_weight) | {"tuning": tuning.to_dict()}
         metrics["leave_one_out"] = leave_one_out(*splits, fit=fit) | recipe
     elif leave_out:  # every fold refits exactly the shipped recipe: same views, same runtimes

@@ -38,7 +38,7 @@ from tqdm import tqdm
 from realorai import probe_training
 from realorai.backbones import CLASS_PATH_RUNTIME
 from realorai.calibration import fit_temperature, softmax
-from realorai.class_path import Tuning
+from realorai.class_path import TRAINED, Tuning
 from realorai.config import AI_INDEX, LABELS
 from realorai.evaluation import FaceDataset, evaluate_split, grouped_metrics, predict_logits
 from realorai.generalisation import AI_COPY_WEIGHT, DEFAULT_C
@@ -59,7 +59,7 @@ from realorai.preprocess import data_config, eval_transform, train_transform
 from realorai.probe import group_names
 
 RECIPES = ("probe", "finetune")
-TUNES = ("attention", "all", "none")
+TUNES = (*TRAINED, "none")
 SAMPLING_SCHEMES = ("class-source", "group")  # see sampling_weights
 SELECTION_SCORES = ("pooled-auc", "worst-group-auc")  # validation score for early stopping, see worst_group_auc
 
@@ -78,7 +78,7 @@ class TrainConfig:
     augment_weight: float = 1.0  # weight of each augmented copy of a real photo relative to a clean face
     ai_augment_weight: float = AI_COPY_WEIGHT  # ... of an AI face (less: its copies teach cues unseen generators lack)
     also_fit_on: str = ""  # other runtimes of the same weights (e.g. clip-b16) whose clean features join training
-    tune: str = "attention"  # the last block's class path: attention (query + output projection) | all | none
+    tune: str = "attention"  # the last block's class path: attention | attention-kv | all | none (class_path.TRAINED)
     tune_lr: float = Tuning.lr
     tune_epochs: int = Tuning.epochs
     tune_mix: float = Tuning.mix  # how far from CLIP's block towards the tuned one (WiSE-FT)
@@ -188,7 +188,7 @@ def train_probe(cfg: TrainConfig) -> Path:
         for name, split in dataset.items()
     }
     started = time.time()
-    # The tuned recipe's tokens (~7 GB of keys/values): loaded once for the fit and the report's folds.
+    # The tuned recipe's tokens (~3.5 GB, normalised): loaded once for the fit and the report's folds.
     tokens = probe_training.token_data(dataset, cfg.depth, _tokens(cfg), _names(cfg.views)) if tuning(cfg) else None
     probe_training.fit_and_save(
         dataset, out, cfg.backbone, _names(cfg.also_fit_on), _names(cfg.views), cfg.c, _cache(cfg), cfg.slim,

@@ -22,7 +22,7 @@ from datasets import load_from_disk
 
 from benchmarks.candidates import benchmark_arguments, measure, row
 from realorai.backbones import clip_class_path
-from realorai.class_path import Tuning
+from realorai.class_path import TRAINED, Tuning
 from realorai.generalisation import AI_COPY_WEIGHT, DEFAULT_C
 from realorai.reshare import RESHARE
 from realorai.tuned_recipe import token_splits, tuned_fitter
@@ -38,6 +38,7 @@ def candidate_name(tuning: Tuning, views: tuple[str, ...], depth: int = DEPTH) -
         else "untuned (float block on INT8 tokens)"
     )
     seed = f", seed {tuning.seed}" if tuning.seed else ""
+    seed += f", {tuning.token_drop:.0%} of patch tokens hidden per step" if tuning.token_drop else ""
     mix = "" if tuning.mix == 1.0 else f", weights {tuning.mix:g} of the way"
     return f"clip-b16 block {depth} class path {tuned}" + ("" if "augment-1" in views else ", no augmentation") + seed + mix
 
@@ -46,9 +47,9 @@ def main(argv=None) -> int:
     parser = benchmark_arguments(__doc__)
     parser.set_defaults(cache="data/tokens")
     defaults = Tuning()
-    for name in ("lr", "head_lr", "epochs", "head_epochs", "batch", "head_l2", "seed"):
+    for name in ("lr", "head_lr", "epochs", "head_epochs", "batch", "head_l2", "seed", "token_drop"):
         parser.add_argument("--" + name.replace("_", "-"), type=type(getattr(defaults, name)), default=getattr(defaults, name))
-    parser.add_argument("--train", choices=("all", "attention"), default="all", help="what of the class path is tuned")
+    parser.add_argument("--train", choices=tuple(TRAINED), default="all", help="what of the class path is tuned")
     parser.add_argument("--mix", default="1", help="comma-separated: how far to move from CLIP's block to the tuned one")
     parser.add_argument("--views", default="clean,augment-1")
     parser.add_argument("--tune-views", default="", help="views the path is tuned on (default: --views; the head uses --views)")

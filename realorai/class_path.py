@@ -1,9 +1,10 @@
 """The last block of a cut CLIP as the class token sees it, and how the shipped recipe tunes it on CPU.
 
 The model reads only the class token after its last block. That token depends on the block through its
-own path (query, attention output projection, MLP, norms); the keys and values come from every token. With
-keys and values frozen they are computed once per image, and the rest trains about as fast as a small MLP:
-partial fine-tuning of an 86 M ViT on two cores. The result is still a plain timm ViT with new tensors in
+own path: its query, the keys and values of every token, the attention's output projection, the MLP and
+the norms. One query needs no per-token keys or values (`ClassPath._attend`), so with the tokens entering
+the block normalised once per image, the whole path trains about as fast as a small MLP: partial
+fine-tuning of an 86 M ViT on two cores. The result is still a plain timm ViT with new tensors in
 its last block (`ClassPath.model_state`); serving runs the INT8 graph up to that block and this path after it.
 """
 
@@ -26,7 +27,7 @@ WIDTH, HEADS, TOKENS = 768, 12, 197  # CLIP ViT-B/16 at 224: 196 patches and the
 class Tuning:
     """How the class path is tuned; the shipped values were chosen by leave-one-out (README, "Tried")."""
 
-    train: str = "attention"  # attention: query and output projection only | all: also the MLP and its norms
+    train: str = "attention"  # attention: query and output projection | attention-kv: also keys and values | all: attention and the MLP with its norms
     lr: float = 1e-4  # AdamW, cosine decay over the tuning epochs
     epochs: int = 3
     head_lr: float = 1e-3
@@ -35,15 +36,26 @@ class Tuning:
     head_l2: float = 1e-3
     mix: float = 0.5  # how far from CLIP's block to move towards the tuned one (WiSE-FT)
     seed: int = 0
+    token_drop: float = 0.0  # share of patch tokens hidden from the class token per tuning step
 
     def __post_init__(self) -> None:
-        if self.train not in ("attention", "all"):
-            raise ValueError(f"unknown tuning {self.train!r}; use attention or all")
+        if self.train not in TRAINED:
+            raise ValueError(f"unknown tuning {self.train!r}; use one of {', '.join(TRAINED)}")
         if not 0.0 <= self.mix <= 1.0:
             raise ValueError(f"mix {self.mix} is outside 0..1")
+        if not 0.0 <= self.token_drop < 1.0:
+            raise ValueError(f"token_drop {self.token_drop} is outside 0..1")
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+# What each `Tuning.train` moves (ClassPath parameter names); everything else keeps CLIP's weights.
+TRAINED = {
+    "attention": ("q", "proj"),
+    "attention-kv": ("q", "kv_weight", "kv_bias", "proj"),
+    "all": ("q", "proj", "norm2", "fc1", "fc2", "norm"),
+}
 
 
 def quick_gelu(x: torch.Tensor) -> torch.Tensor:
@@ -51,10 +63,11 @@ def quick_gelu(x: torch.Tensor) -> torch.Tensor:
 
 
 class ClassPath(nn.Module):
-    """(class token entering the block, the block's keys and values) -> the model's pre-logits (final norm).
+    """(class token entering the block, every token after the block's first norm) -> the model's pre-logits.
 
     Built from timm tensors of the block (names without the `blocks.N.` prefix) and the final norm
-    (`norm.*`). The keys' and values' rows of qkv are kept as buffers: frozen, and used by `keys_values`.
+    (`norm.*`). The rows of qkv that make keys and values are one parameter (`kv_weight`, `kv_bias`);
+    norm1 stays frozen, so the normalised tokens can be computed once per image (`TokenStore`).
     """
 
     def __init__(self, state: dict[str, torch.Tensor]):
@@ -63,8 +76,8 @@ class ClassPath(nn.Module):
         self.q, self.proj = nn.Linear(WIDTH, WIDTH), nn.Linear(WIDTH, WIDTH)
         self.fc1, self.fc2 = nn.Linear(WIDTH, 4 * WIDTH), nn.Linear(4 * WIDTH, WIDTH)
         qkv_weight, qkv_bias = state["attn.qkv.weight"], state["attn.qkv.bias"]
-        self.register_buffer("kv_weight", qkv_weight[WIDTH:].clone())
-        self.register_buffer("kv_bias", qkv_bias[WIDTH:].clone())
+        self.kv_weight = nn.Parameter(qkv_weight[WIDTH:].clone(), requires_grad=False)
+        self.kv_bias = nn.Parameter(qkv_bias[WIDTH:].clone(), requires_grad=False)
         with torch.no_grad():
             self.q.weight.copy_(qkv_weight[:WIDTH])
             self.q.bias.copy_(qkv_bias[:WIDTH])
@@ -72,7 +85,7 @@ class ClassPath(nn.Module):
                 key = {"proj": "attn.proj", "fc1": "mlp.fc1", "fc2": "mlp.fc2"}.get(name, name)
                 getattr(self, name).weight.copy_(state[f"{key}.weight"])
                 getattr(self, name).bias.copy_(state[f"{key}.bias"])
-        self.norm1.requires_grad_(False)  # it also normalises the tokens the frozen keys and values are made from
+        self.norm1.requires_grad_(False)  # it normalises the tokens the store keeps, computed once per image
 
     @classmethod
     def from_model_state(cls, state: dict[str, torch.Tensor], index: int) -> ClassPath:
@@ -81,16 +94,31 @@ class ClassPath(nn.Module):
         own = {k.removeprefix(prefix): v for k, v in state.items() if k.startswith(prefix)}
         return cls(own | {k: v for k, v in state.items() if k.startswith("norm.")}).eval()
 
-    def keys_values(self, tokens: torch.Tensor) -> torch.Tensor:
-        """(n, 197, 768) tokens entering the block -> (n, 197, 2*768) keys and values."""
-        return F.linear(self.norm1(tokens.float()), self.kv_weight, self.kv_bias)
+    def normalised(self, tokens: torch.Tensor) -> torch.Tensor:
+        """(n, 197, 768) tokens entering the block -> the same after norm1, what keys and values are made from."""
+        return self.norm1(tokens.float())
 
-    def forward(self, cls: torch.Tensor, kv: torch.Tensor) -> torch.Tensor:
-        """From precomputed keys and values (training: computed once per image, kept in a TokenStore)."""
-        n = cls.shape[0]
-        q = self.q(self.norm1(cls)).view(n, HEADS, 1, WIDTH // HEADS)
-        k, v = kv.float().view(n, TOKENS, 2, HEADS, WIDTH // HEADS).permute(2, 0, 3, 1, 4)
-        return self._after_attention(cls, F.scaled_dot_product_attention(q, k, v).reshape(n, WIDTH))
+    def forward(self, cls: torch.Tensor, x: torch.Tensor, visible: torch.Tensor | None = None) -> torch.Tensor:
+        """From the class token and the normalised tokens (training: kept in a TokenStore); `visible` (n, 197)
+        bool: the tokens the class token may attend to (all when None)."""
+        return self._after_attention(cls, self._attend(cls, x.float(), visible))
+
+    def _attend(self, cls: torch.Tensor, x: torch.Tensor, visible: torch.Tensor | None = None) -> torch.Tensor:
+        """The class token's attention output (before the output projection), as timm's block computes it.
+
+        One query needs no keys or values: q.(W_k x) = (W_k^T q).x and sum_t a_t W_v x_t = W_v (sum_t a_t x_t),
+        so the key and value projections act on 12 vectors per image instead of 197 tokens (~50x fewer
+        multiplications), in training too. The key bias adds the same score to every token of a head,
+        which softmax ignores; the value bias passes through because the weights sum to 1.
+        """
+        n, head = cls.shape[0], WIDTH // HEADS
+        q = self.q(self.norm1(cls)).view(n, HEADS, head)
+        w_k, w_v = self.kv_weight[:WIDTH].view(HEADS, head, WIDTH), self.kv_weight[WIDTH:].view(HEADS, head, WIDTH)
+        scores = torch.einsum("ntc,nhc->nht", x, torch.einsum("nhd,hdc->nhc", q, w_k)) / math.sqrt(head)
+        if visible is not None:
+            scores = scores.masked_fill(~visible[:, None, :], float("-inf"))
+        mixed = torch.einsum("nht,ntc->nhc", scores.softmax(-1), x)
+        return (torch.einsum("nhc,hdc->nhd", mixed, w_v) + self.kv_bias[WIDTH:].view(HEADS, head)).reshape(n, WIDTH)
 
     def _after_attention(self, cls: torch.Tensor, attended: torch.Tensor) -> torch.Tensor:
         x = cls + self.proj(attended)
@@ -98,25 +126,12 @@ class ClassPath(nn.Module):
 
     @torch.inference_mode()
     def features(self, tokens: torch.Tensor) -> torch.Tensor:
-        """Pre-logits from the tokens entering the block, as timm's cut ViT computes them (serving).
-
-        One query needs no keys or values: q.(W_k x) = (W_k^T q).x and sum_t a_t W_v x_t = W_v (sum_t a_t x_t),
-        so the key and value projections act on 12 vectors per image instead of 197 tokens (~50x fewer
-        multiplications than `keys_values`). The key bias adds the same score to every token of a head,
-        which softmax ignores; the value bias passes through because the weights sum to 1.
-        """
-        n, head = tokens.shape[0], WIDTH // HEADS
-        cls, x = tokens[:, 0].float(), self.norm1(tokens.float())
-        q = self.q(self.norm1(cls)).view(n, HEADS, head)
-        w_k, w_v = self.kv_weight[:WIDTH].view(HEADS, head, WIDTH), self.kv_weight[WIDTH:].view(HEADS, head, WIDTH)
-        scores = torch.einsum("ntc,nhc->nht", x, torch.einsum("nhd,hdc->nhc", q, w_k)) / math.sqrt(head)
-        mixed = torch.einsum("nht,ntc->nhc", scores.softmax(-1), x)
-        attended = torch.einsum("nhc,hdc->nhd", mixed, w_v) + self.kv_bias[WIDTH:].view(HEADS, head)
-        return self._after_attention(cls, attended.reshape(n, WIDTH))
+        """Pre-logits from the tokens entering the block, as timm's cut ViT computes them (serving)."""
+        return self(tokens[:, 0].float(), self.normalised(tokens))
 
     def model_state(self, index: int) -> dict[str, torch.Tensor]:
         """The path as timm tensors of a ViT whose last block is `index`: loaded into that model, they give it
-        exactly this path's class token (the rows of qkv that make keys and values are the frozen ones)."""
+        exactly this path's class token."""
         state = {
             "attn.qkv.weight": torch.cat([self.q.weight, self.kv_weight]),
             "attn.qkv.bias": torch.cat([self.q.bias, self.kv_bias]),
@@ -142,14 +157,13 @@ def interpolated(start: ClassPath, tuned: ClassPath, mix: float) -> ClassPath:
 
 
 class TokenStore:
-    """Class tokens and frozen keys/values of many images in two preallocated arrays, by row id.
-
-    fp16 keys and values: 197 x 1536 x 2 bytes = 0.6 MB per image and view.
+    """Class tokens and normalised tokens (`ClassPath.normalised`) of many images in two preallocated arrays,
+    by row id. fp16 tokens: 197 x 768 x 2 bytes = 0.3 MB per image and view.
     """
 
     def __init__(self, size: int, path: ClassPath):
         self.cls_all = np.empty((size, WIDTH), np.float32)
-        self.kv_all = np.empty((size, TOKENS, 2 * WIDTH), np.float16)
+        self.x_all = np.empty((size, TOKENS, WIDTH), np.float16)
         self.path, self.size = path, 0
 
     @torch.inference_mode()
@@ -159,17 +173,17 @@ class TokenStore:
         for start in range(0, n, chunk):
             x = torch.from_numpy(np.asarray(tokens[start : start + chunk], dtype=np.float32))
             self.cls_all[self.size + start : self.size + start + len(x)] = x[:, 0].numpy()
-            self.kv_all[self.size + start : self.size + start + len(x)] = self.path.keys_values(x).half().numpy()
+            self.x_all[self.size + start : self.size + start + len(x)] = self.path.normalised(x).half().numpy()
         ids = np.arange(self.size, self.size + n)
         self.size += n
         return ids
 
     def batch(self, ids: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
-        return torch.from_numpy(self.cls_all[ids]), torch.from_numpy(self.kv_all[ids])
+        return torch.from_numpy(self.cls_all[ids]), torch.from_numpy(self.x_all[ids])
 
     @torch.inference_mode()
     def features(self, path: ClassPath, ids: np.ndarray, chunk: int = 512) -> np.ndarray:
-        """Pre-logits of the rows `ids` through `path` (whose frozen keys/values the store holds)."""
+        """Pre-logits of the rows `ids` through `path` (whose frozen norm1 made the store's tokens)."""
         path.eval()
         ids = np.asarray(ids).reshape(-1)
         parts = [path(*self.batch(ids[s : s + chunk])).numpy() for s in range(0, len(ids), chunk)]
@@ -185,9 +199,8 @@ def tune(store: TokenStore, ids: np.ndarray, labels: np.ndarray, weights: np.nda
     torch.manual_seed(tuning.seed)
     start = store.path
     path = copy.deepcopy(start)
-    if tuning.train == "attention":  # only how the class token attends: query and output projection
-        for module in (path.norm2, path.fc1, path.fc2, path.norm):
-            module.requires_grad_(False)
+    for name, parameter in path.named_parameters():
+        parameter.requires_grad_(name.split(".")[0] in TRAINED[tuning.train])
     x0 = store.features(path, ids)  # standardise the head's input as the shipped logistic fit does
     mean, std = torch.from_numpy(x0.mean(0)), torch.from_numpy(x0.std(0) + 1e-6)
     head = nn.Linear(WIDTH, 1)
@@ -209,8 +222,12 @@ def tune(store: TokenStore, ids: np.ndarray, labels: np.ndarray, weights: np.nda
         for s in range(0, len(ids), tuning.batch):
             rows = order[s : s + tuning.batch]
             tuning_block = step >= warm
+            visible = None
+            if tuning_block and tuning.token_drop:  # evidence spread over the face, not a few patches
+                visible = torch.rand(len(rows), TOKENS) >= tuning.token_drop
+                visible[:, 0] = True
             with torch.set_grad_enabled(tuning_block):
-                z = path(*store.batch(ids[rows]))
+                z = path(*store.batch(ids[rows]), visible)
             margin = head((z - mean) / std).squeeze(1)
             loss = (F.binary_cross_entropy_with_logits(margin, y[rows], reduction="none") * w[rows]).mean()
             loss = loss + tuning.head_l2 * head.weight.pow(2).sum()

@@ -170,10 +170,13 @@ def _tuning_text(train_config: dict, depth: int) -> str:
     tune = train_config.get("tune", "none")  # runs before class-path tuning existed kept CLIP frozen
     if tune == "none":
         return "kept **frozen**"
-    what = "query and attention output projection" if tune == "attention" else "query, attention output, MLP and norms"
+    what = {
+        "attention": "query and attention output projection",
+        "attention-kv": "attention (its query, the keys and values it reads from every token, and its output projection)",
+    }.get(tune, "query, attention output, MLP and norms")
     return (
-        f"frozen except the class token's path through block {depth}: its {what} were tuned on the frozen keys and "
-        f"values of every token ({train_config.get('tune_epochs')} epochs, AdamW lr {train_config.get('tune_lr'):g}, "
+        f"frozen except the class token's path through block {depth}: its {what} were tuned on every token as block "
+        f"{depth - 1} leaves it, computed once per image ({train_config.get('tune_epochs')} epochs, AdamW lr {train_config.get('tune_lr'):g}, "
         f"after a linear head alone for {Tuning.head_epochs}), then moved back "
         f"{1 - train_config.get('tune_mix', 1.0):.0%} of the way to CLIP's weights (weight-space ensembling, WiSE-FT), "
         "which keeps more of what CLIP knows about images the tuning data lacks"

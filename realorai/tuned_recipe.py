@@ -21,7 +21,7 @@ from .tokens import split_tokens
 def token_splits(
     dataset, wanted: dict[str, tuple[str, ...]], cache: Path, start: ClassPath, depth: int
 ) -> tuple[TokenStore, dict[str, SplitData]]:
-    """{split: views} -> one store holding every (split, view)'s class tokens and frozen keys/values for the
+    """{split: views} -> one store holding every (split, view)'s class tokens and normalised tokens for the
     class path of block `depth` (1-based: it reads the tokens after `depth - 1` blocks), and per split a
     SplitData whose views are row ids into the store (the tokens are computed if not cached)."""
     store = TokenStore(sum(len(dataset[name]) * len(views) for name, views in wanted.items()), start)
@@ -32,7 +32,7 @@ def token_splits(
             started = time.time()
             (tokens,) = split_tokens(dataset[name], name, view, cache, (depth - 1,))
             ids[view] = store.add(tokens)
-            print(f"  tokens {name} {view}: {len(tokens)} rows, keys/values in {time.time() - started:.0f}s", flush=True)
+            print(f"  tokens {name} {view}: {len(tokens)} rows, normalised in {time.time() - started:.0f}s", flush=True)
         splits[name] = SplitData.from_split(dataset[name], ids)
     return store, splits
 

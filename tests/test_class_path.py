@@ -1,6 +1,6 @@
 """The tuned class path of the last block (realorai.class_path) is a plain timm ViT with new weights.
 
-Training only the class token's path through block 11, on frozen keys and values, still gives one timm
+Training only the class token's path through block 11, on tokens normalised once per image, still gives one timm
 model; that rests on equalities checked here on CLIP's real weights: the untouched path reproduces timm's
 block, a changed path written back as timm tensors gives timm's model exactly the path's output, and the
 serving runtime (INT8 graph, then the path) agrees with timm's float model carrying the same tensors.
@@ -36,7 +36,7 @@ def _nudged(path: ClassPath, seed: int) -> ClassPath:
     generator = torch.Generator().manual_seed(seed)
     with torch.no_grad():
         for parameter in path.parameters():
-            if parameter.requires_grad:  # norm1 is frozen: it also makes the keys and values
+            if parameter.requires_grad:  # norm1 is frozen: it normalises the stored tokens
                 parameter.add_(0.02 * torch.randn(parameter.shape, generator=generator))
     return path.eval()
 
@@ -100,11 +100,28 @@ def test_tuning_moves_only_what_it_is_told_to(clip_path):
     tokens = torch.from_numpy(rng.normal(size=(24, 197, 768)).astype(np.float32))
     store = TokenStore(24, clip_path)
     ids = store.add(tokens.numpy())
-    assert np.allclose(store.features(clip_path, ids), clip_path.features(tokens).numpy(), atol=5e-2)  # fp16 keys/values
+    assert np.allclose(store.features(clip_path, ids), clip_path.features(tokens).numpy(), atol=5e-2)  # fp16 tokens
     labels, weights = np.arange(24) % 2, np.ones(24)
-    tuning = Tuning(train="attention", epochs=1, head_epochs=1, batch=8, lr=1e-3)
-    tuned = tune(store, ids, labels, weights, tuning)
-    start, after = dict(clip_path.named_parameters()), dict(tuned.named_parameters())
-    changed = {name for name in start if not torch.equal(start[name], after[name])}
-    assert changed == {"q.weight", "q.bias", "proj.weight", "proj.bias"}
-    assert all(torch.equal(clip_path.get_buffer(b), tuned.get_buffer(b)) for b in ("kv_weight", "kv_bias"))
+    start = dict(clip_path.named_parameters())
+    attention = {"q.weight", "q.bias", "proj.weight", "proj.bias"}
+    for train, moved in (("attention", attention), ("attention-kv", attention | {"kv_weight", "kv_bias"})):
+        tuned = tune(store, ids, labels, weights, Tuning(train=train, epochs=1, head_epochs=1, batch=8, lr=1e-3))
+        after = dict(tuned.named_parameters())
+        assert {name for name in start if not torch.equal(start[name], after[name])} == moved, train
+
+
+@torch.inference_mode()
+def test_hidden_tokens_are_out_of_the_class_tokens_reach(clip_path):
+    """Token dropout in tuning (`Tuning.token_drop`): the path then sees only the visible tokens, as if
+    the hidden ones were not in the image at all."""
+    rng = np.random.default_rng(1)
+    tokens = torch.from_numpy(rng.normal(size=(3, 197, 768)).astype(np.float32))
+    cls, kv = tokens[:, 0], clip_path.normalised(tokens)
+    everything = clip_path(cls, kv)
+    assert torch.allclose(clip_path(cls, kv, torch.ones(3, 197, dtype=torch.bool)), everything, atol=1e-5)
+    visible = torch.ones(3, 197, dtype=torch.bool)
+    visible[:, 50:150] = False
+    hidden = clip_path(cls, kv, visible)
+    kept = torch.cat([torch.arange(50), torch.arange(150, 197)])  # the class token (0) stays visible
+    assert torch.allclose(hidden, clip_path.features(tokens[:, kept]), atol=1e-4), (hidden - clip_path.features(tokens[:, kept])).abs().max()
+    assert not torch.allclose(hidden, everything, atol=1e-2)

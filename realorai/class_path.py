@@ -27,7 +27,8 @@ WIDTH, HEADS, TOKENS = 768, 12, 197  # CLIP ViT-B/16 at 224: 196 patches and the
 class Tuning:
     """How the class path is tuned; the shipped values were chosen by leave-one-out (README, "Tried")."""
 
-    train: str = "attention"  # attention: query and output projection | attention-kv: also keys and values | all: attention and the MLP with its norms
+    # attention: query and output projection | attention-kv: also keys and values | all: attention, MLP, norms
+    train: str = "attention"
     lr: float = 1e-4  # AdamW, cosine decay over the tuning epochs
     epochs: int = 3
     head_lr: float = 1e-3

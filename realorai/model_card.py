@@ -176,7 +176,8 @@ def _tuning_text(train_config: dict, depth: int) -> str:
     }.get(tune, "query, attention output, MLP and norms")
     return (
         f"frozen except the class token's path through block {depth}: its {what} were tuned on every token as block "
-        f"{depth - 1} leaves it, computed once per image ({train_config.get('tune_epochs')} epochs, AdamW lr {train_config.get('tune_lr'):g}, "
+        f"{depth - 1} leaves it, computed once per image ({train_config.get('tune_epochs')} epochs, "
+        f"AdamW lr {train_config.get('tune_lr'):g}, "
         f"after a linear head alone for {Tuning.head_epochs}), then moved back "
         f"{1 - train_config.get('tune_mix', 1.0):.0%} of the way to CLIP's weights (weight-space ensembling, WiSE-FT), "
         "which keeps more of what CLIP knows about images the tuning data lacks"

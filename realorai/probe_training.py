@@ -211,7 +211,9 @@ def report(
         "splits": {"test": result},
     }
     if leave_out and tuning is not None:  # every fold tunes its own class path, then fits the shipped recipe
-        fit, splits = tuned_fit(dataset, clip["depth"], tuning, tokens, c, views, augment_weight, ai_augment_weight, tokens_loaded)
+        fit, splits = tuned_fit(
+            dataset, clip["depth"], tuning, tokens, c, views, augment_weight, ai_augment_weight, tokens_loaded
+        )
         recipe = recipe_record(c, views, augment_weight, ai_augment_weight) | {"tuning": tuning.to_dict()}
         metrics["leave_one_out"] = leave_one_out(*splits, fit=fit) | recipe
     elif leave_out:  # every fold refits exactly the shipped recipe: same views, same runtimes

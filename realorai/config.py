@@ -15,6 +15,16 @@ AI_INDEX = LABELS.index("ai")
 REPO_ROOT = Path(__file__).resolve().parent.parent
 BUNDLED_MODEL_DIR = REPO_ROOT / "model"  # the shipped default model, in Hub layout
 EXAMPLES_DIR = REPO_ROOT / "examples"  # pictures whose licences let them ship with the app (see its README)
+# The plots training writes next to the model (realorai.plots) and the Insights tab shows: named here so the
+# app finds them without importing matplotlib and scikit-learn (~2.5 s of its cold start).
+PLOT_FILES = {
+    "roc": "roc.png",
+    "reliability": "reliability.png",
+    "robustness": "robustness.png",
+    "leave_one_out": "leave_one_out.png",
+    "reshare": "reshare.png",
+    "per_group": "per_source.png",
+}
 
 
 def portraits_dir() -> Path:

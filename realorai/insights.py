@@ -9,7 +9,7 @@ import json
 import random
 from pathlib import Path
 
-from .config import LABELS, portraits_dir
+from .config import LABELS, PLOT_FILES, portraits_dir
 from .model_card import (
     HOLDOUT_REPORT,
     generators_seen,
@@ -20,7 +20,6 @@ from .model_card import (
     unseen_generator_section,
 )
 from .modeling import weights_origin
-from .plots import PLOT_FILES
 
 REPORT_FILES = ["metrics.json", *PLOT_FILES.values()]
 

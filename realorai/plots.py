@@ -12,16 +12,9 @@ import matplotlib.ticker  # noqa: E402
 import numpy as np  # noqa: E402
 from sklearn.metrics import roc_curve  # noqa: E402
 
+from .config import PLOT_FILES  # noqa: E402
 from .probe import MAX_FALSE_AI_ON_VALIDATION  # noqa: E402
 
-PLOT_FILES = {
-    "roc": "roc.png",
-    "reliability": "reliability.png",
-    "robustness": "robustness.png",
-    "leave_one_out": "leave_one_out.png",
-    "reshare": "reshare.png",
-    "per_group": "per_source.png",
-}
 HELD_OUT_REAL_GOAL = 0.05  # a held-out real source may have at most this share called AI (issue #9)
 
 

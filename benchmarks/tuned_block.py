@@ -26,7 +26,7 @@ from realorai.backbones import clip_class_path
 from realorai.class_path import TRAINED, Tuning
 from realorai.config import AI_INDEX
 from realorai.generalisation import AI_COPY_WEIGHT, DEFAULT_C
-from realorai.probe import Decision
+from realorai.probe import Decision, ai_threshold
 from realorai.reshare import RESHARE
 from realorai.tuned_recipe import token_splits, tuned_fitter
 
@@ -53,11 +53,10 @@ def _logit(p) -> np.ndarray:
 
 @dataclasses.dataclass
 class RaisedThreshold:
-    """A fit whose AI threshold was raised by `margin` (logit units); P(AI) unchanged."""
+    """A fit with its AI threshold raised; P(AI) unchanged."""
 
     fitted: object
     decision: Decision
-    margin: float
 
     def p_ai(self, ids):
         return self.fitted.p_ai(ids)
@@ -83,8 +82,8 @@ def unseen_real_threshold(fit, target: float):
             needed = float(np.quantile(_logit(p), 1 - target) - _logit(refit.decision.ai_from))
             print(f"      unseen {group}: margin needed {needed:+.2f}", flush=True)
             margin = max(margin, needed)
-        ai_from = float(min(np.ceil(1e4 / (1 + np.exp(-(_logit(main.decision.ai_from) + margin)))) / 1e4, 0.999))
-        return RaisedThreshold(main, Decision(min(main.decision.real_up_to, ai_from), ai_from), margin)
+        ai_from = ai_threshold(float(1 / (1 + np.exp(-(_logit(main.decision.ai_from) + margin)))))
+        return RaisedThreshold(main, Decision(min(main.decision.real_up_to, ai_from), ai_from))
 
     return fit_unseen
 

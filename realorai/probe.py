@@ -114,9 +114,14 @@ def real_first_decision(
         if allowed < len(p):
             ai_from = max(ai_from, float(np.nextafter(p[allowed], 1.0)))
         real_up_to = max(real_up_to, float(np.quantile(p, min_real_share)))
-    # Rounded up, never down: a rounded-down threshold would call AI the photos just kept below it.
-    ai_from = min(_round_up(ai_from), 0.999)
+    ai_from = ai_threshold(ai_from)
     return Decision(real_up_to=min(_round_up(real_up_to), ai_from), ai_from=ai_from)
+
+
+def ai_threshold(p_ai: float) -> float:
+    """An "AI from" threshold as the model stores it: rounded up, never down (a rounded-down threshold would
+    call AI the photos just kept below it), and capped at 0.999."""
+    return min(_round_up(p_ai), 0.999)
 
 
 def _round_up(value: float, digits: int = 4) -> float:

@@ -2,10 +2,11 @@
 in Hub layout.
 
 Two recipes. `probe` (default, shipped): CLIP ViT-B/16 cut after block 11, the class token's path through
-that block tuned on the tokens entering it (query and attention output, then halfway back to CLIP's
-weights; `--tune none` keeps CLIP frozen), a balanced linear head on its features (clean and randomly
-re-shared copies of every training face), temperature and real-photos-first thresholds fitted on
-validation; reported with leave-one-source-out (every fold tuned afresh) and re-share tables. `finetune`: an ImageNet CNN
+that block tuned on the tokens entering it (query, keys, values and attention output; `--tune none` keeps
+CLIP frozen), a balanced linear head on its features (clean and randomly re-shared copies of every
+training face), temperature and real-photos-first thresholds fitted on validation, the AI threshold then
+raised until real sources left out of refits stay at most 3% called AI (realorai.unseen_reals); reported
+with leave-one-source-out (every fold tuned afresh) and re-share tables. `finetune`: an ImageNet CNN
 fine-tuned end to end (the previous recipe; it generalises worse, README "Tried").
 
     python train.py                                                   # probe recipe -> runs/<time>-probe
@@ -57,6 +58,7 @@ from realorai.modeling import (
 from realorai.plots import write_plots
 from realorai.preprocess import data_config, eval_transform, train_transform
 from realorai.probe import group_names
+from realorai.unseen_reals import UNSEEN_REAL_TARGET
 
 RECIPES = ("probe", "finetune")
 TUNES = (*TRAINED, "none")
@@ -78,10 +80,11 @@ class TrainConfig:
     augment_weight: float = 1.0  # weight of each augmented copy of a real photo relative to a clean face
     ai_augment_weight: float = AI_COPY_WEIGHT  # ... of an AI face (less: its copies teach cues unseen generators lack)
     also_fit_on: str = ""  # other runtimes of the same weights (e.g. clip-b16) whose clean features join training
-    tune: str = "attention"  # the last block's class path: attention | attention-kv | all | none (class_path.TRAINED)
+    tune: str = Tuning.train  # the last block's class path: attention | attention-kv | all | none (class_path.TRAINED)
     tune_lr: float = Tuning.lr
     tune_epochs: int = Tuning.epochs
     tune_mix: float = Tuning.mix  # how far from CLIP's block towards the tuned one (WiSE-FT)
+    unseen_real_target: float = UNSEEN_REAL_TARGET  # AI threshold cross-fitted for unseen real sources; 0 = off
     tokens: str = "data/tokens"  # cache of the tokens entering the tuned block (GBs for the full dataset)
     views: str = "clean,augment-1"  # training views of every face: clean, augment-N (random re-share)
     c: float = DEFAULT_C  # inverse L2 strength of the logistic head (on standardised features)
@@ -190,13 +193,14 @@ def train_probe(cfg: TrainConfig) -> Path:
     started = time.time()
     # The tuned recipe's tokens (~3.5 GB, normalised): loaded once for the fit and the report's folds.
     tokens = probe_training.token_data(dataset, cfg.depth, _tokens(cfg), _names(cfg.views)) if tuning(cfg) else None
-    probe_training.fit_and_save(
+    _, margins = probe_training.fit_and_save(
         dataset, out, cfg.backbone, _names(cfg.also_fit_on), _names(cfg.views), cfg.c, _cache(cfg), cfg.slim,
         {"depth": cfg.depth, "pool": cfg.pool, "crop_pct": cfg.probe_crop_pct},
         probe_training.dataset_face_crop(cfg.data), cfg.augment_weight, cfg.ai_augment_weight,
-        tuning(cfg), _tokens(cfg), tokens,
+        tuning(cfg), _tokens(cfg), tokens, cfg.unseen_real_target,
     )  # fmt: skip
     training = {"command": "python " + " ".join(sys.argv), "config": asdict(cfg), "seconds": round(time.time() - started)}
+    training["unseen_real_margins"] = margins  # logits each real source, unseen, asked the threshold to rise
     write_probe_report(out, dataset, cfg, training, tokens)
     return out
 
@@ -232,6 +236,7 @@ def write_probe_report(model_dir: Path, dataset, cfg: TrainConfig, training: dic
         **probe_training.report(
             model_dir, dataset, cfg.c, _names(cfg.views), _cache(cfg), cfg.leave_one_out, cfg.augment_weight,
             _names(cfg.also_fit_on), cfg.ai_augment_weight, tuning(cfg) if tuned else None, _tokens(cfg), tokens,
+            cfg.unseen_real_target,
         ),  # fmt: skip
         "dataset": {name: _counts(split) for name, split in dataset.items()},
     }

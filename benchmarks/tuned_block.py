@@ -17,18 +17,16 @@ import dataclasses
 import json
 from pathlib import Path
 
-import numpy as np
 import torch
 from datasets import load_from_disk
 
 from benchmarks.candidates import benchmark_arguments, measure, row
 from realorai.backbones import clip_class_path
 from realorai.class_path import TRAINED, Tuning
-from realorai.config import AI_INDEX
 from realorai.generalisation import AI_COPY_WEIGHT, DEFAULT_C
-from realorai.probe import Decision, ai_threshold
 from realorai.reshare import RESHARE
 from realorai.tuned_recipe import token_splits, tuned_fitter
+from realorai.unseen_reals import unseen_real_fitter
 
 DEPTH = 11  # the shipped cut: the class path of block 11, on the tokens after block 10
 
@@ -46,48 +44,6 @@ def candidate_name(tuning: Tuning, views: tuple[str, ...], depth: int = DEPTH) -
     return f"clip-b16 block {depth} class path {tuned}" + ("" if "augment-1" in views else ", no augmentation") + seed + mix
 
 
-def _logit(p) -> np.ndarray:
-    p = np.clip(np.asarray(p, np.float64), 1e-7, 1 - 1e-7)
-    return np.log(p / (1 - p))
-
-
-@dataclasses.dataclass
-class RaisedThreshold:
-    """A fit with its AI threshold raised; P(AI) unchanged."""
-
-    fitted: object
-    decision: Decision
-
-    def p_ai(self, ids):
-        return self.fitted.p_ai(ids)
-
-
-def unseen_real_threshold(fit, target: float):
-    """`fit` with its AI threshold drawn against real sources it has not seen (cross-fitting): for each real
-    source in its training rows, the recipe is refitted without it, and the threshold (in logit units above
-    that refit's own real-first threshold) that keeps the source's photos at most `target` called AI is
-    noted; the fit's threshold is raised by the largest such margin. Validation real sources were all seen
-    in training, so the shipped 1% rule alone cannot see how an unseen source scores."""
-
-    def fit_unseen(train, validation, keep_train=None, keep_validation=None):
-        keep_train = np.ones(len(train.labels), bool) if keep_train is None else keep_train
-        keep_validation = np.ones(len(validation.labels), bool) if keep_validation is None else keep_validation
-        main = fit(train, validation, keep_train, keep_validation)
-        margin = 0.0
-        for group in sorted(set(train.groups[keep_train & (train.labels != AI_INDEX)].tolist())):
-            out_train, out_validation = keep_train & (train.groups == group), keep_validation & (validation.groups == group)
-            refit = fit(train, validation, keep_train & ~out_train, keep_validation & ~out_validation)
-            ids = np.concatenate([train.views["clean"][out_train], validation.views["clean"][out_validation]])
-            p = refit.p_ai(ids)
-            needed = float(np.quantile(_logit(p), 1 - target) - _logit(refit.decision.ai_from))
-            print(f"      unseen {group}: margin needed {needed:+.2f}", flush=True)
-            margin = max(margin, needed)
-        ai_from = ai_threshold(float(1 / (1 + np.exp(-(_logit(main.decision.ai_from) + margin)))))
-        return RaisedThreshold(main, Decision(min(main.decision.real_up_to, ai_from), ai_from))
-
-    return fit_unseen
-
-
 def main(argv=None) -> int:
     parser = benchmark_arguments(__doc__)
     parser.set_defaults(cache="data/tokens")
@@ -103,7 +59,7 @@ def main(argv=None) -> int:
     parser.add_argument("--depth", type=int, default=DEPTH, help="tune the class path of this block (1-based)")
     parser.add_argument("--ai-copy-weight", type=float, default=AI_COPY_WEIGHT, help="weight of an AI face's re-shared copy")
     parser.add_argument(
-        "--unseen-real-target", type=float, default=0.0, help="raise the threshold by cross-fitting (unseen_real_threshold)"
+        "--unseen-real-target", type=float, default=0.0, help="raise the threshold by cross-fitting (realorai.unseen_reals)"
     )
     args = parser.parse_args(argv)
     torch.set_num_threads(2)
@@ -122,7 +78,7 @@ def main(argv=None) -> int:
         name = args.name or candidate_name(tuning, views, args.depth) + only + copies + crossed
         fit = tuned_fitter(store, tuning, DEFAULT_C, views, 1.0, args.ai_copy_weight, memo, tune_views)
         if args.unseen_real_target:
-            fit = unseen_real_threshold(fit, args.unseen_real_target)
+            fit = unseen_real_fitter(fit, args.unseen_real_target)
         recorded = tuning.to_dict() | {"tune_views": list(tune_views), "ai_copy_weight": args.ai_copy_weight}
         recorded |= {"unseen_real_target": args.unseen_real_target} if args.unseen_real_target else {}
         result = measure(

@@ -28,14 +28,14 @@ class Tuning:
     """How the class path is tuned; the shipped values were chosen by leave-one-out (README, "Tried")."""
 
     # attention: query and output projection | attention-kv: also keys and values | all: attention, MLP, norms
-    train: str = "attention"
+    train: str = "attention-kv"
     lr: float = 1e-4  # AdamW, cosine decay over the tuning epochs
     epochs: int = 3
     head_lr: float = 1e-3
     head_epochs: int = 2  # a linear head alone first, so the block is not pulled by a random head
     batch: int = 128
     head_l2: float = 1e-3
-    mix: float = 0.5  # how far from CLIP's block to move towards the tuned one (WiSE-FT)
+    mix: float = 1.0  # how far from CLIP's block to move towards the tuned one (WiSE-FT; 1: all the way)
     seed: int = 0
     token_drop: float = 0.0  # share of patch tokens hidden from the class token per tuning step
 

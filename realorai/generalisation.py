@@ -52,6 +52,9 @@ class FittedHead:
     def p_ai(self, features: np.ndarray) -> np.ndarray:
         return softmax(self.head.logits(features), self.temperature)[:, AI_INDEX]
 
+    def with_decision(self, decision: Decision) -> FittedHead:
+        return FittedHead(self.head, self.temperature, decision)
+
 
 def fit_recipe(
     train: SplitData,

@@ -40,12 +40,24 @@ from .modeling import (
 from .predict import trained_prefixes
 from .probe import MAX_FALSE_AI_ON_VALIDATION, MIN_REAL_SHARE, Decision, LinearHead
 from .reshare import RESHARE
+from .unseen_reals import unseen_real_fitter
 
-DECISION_RULE = (
-    f"AI from the lowest P(AI) at which every real source of the validation split has at most "
-    f"{MAX_FALSE_AI_ON_VALIDATION:.0%} of its photos called AI (never below 0.5); real up to the P(AI) under which "
-    f"every real source keeps {MIN_REAL_SHARE:.0%} of its photos; uncertain in between"
-)
+
+def decision_rule(unseen_real_target: float = 0.0) -> str:
+    """The thresholds' rule in words, as metrics.json, the card and the app state it."""
+    rule = (
+        f"AI from the lowest P(AI) at which every real source of the validation split has at most "
+        f"{MAX_FALSE_AI_ON_VALIDATION:.0%} of its photos called AI (never below 0.5)"
+    )
+    if unseen_real_target:
+        rule += (
+            f", raised until, in refits that never saw it, every real training source has at most "
+            f"{unseen_real_target:.0%} of its photos called AI"
+        )
+    return rule + (
+        f"; real up to the P(AI) under which every real source keeps {MIN_REAL_SHARE:.0%} of its photos; "
+        "uncertain in between"
+    )
 
 
 def split_data(backbones, dataset, name: str, views, cache: Path | None) -> SplitData:
@@ -81,12 +93,14 @@ def fit_and_save(
     tuning: Tuning | None = None,
     tokens: Path | None = None,
     tokens_loaded: tuple | None = None,
-) -> FittedHead:
+    unseen_real_target: float = 0.0,
+) -> tuple[FittedHead, dict[str, float]]:
     """Fit the head on train (all views, all runtimes), calibrate and threshold on validation, write the folder.
 
     `clip`: depth / pool / crop_pct of the CLIP cut (realorai.backbones.clip_options). `tuning`: first tune the
     last block's class path on the tokens entering it (cached under `tokens`; `tokens_loaded`: `token_data`'s
-    store, if already built), then fit the head on its features.
+    store, if already built), then fit the head on its features. `unseen_real_target`: raise the AI threshold by
+    cross-fitting (realorai.unseen_reals). Returns the fitted head and the cross-fit's margins per real source.
     """
     clip = clip_options(clip or {})
     tuned_state = {}
@@ -96,13 +110,15 @@ def fit_and_save(
         fit, (train, validation, _) = tuned_fit(
             dataset, clip["depth"], tuning, tokens, c, views, augment_weight, ai_augment_weight, tokens_loaded
         )
-        result = fit(train, validation)
-        fitted, tuned_state = result.fitted, result.path.model_state(clip["depth"] - 1)
-        print(f"class path tuned ({tuning.train}, mix {tuning.mix}) and head fitted in {result.seconds:.0f}s")
+        crossed = unseen_real_fitter(fit, unseen_real_target)(train, validation)
+        fitted, tuned_state = crossed.fitted.fitted, crossed.fitted.path.model_state(clip["depth"] - 1)
+        print(f"class path tuned ({tuning.train}, mix {tuning.mix}) and head fitted")
     else:
         backbones = [build_backbone(name, **clip) for name in [backbone, *also_fit_on]]
         train, validation, train_views = training_data(backbones, dataset, views, cache)
-        fitted = fit_recipe(train, validation, c, train_views, augment_weight=augment_weight, ai_augment_weight=ai_augment_weight)
+        fit = recipe_fitter(c, train_views, augment_weight, ai_augment_weight)
+        crossed = unseen_real_fitter(fit, unseen_real_target)(train, validation)
+        fitted = crossed.fitted
     print(f"temperature fitted on validation: {fitted.temperature:.3f}; decision band {fitted.decision.band}")
     serving = ServingConfig(
         temperature=fitted.temperature,
@@ -117,7 +133,16 @@ def fit_and_save(
     save_hub_folder(model, out, serving)
     if slim:
         slim_folder(out)
-    return fitted
+    return fitted, crossed.margins
+
+
+def recipe_fitter(c: float, train_views, augment_weight: float = 1.0, ai_augment_weight: float | None = None):
+    """The untuned recipe as a fit function of `leave_one_out`'s signature."""
+
+    def fit(train: SplitData, validation: SplitData, keep_train=None, keep_validation=None) -> FittedHead:
+        return fit_recipe(train, validation, c, train_views, keep_train, keep_validation, augment_weight, ai_augment_weight)
+
+    return fit
 
 
 def dataset_face_crop(data: Path) -> dict:
@@ -176,10 +201,12 @@ def report(
     tuning: Tuning | None = None,
     tokens: Path | None = None,
     tokens_loaded: tuple | None = None,
+    unseen_real_target: float = 0.0,
 ) -> dict:
     """Everything we report for a probe model: test (clean, per source/generator), re-share, leave-one-out.
 
-    With `tuning`, every leave-one-out fold tunes its own class path (on cached tokens) before its head."""
+    With `tuning`, every leave-one-out fold tunes its own class path (on cached tokens) before its head; with
+    `unseen_real_target`, every fold draws its threshold by cross-fitting, as the shipped fit did."""
     fitted, serving = load_fitted(folder)
     clip = clip_options(serving.backbone)
     runtime = served_runtime(folder, serving)
@@ -207,21 +234,27 @@ def report(
         "labels": list(LABELS),
         "temperature": fitted.temperature,
         "uncertain_band": list(fitted.decision.band),
-        "decision": {"ai_from": threshold, "real_up_to": fitted.decision.real_up_to, "rule": DECISION_RULE},
+        "decision": {
+            "ai_from": threshold,
+            "real_up_to": fitted.decision.real_up_to,
+            "rule": decision_rule(unseen_real_target),
+            "unseen_real_target": unseen_real_target,
+        },
         "splits": {"test": result},
     }
+    recipe = recipe_record(c, views, augment_weight, ai_augment_weight) | {"unseen_real_target": unseen_real_target}
     if leave_out and tuning is not None:  # every fold tunes its own class path, then fits the shipped recipe
         fit, splits = tuned_fit(
             dataset, clip["depth"], tuning, tokens, c, views, augment_weight, ai_augment_weight, tokens_loaded
         )
-        recipe = recipe_record(c, views, augment_weight, ai_augment_weight) | {"tuning": tuning.to_dict()}
-        metrics["leave_one_out"] = leave_one_out(*splits, fit=fit) | recipe
+        fit = unseen_real_fitter(fit, unseen_real_target)
+        metrics["leave_one_out"] = leave_one_out(*splits, fit=fit) | recipe | {"tuning": tuning.to_dict()}
     elif leave_out:  # every fold refits exactly the shipped recipe: same views, same runtimes
         backbones = [runtime, *(build_backbone(name, **clip) for name in also_fit_on)]
         train, validation, train_views = training_data(backbones, dataset, views, cache)
-        metrics["leave_one_out"] = leave_one_out(
-            train, validation, test, c, train_views, augment_weight, ai_augment_weight=ai_augment_weight
-        )
+        fit = unseen_real_fitter(recipe_fitter(c, train_views, augment_weight, ai_augment_weight), unseen_real_target)
+        recipe |= {"train_views": list(train_views)}
+        metrics["leave_one_out"] = leave_one_out(train, validation, test, fit=fit) | recipe
     return metrics
 
 

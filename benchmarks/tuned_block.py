@@ -34,8 +34,9 @@ DEPTH = 11  # the shipped cut: the class path of block 11, on the tokens after b
 
 def candidate_name(tuning: Tuning, views: tuple[str, ...], depth: int = DEPTH) -> str:
     """The README's name for a run: what was tuned, how fast, on which views, how far it moved."""
+    epochs = "" if tuning.epochs == Tuning.epochs else f", {tuning.epochs} epochs"
     tuned = (
-        f"tuned ({tuning.train}, lr {tuning.lr:.0e})".replace("e-0", "e-")
+        f"tuned ({tuning.train}, lr {tuning.lr:.0e}{epochs})".replace("e-0", "e-")
         if tuning.epochs
         else "untuned (float block on INT8 tokens)"
     )

@@ -11,7 +11,7 @@ its last block (`ClassPath.model_state`); serving runs the INT8 graph up to that
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 import torch
@@ -38,12 +38,15 @@ class Tuning:
     mix: float = 1.0  # how far from CLIP's block to move towards the tuned one (WiSE-FT; 1: all the way)
     seed: int = 0
     token_drop: float = 0.0  # share of patch tokens hidden from the class token per tuning step
+    soup: int = 1  # paths tuned with seeds seed, seed + 1, ... whose weights are averaged (a "model soup")
 
     def __post_init__(self) -> None:
         if self.train not in TRAINED:
             raise ValueError(f"unknown tuning {self.train!r}; use one of {', '.join(TRAINED)}")
         if not 0.0 <= self.mix <= 1.0:
             raise ValueError(f"mix {self.mix} is outside 0..1")
+        if self.soup < 1:
+            raise ValueError(f"soup {self.soup}: at least one path")
         if not 0.0 <= self.token_drop < 1.0:
             raise ValueError(f"token_drop {self.token_drop} is outside 0..1")
 
@@ -241,3 +244,13 @@ def tune(store: TokenStore, ids: np.ndarray, labels: np.ndarray, weights: np.nda
             optimiser.step()
             step += 1
     return path.eval()
+
+
+def tuned_soup(store: TokenStore, ids: np.ndarray, labels: np.ndarray, weights: np.ndarray, tuning: Tuning) -> ClassPath:
+    """`tuning.soup` paths tuned alike but for their seeds, their weights averaged (a uniform "model soup",
+    Wortsman et al., ICML 2022: averaged fine-tunings from one start often hold up better off their data)."""
+    soup = tune(store, ids, labels, weights, tuning)
+    for n in range(1, tuning.soup):
+        path = tune(store, ids, labels, weights, replace(tuning, seed=tuning.seed + n))
+        soup = interpolated(soup, path, 1 / (n + 1))  # running mean of the n + 1 paths
+    return soup

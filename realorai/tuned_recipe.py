@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .class_path import ClassPath, TokenStore, Tuning, interpolated, tune
+from .class_path import ClassPath, TokenStore, Tuning, interpolated, tuned_soup
 from .generalisation import FittedHead, SplitData, fit_recipe, training_rows
 from .tokens import split_tokens
 
@@ -70,7 +70,7 @@ def tuned_fitter(
         key = (keep_train.tobytes(), unmixed, tune_views)
         if key not in memo:  # the rows and weights the shipped head is fitted with, as ids into the store
             ids, labels, weights = training_rows(train, tune_views, keep_train, augment_weight, ai_augment_weight)
-            memo[key] = tune(store, ids, labels, weights, unmixed) if tuning.epochs else store.path
+            memo[key] = tuned_soup(store, ids, labels, weights, unmixed) if tuning.epochs else store.path
         path = interpolated(store.path, memo[key], tuning.mix)
         tuned_train = dataclasses.replace(train, views={v: store.features(path, train.views[v]) for v in views})
         tuned_validation = dataclasses.replace(validation, views={"clean": store.features(path, validation.views["clean"])})

@@ -6,13 +6,15 @@ block, a changed path written back as timm tensors gives timm's model exactly th
 serving runtime (INT8 graph, then the path) agrees with timm's float model carrying the same tensors.
 """
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import timm
 import torch
 
 from realorai.backbones import CLIP_ARCHITECTURE, clip_backbone_state, clip_class_path, clip_int8_class_path, clip_model_args
-from realorai.class_path import ClassPath, TokenStore, Tuning, interpolated, tune
+from realorai.class_path import ClassPath, TokenStore, Tuning, interpolated, tune, tuned_soup
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
 DEPTH = 11
@@ -108,6 +110,14 @@ def test_tuning_moves_only_what_it_is_told_to(clip_path):
         tuned = tune(store, ids, labels, weights, Tuning(train=train, epochs=1, head_epochs=1, batch=8, lr=1e-3))
         after = dict(tuned.named_parameters())
         assert {name for name in start if not torch.equal(start[name], after[name])} == moved, train
+    # a soup of two seeds is the mean of the two tunings, weight by weight
+    one = Tuning(train="attention-kv", epochs=1, head_epochs=1, batch=8, lr=1e-3)
+    first, second = (tune(store, ids, labels, weights, replace(one, seed=s)) for s in (0, 1))
+    soup = dict(tuned_soup(store, ids, labels, weights, replace(one, soup=2)).named_parameters())
+    for name, value in first.named_parameters():
+        mean = (value + dict(second.named_parameters())[name]) / 2
+        assert torch.allclose(soup[name], mean, atol=1e-6), name
+    assert not torch.equal(dict(first.named_parameters())["q.weight"], dict(second.named_parameters())["q.weight"])
 
 
 @torch.inference_mode()

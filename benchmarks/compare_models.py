@@ -18,6 +18,7 @@ import numpy as np
 from datasets import load_from_disk
 from PIL import ImageOps
 
+from realorai.calibration import sigmoid
 from realorai.config import AI_INDEX
 from realorai.evaluation import predict_logits, probability_report
 from realorai.modeling import load_classifier
@@ -30,7 +31,7 @@ def calibrated_log_odds(logits: np.ndarray, temperature: float) -> np.ndarray:
 
 
 def summary(labels: np.ndarray, log_odds: np.ndarray, split) -> dict:
-    report = probability_report(labels, 1 / (1 + np.exp(-log_odds)), split)
+    report = probability_report(labels, sigmoid(log_odds), split)
     row = {"ROC-AUC": report["overall"]["roc_auc"], "balanced acc.": report["overall"]["balanced_accuracy"]}
     row |= {f"{name} acc.": m["accuracy"] for name, m in report["per_source"].items()}
     row |= {f"{name} acc.": m["accuracy"] for name, m in report["per_generator"].items() if m["n_ai"]}

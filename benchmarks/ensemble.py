@@ -17,6 +17,7 @@ import numpy as np
 from datasets import load_from_disk
 
 from benchmarks.candidates import AUG, BLOCKS, benchmark_arguments, load_split, load_splits, measure, row
+from realorai.calibration import logit, sigmoid
 from realorai.generalisation import SplitData, fit_recipe
 from realorai.probe import Decision, real_first_decision
 
@@ -25,13 +26,8 @@ C = 0.05  # the recipe's C when these rows were measured (README "Tried"); the s
 PARTS = [f"{BLOCKS}@11", "tf_efficientnet_lite2"]
 
 
-def _logit(p: np.ndarray) -> np.ndarray:
-    p = np.clip(p, 1e-7, 1 - 1e-7)
-    return np.log(p / (1 - p))
-
-
 RULES = {
-    "mean-logit": lambda ps: 1 / (1 + np.exp(-np.mean([_logit(p) for p in ps], axis=0))),
+    "mean-logit": lambda ps: sigmoid(np.mean([logit(p) for p in ps], axis=0)),
     "min": lambda ps: np.min(ps, axis=0),
 }
 

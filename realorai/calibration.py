@@ -1,4 +1,5 @@
-"""Temperature scaling: one scalar that turns over-confident logits into honest probabilities."""
+"""Temperature scaling: one scalar that turns over-confident logits into honest probabilities; and the
+probability <-> log-odds maps the thresholds and ensembles work in."""
 
 from __future__ import annotations
 
@@ -28,3 +29,13 @@ def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
     z = z - z.max(axis=1, keepdims=True)
     e = np.exp(z)
     return e / e.sum(axis=1, keepdims=True)
+
+
+def logit(p) -> np.ndarray:
+    """Log-odds of probabilities, clipped away from 0 and 1 so they stay finite."""
+    p = np.clip(np.asarray(p, np.float64), 1e-7, 1 - 1e-7)
+    return np.log(p / (1 - p))
+
+
+def sigmoid(x) -> np.ndarray:
+    return 1 / (1 + np.exp(-np.asarray(x, np.float64)))

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .calibration import logit, sigmoid
 from .config import AI_INDEX
 from .probe import Decision, ai_threshold
 
@@ -36,14 +37,9 @@ class CrossFitted:
         return self.fitted.p_ai(features)
 
 
-def logit(p) -> np.ndarray:
-    p = np.clip(np.asarray(p, np.float64), 1e-7, 1 - 1e-7)
-    return np.log(p / (1 - p))
-
-
 def raised(decision: Decision, margin: float) -> Decision:
     """`decision` with its AI threshold `margin` logits higher (stored as `ai_threshold` rounds it)."""
-    ai_from = ai_threshold(float(1 / (1 + np.exp(-(logit(decision.ai_from)[()] + margin)))))
+    ai_from = ai_threshold(float(sigmoid(logit(decision.ai_from) + margin)))
     return Decision(min(decision.real_up_to, ai_from), max(ai_from, decision.ai_from))
 
 

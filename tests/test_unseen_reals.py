@@ -2,10 +2,11 @@
 
 import numpy as np
 
+from realorai.calibration import logit
 from realorai.config import AI_INDEX
 from realorai.generalisation import SplitData, fit_recipe
 from realorai.probe import Decision
-from realorai.unseen_reals import logit, unseen_real_fitter
+from realorai.unseen_reals import unseen_real_fitter
 
 REAL = 1 - AI_INDEX
 

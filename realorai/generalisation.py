@@ -78,6 +78,17 @@ def fit_recipe(
     return calibrated(fit_linear_head(features, labels, weights, c), validation, keep_validation)
 
 
+def recipe_fitter(
+    c: float = DEFAULT_C, train_views=("clean",), augment_weight: float = 1.0, ai_augment_weight: float | None = None
+):
+    """`fit_recipe` with these settings as a fit function of `leave_one_out`'s signature."""
+
+    def fit(train: SplitData, validation: SplitData, keep_train=None, keep_validation=None) -> FittedHead:
+        return fit_recipe(train, validation, c, train_views, keep_train, keep_validation, augment_weight, ai_augment_weight)
+
+    return fit
+
+
 def training_rows(
     train: SplitData,
     train_views: tuple[str, ...],
@@ -127,16 +138,14 @@ def leave_one_out(
     `fit(train, validation, keep_train, keep_validation)` replaces the shipped recipe (e.g. to measure a
     combination of heads); it returns anything with `p_ai(features)` and `decision`."""
     splits = (train, validation, test)
+    recipe = recipe_fitter(c, train_views, augment_weight, ai_augment_weight)
     rows: dict[str, dict] = {}
     groups = sorted(set(np.concatenate([s.groups for s in splits]).tolist()))
     for group in groups:
         held = [s.groups == group for s in splits]
         if not held[0].any():  # nothing of it in train: nothing to hold out
             continue
-        if fit is None:
-            fitted = fit_recipe(train, validation, c, train_views, ~held[0], ~held[1], augment_weight, ai_augment_weight)
-        else:
-            fitted = fit(train, validation, ~held[0], ~held[1])
+        fitted = (fit or recipe)(train, validation, ~held[0], ~held[1])
         p_held = np.concatenate([fitted.p_ai(s.views["clean"][h]) for s, h in zip(splits, held)])
         real_test, ai_test = test.labels != AI_INDEX, test.labels == AI_INDEX
         row = {"n": int(len(p_held)), "ai_from": fitted.decision.ai_from, "real_up_to": fitted.decision.real_up_to}

@@ -22,8 +22,8 @@ from .generalisation import (
     FittedHead,
     SplitData,
     false_ai_by_source,
-    fit_recipe,
     leave_one_out,
+    recipe_fitter,
     recipe_record,
     reshare_table,
 )  # fmt: skip
@@ -134,15 +134,6 @@ def fit_and_save(
     if slim:
         slim_folder(out)
     return fitted, crossed.margins
-
-
-def recipe_fitter(c: float, train_views, augment_weight: float = 1.0, ai_augment_weight: float | None = None):
-    """The untuned recipe as a fit function of `leave_one_out`'s signature."""
-
-    def fit(train: SplitData, validation: SplitData, keep_train=None, keep_validation=None) -> FittedHead:
-        return fit_recipe(train, validation, c, train_views, keep_train, keep_validation, augment_weight, ai_augment_weight)
-
-    return fit
 
 
 def dataset_face_crop(data: Path) -> dict:

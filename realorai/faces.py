@@ -60,6 +60,10 @@ class FaceDetector:
         self.max_side = max_side
         self.min_score = min_score
         self._mtcnn = MTCNN(keep_all=True, min_face_size=MIN_FACE_PX, post_process=False, device="cpu")
+        # Channels-last: torch's CPU max-pooling is several times faster that way, detection ~30% faster,
+        # the same boxes (to 1e-4 px; tests/test_faces.py checks them against the plain layout).
+        for net in (self._mtcnn.pnet, self._mtcnn.rnet, self._mtcnn.onet):
+            net.to(memory_format=torch.channels_last)
         self._lock = threading.Lock()  # MTCNN keeps no state, but torch threads are shared: serialise
 
     def detect(self, image: Image.Image) -> list[Face]:

@@ -61,3 +61,25 @@ def test_large_photo_is_detected_at_reduced_scale_but_boxes_are_full_scale(real_
     small_box = face_crops(real_portrait)[0].face.box
     big_box = face_crops(big)[0].face.box
     assert np.allclose(np.asarray(big_box) / 6, small_box, atol=6)
+
+
+def test_channels_last_detector_finds_the_boxes_of_the_plain_one(real_portrait, ai_portrait):
+    # Serving runs MTCNN's nets channels-last for speed; the dataset's faces were found by the library as it
+    # ships. The boxes must be the same, or served crops drift from the training crops.
+    import torch
+    from facenet_pytorch import MTCNN
+
+    from realorai.faces import MIN_FACE_PX, default_detector
+
+    plain = MTCNN(keep_all=True, min_face_size=MIN_FACE_PX, post_process=False, device="cpu")
+    assert default_detector()._mtcnn.pnet.conv1.weight.is_contiguous(memory_format=torch.channels_last)
+    canvas = Image.new("RGB", (400, 300), (120, 120, 120))  # within DETECT_MAX_SIDE: detected as it is
+    canvas.paste(real_portrait.resize((200, 200)), (10, 60))
+    canvas.paste(ai_portrait.resize((150, 150)), (240, 20))
+    for picture in (real_portrait, ai_portrait, canvas):
+        served = sorted(face.box for face in default_detector().detect(picture))
+        with torch.inference_mode():
+            boxes, scores = plain.detect(picture)
+        reference = sorted(tuple(map(float, box)) for box, score in zip(boxes, scores) if score >= 0.92)
+        assert len(served) == len(reference) >= 1
+        assert np.allclose(served, reference, atol=0.01)

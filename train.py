@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import random
 import sys
@@ -34,16 +33,15 @@ from accelerate import Accelerator
 from datasets import concatenate_datasets, load_from_disk
 from safetensors.torch import load_file, save_file
 from torch.utils.data import DataLoader, WeightedRandomSampler
-from tqdm import tqdm
 
 from realorai import probe_training
 from realorai.backbones import CLASS_PATH_RUNTIME
-from realorai.calibration import fit_temperature, softmax
+from realorai.calibration import fit_temperature
 from realorai.class_path import TRAINED, Tuning
-from realorai.config import AI_INDEX, LABELS
-from realorai.evaluation import FaceDataset, evaluate_split, grouped_metrics, predict_logits
+from realorai.config import LABELS
+from realorai.evaluation import FaceDataset, evaluate_split, predict_logits
+from realorai.finetune import Schedule, load_checkpoint, sampling_weights, save_checkpoint, train_one_epoch, validate
 from realorai.generalisation import AI_COPY_WEIGHT, DEFAULT_C
-from realorai.metrics import binary_metrics
 from realorai.model_card import render_model_card
 from realorai.modeling import (
     BACKBONE,
@@ -57,13 +55,12 @@ from realorai.modeling import (
 )
 from realorai.plots import write_plots
 from realorai.preprocess import data_config, eval_transform, train_transform
-from realorai.probe import group_names
 from realorai.unseen_reals import UNSEEN_REAL_TARGET
 
 RECIPES = ("probe", "finetune")
 TUNES = (*TRAINED, "none")
-SAMPLING_SCHEMES = ("class-source", "group")  # see sampling_weights
-SELECTION_SCORES = ("pooled-auc", "worst-group-auc")  # validation score for early stopping, see worst_group_auc
+SAMPLING_SCHEMES = ("class-source", "group")  # see realorai.finetune.sampling_weights
+SELECTION_SCORES = ("pooled-auc", "worst-group-auc")  # early-stopping score, see realorai.finetune.worst_group_auc
 
 
 @dataclass
@@ -142,47 +139,6 @@ def limit(split, n: int, seed: int):
     return split.shuffle(seed=seed).select(range(min(n, len(split)))) if n else split
 
 
-def sampling_weights(labels: list[int], sources: list[str], generators: list[str], scheme: str) -> torch.Tensor:
-    """Per-image draw weights; without balancing the sampler would mostly show UTKFace as 'real'.
-
-    class-source: each class half the draws, then each source an equal share of its class. StyleGAN2's two
-      scrapes (tpdne, tpdne-b) count as two sources, so FFHQ-aligned faces are drawn 2:1 AI.
-    group: every real source and every generator the same share, so FFHQ vs StyleGAN2 is 1:1 (reals
-      become 3 of 5 draws here). Measured: it moves errors from FFHQ photos to StyleGAN2 faces, it does
-      not separate the pair better (README, "Tried").
-    """
-    if scheme == "group":
-        groups = group_names(labels, sources, generators)
-        counts = Counter(groups)
-        return torch.tensor([1.0 / (len(counts) * counts[g]) for g in groups])
-    if scheme == "class-source":
-        counts = Counter(zip(labels, sources))
-        sources_per_label = Counter(label for label, _ in counts)
-        return torch.tensor([1.0 / (sources_per_label[y] * counts[(y, s)]) for y, s in zip(labels, sources)])
-    raise ValueError(f"unknown sampling scheme {scheme!r}; use class-source or group")
-
-
-def worst_group_auc(labels: np.ndarray, p_ai: np.ndarray, groups: list[str]) -> tuple[float, str]:
-    """The lowest per-group AUC (each group against every image of the other class) and its group.
-
-    The pooled AUC is dominated by easy sources (UTKFace) and sits near 1; `--select-on worst-group-auc`
-    stops on this instead. History records both either way.
-    """
-    per_group = grouped_metrics(labels, p_ai, groups)
-    scores = {g: m["roc_auc_vs_other_class"] for g, m in per_group.items() if m.get("roc_auc_vs_other_class") is not None}
-    if not scores:  # a validation subset with one class only (smoke runs)
-        return 0.0, "none"
-    group = min(scores, key=scores.get)
-    return scores[group], group
-
-
-def lr_at(step: int, total: int, cfg: TrainConfig) -> float:
-    if step < cfg.warmup_steps:
-        return cfg.lr * (step + 1) / cfg.warmup_steps
-    progress = (step - cfg.warmup_steps) / max(1, total - cfg.warmup_steps)
-    return cfg.lr * 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
-
-
 def train_probe(cfg: TrainConfig) -> Path:
     out = Path(cfg.out)
     dataset = load_from_disk(cfg.data)
@@ -256,7 +212,6 @@ def train_finetune(cfg: TrainConfig) -> Path:
     dataset = load_from_disk(cfg.data)
     train_split = limit(dataset["train"], cfg.max_train_samples, cfg.seed)
     val_split = limit(dataset["validation"], cfg.max_eval_samples, cfg.seed)
-    val_groups = group_names(val_split["label"], val_split["source"], val_split["generator"])
 
     model = new_classifier(cfg.architecture, cfg.img_size, cfg.crop_pct).to(memory_format=torch.channels_last)
     config = data_config(model)
@@ -276,77 +231,42 @@ def train_finetune(cfg: TrainConfig) -> Path:
     )
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     model, optimizer, loader = accelerator.prepare(model, optimizer, loader)
-    total_steps = cfg.epochs * len(loader)
+    schedule = Schedule(cfg.lr, cfg.epochs * len(loader), cfg.warmup_steps)
+    run_config = asdict(cfg)
 
-    start_epoch, step, best_auc, stale = 0, 0, -1.0, 0
-    history: list[dict] = []
+    progress = {"epoch": 0, "step": 0, "best_score": -1.0, "stale": 0, "history": []}
     last = checkpoint_dir / "last.pt"
     if cfg.resume and last.exists():
-        state = torch.load(last, map_location="cpu", weights_only=False)  # our own file, written below
-        accelerator.unwrap_model(model).load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        start_epoch, step, best_auc, stale, history = (state[k] for k in ("epoch", "step", "best_auc", "stale", "history"))
-        torch.set_rng_state(state["torch_rng"])
-        accelerator.print(f"resumed after epoch {start_epoch} (best validation {cfg.select_on} {best_auc:.4f})")
+        progress = load_checkpoint(last, accelerator.unwrap_model(model), optimizer, run_config)
+        best = f"best validation {cfg.select_on} {progress['best_score']:.4f}"
+        accelerator.print(f"resumed after epoch {progress['epoch']} ({best})")
 
-    for epoch in range(start_epoch, cfg.epochs):
-        model.train()
-        started, running = time.time(), 0.0
-        bar = tqdm(loader, desc=f"epoch {epoch + 1}/{cfg.epochs}", disable=not accelerator.is_local_main_process)
-        for images, labels in bar:
-            for group in optimizer.param_groups:
-                group["lr"] = lr_at(step, total_steps, cfg)
-            images = images.contiguous(memory_format=torch.channels_last)
-            loss = torch.nn.functional.cross_entropy(model(images), labels)
-            optimizer.zero_grad(set_to_none=True)
-            accelerator.backward(loss)
-            optimizer.step()
-            step += 1
-            running = 0.9 * running + 0.1 * loss.item() if running else loss.item()
-            bar.set_postfix(loss=f"{running:.3f}", lr=f"{optimizer.param_groups[0]['lr']:.1e}")
-
+    for epoch in range(progress["epoch"], cfg.epochs):
+        trained = train_one_epoch(
+            model, loader, optimizer, schedule, progress["step"], accelerator.backward,
+            f"epoch {epoch + 1}/{cfg.epochs}", accelerator.is_local_main_process,
+        )  # fmt: skip
         unwrapped = accelerator.unwrap_model(model)
-        logits, labels = predict_logits(unwrapped, val_split, eval_transform(config), desc="validation", workers=cfg.workers)
-        p_ai = softmax(logits)[:, AI_INDEX]
-        val = binary_metrics(labels, p_ai)
-        worst_auc, worst = worst_group_auc(labels, p_ai, val_groups)
-        history.append(
-            {
-                "epoch": epoch + 1,
-                "train_loss": running,
-                "val_auc": val["roc_auc"],
-                "val_worst_group_auc": worst_auc,
-                "val_worst_group": worst,
-                "val_balanced_accuracy": val["balanced_accuracy"],
-                "seconds": round(time.time() - started),
-            }
-        )
+        val = validate(unwrapped, val_split, eval_transform(config), cfg.workers)
+        record = {"epoch": epoch + 1, "train_loss": trained["train_loss"], **val, "seconds": trained["seconds"]}
+        progress["history"].append(record)
+        progress["epoch"], progress["step"] = epoch + 1, trained["step"]
         accelerator.print(
-            f"epoch {epoch + 1}: loss {running:.4f}  val AUC {val['roc_auc']:.4f}  worst group {worst} {worst_auc:.4f}  "
-            f"val bal.acc {val['balanced_accuracy']:.4f}  ({time.time() - started:.0f}s)"
+            f"epoch {epoch + 1}: loss {trained['train_loss']:.4f}  val AUC {val['val_auc']:.4f}  "
+            f"worst group {val['val_worst_group']} {val['val_worst_group_auc']:.4f}  "
+            f"val bal.acc {val['val_balanced_accuracy']:.4f}  ({trained['seconds']}s)"
         )
-        score = worst_auc if cfg.select_on == "worst-group-auc" else val["roc_auc"]
-        if score > best_auc:
-            best_auc, stale = score, 0
+        score = val["val_worst_group_auc"] if cfg.select_on == "worst-group-auc" else val["val_auc"]
+        if score > progress["best_score"]:
+            progress["best_score"], progress["stale"] = score, 0
             if accelerator.is_main_process:
-                save_file({k: v.contiguous() for k, v in unwrapped.state_dict().items()}, checkpoint_dir / "best.safetensors")
+                weights = {k: v.contiguous() for k, v in unwrapped.state_dict().items()}
+                save_file(weights, checkpoint_dir / "best.safetensors", metadata={"config": json.dumps(run_config)})
         else:
-            stale += 1
+            progress["stale"] += 1
         if accelerator.is_main_process:
-            torch.save(
-                {
-                    "model": unwrapped.state_dict(),
-                    "optimizer": optimizer.state_dict(),
-                    "epoch": epoch + 1,
-                    "step": step,
-                    "best_auc": best_auc,
-                    "stale": stale,
-                    "history": history,
-                    "torch_rng": torch.get_rng_state(),
-                },
-                last,
-            )
-        if stale >= cfg.patience:
+            save_checkpoint(last, unwrapped, optimizer, progress, run_config)
+        if progress["stale"] >= cfg.patience:
             accelerator.print(f"stopping early: validation {cfg.select_on} flat for {cfg.patience} epochs")
             break
 
@@ -367,8 +287,8 @@ def train_finetune(cfg: TrainConfig) -> Path:
         cfg,
         training={
             "command": "python " + " ".join(sys.argv),
-            "history": history,
-            "best_val_score": best_auc,
+            "history": progress["history"],
+            "best_val_score": progress["best_score"],
             "temperature": temperature,
             "config": asdict(cfg),
         },

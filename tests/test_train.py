@@ -48,6 +48,15 @@ def test_resume_continues_from_the_checkpoint(trained, small_dataset):
     history = json.loads((out / "metrics.json").read_text())["training"]["history"]
     assert [h["epoch"] for h in history] == [1, 2]
     assert all(h["val_worst_group"].startswith(("real/", "ai/")) for h in history)
+    # Both checkpoints say what they are without the run folder.
+    import torch
+    from safetensors import safe_open
+
+    checkpoint = torch.load(out / "checkpoint" / "last.pt", map_location="cpu", weights_only=False)
+    assert checkpoint["config"]["architecture"] == "mobilenetv2_100" and checkpoint["config"]["epochs"] == 2
+    assert checkpoint["progress"]["epoch"] == 2 and len(checkpoint["progress"]["history"]) == 2
+    with safe_open(out / "checkpoint" / "best.safetensors", "pt") as best:
+        assert json.loads(best.metadata()["config"])["data"] == str(small_dataset)
 
 
 def test_eval_only_and_offline_hub_load(trained, small_dataset, tmp_path):
@@ -104,8 +113,8 @@ def test_sampling_schemes_give_the_shares_they_promise():
     import torch
     from torch.utils.data import WeightedRandomSampler
 
+    from realorai.finetune import sampling_weights
     from realorai.probe import group_names as sampling_groups
-    from train import sampling_weights
 
     # Unequal counts like the real set; tpdne and tpdne-b are two scrapes of one generator.
     rows = [(0, "ffhq", "camera")] * 10 + [(0, "utkface", "camera")] * 60 + [(1, "tpdne", "stylegan2")] * 9
@@ -127,7 +136,7 @@ def test_sampling_schemes_give_the_shares_they_promise():
 
 
 def test_early_stopping_watches_the_worst_source():
-    from train import worst_group_auc
+    from realorai.finetune import worst_group_auc
 
     labels = np.array([1, 1, 0, 0, 0, 0])
     p_ai = np.array([0.9, 0.8, 0.1, 0.2, 0.85, 0.1])
@@ -144,3 +153,34 @@ def test_unknown_recipe_options_fail_before_any_work():
     for flag in ("--sampling", "--select-on"):
         with pytest.raises(ValueError, match=f"unknown {flag} 'typo'"):
             parse_args([flag, "typo"])
+
+
+def test_the_epoch_loop_follows_its_schedule_and_resume_refuses_another_network(tmp_path):
+    import torch
+
+    from realorai.finetune import Schedule, load_checkpoint, save_checkpoint, train_one_epoch
+
+    schedule = Schedule(lr=1e-2, total_steps=10, warmup_steps=2)
+    assert [round(schedule.at(s), 6) for s in (0, 1, 2, 10)] == [0.005, 0.01, 0.01, 0.0]
+    torch.manual_seed(0)
+    # Separable toy data: the label is the sign of the mean pixel.
+    images = torch.randn(64, 3, 8, 8) + torch.repeat_interleave(torch.tensor([-1.0, 1.0]), 32)[:, None, None, None]
+    labels = (images.mean(dim=(1, 2, 3)) > 0).long()
+    loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(images, labels), batch_size=16, shuffle=True)
+    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(192, 2))
+    optimizer = torch.optim.AdamW(model.parameters(), lr=schedule.lr)
+    first = train_one_epoch(model, loader, optimizer, schedule, step=0, progress=False)
+    second = train_one_epoch(model, loader, optimizer, schedule, step=first["step"], progress=False)
+    assert (first["step"], second["step"]) == (4, 8)
+    assert optimizer.param_groups[0]["lr"] == pytest.approx(schedule.at(7))
+    assert second["train_loss"] < first["train_loss"]
+
+    path = tmp_path / "last.pt"
+    config = {"architecture": "toy", "img_size": 8, "crop_pct": 1.0, "data": "d", "epochs": 2}
+    save_checkpoint(path, model, optimizer, {"epoch": 2, "step": 8}, config)
+    fresh = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(192, 2))
+    fresh_optimizer = torch.optim.AdamW(fresh.parameters())
+    assert load_checkpoint(path, fresh, fresh_optimizer, config | {"epochs": 5}) == {"epoch": 2, "step": 8}  # more epochs: fine
+    assert torch.equal(fresh[1].weight, model[1].weight)
+    with pytest.raises(ValueError, match="img_size: checkpoint 8, now 16"):
+        load_checkpoint(path, fresh, fresh_optimizer, config | {"img_size": 16})

@@ -29,6 +29,7 @@ from realorai.provenance import Evidence, describe
 from realorai.reports import ReportRefused, save_report
 from realorai.request_limit import RequestSizeLimit
 from realorai.service import BATCH_COLUMNS, Service, batch_row, limit_heap_arenas, table
+from realorai.sources import licence_summary, training_sources
 
 log = logging.getLogger("real-or-ai")
 
@@ -76,8 +77,8 @@ does not have enough evidence either way. That is an answer, not a failure: do n
 **Responsible use.** A verdict is one piece of evidence, never proof. Do not use it alone to accuse a
 person of faking a picture, or to decide anything about a person. Webcam frames and snapshots are analysed
 in memory and never written to disk; uploaded pictures and result CSVs are deleted within {keep_minutes}
-minutes, and whenever the app starts or stops. Training data is for non-commercial research (FFHQ CC BY-NC-SA 4.0, UTKFace
-non-commercial), and so is this model.
+minutes, and whenever the app starts or stops. The training data's licences ({licences}) allow non-commercial
+research, and so does this model.
 """
 
 
@@ -415,6 +416,7 @@ def build_demo(service: Service, model_note: str) -> gr.Blocks:
                     generalisation_sentence=insights.generalisation_sentence(metrics),
                     generators=generators_seen(metrics or {}),
                     keep_minutes=scratch.MAX_AGE_S // 60,
+                    licences=licence_summary(training_sources(metrics)) if metrics else "see the model card",
                 )
             )
 

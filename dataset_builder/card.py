@@ -7,15 +7,21 @@ from collections import Counter
 import yaml
 
 from realorai.config import FACE_MARGIN, LABELS
+from realorai.sources import licence_lines, names_by_family
 
-LICENCE_NOTES = {
-    "ffhq": "FFHQ: CC BY-NC-SA 4.0 (non-commercial, share-alike); photos from Flickr.",
-    "utkface": "UTKFace: non-commercial research use only.",
-    "yonsei": "Yonsei 'real and fake face' (real half): no licence stated by the source.",
-    "sdfd": "SDFD (Stable Diffusion 2.1 faces): no licence stated by the source.",
-    "tpdne": "thispersondoesnotexist scrape: no licence stated by the source.",
-    "tpdne-b": "thispersondoesnotexist scrape (second): no licence stated by the source.",
-}
+
+def generators_line(sources: list[str]) -> str:
+    """Which kinds of generator the data holds, so the card never claims more (or less) than it has."""
+    families = names_by_family(sources)
+    kinds = [
+        f"{kind} ({', '.join(families[key])})"
+        for key, kind in (("diffusion", "diffusion / text-to-image"), ("gan", "GAN"))
+        if families.get(key)
+    ]
+    return (
+        "- AI sources: " + ("; ".join(kinds) or "none described") + ". Results on other generators are not implied; "
+        "report per source and per generator, and leave one out to estimate an unseen one."
+    )
 
 
 def counts_table(rows: list[tuple[str, str, str, str]]) -> list[tuple[str, str, str, str, int]]:
@@ -99,16 +105,15 @@ def render_card(
         "",
         "## Known biases and shortcuts",
         "",
-        "- One diffusion source only (Stable Diffusion 2.1); StyleGAN2 dominates the rest. Results on other "
-        "generators are not implied; report per source and per generator.",
+        generators_line(sources),
         "- Classes are unbalanced (more real than AI): use balanced sampling or class weights and balanced metrics.",
         "- Original resolutions differ by source (200 px UTKFace up to 1024 px StyleGAN); the upstream data "
         "was resized to 256 px and re-encoded as JPEG q92 for every source. Augment with resize and blur.",
-        "- Demographics follow the sources (FFHQ/Flickr, UTKFace, studio portraits, prompted SD faces) and are not balanced.",
+        "- Demographics follow the sources and are not balanced.",
         "",
         "## Licences",
         "",
-        *[f"- {LICENCE_NOTES.get(s, f'{s}: licence unknown; check the source.')}" for s in sources],
+        *licence_lines(sources),
         "",
         "Non-commercial research use only. The images are not redistributed by the code repository.",
         "",

@@ -9,6 +9,7 @@ from string import Template
 from .class_path import Tuning
 from .config import REPO_ROOT
 from .modeling import weights_origin
+from .sources import licence_lines, training_sources
 
 TEMPLATE = REPO_ROOT / "model_card.md"
 DEFAULT_REPO_ID = "real-or-ai/portrait-detector"
@@ -281,6 +282,7 @@ def render_model_card(metrics: dict, model_dir: Path, repo_id: str = DEFAULT_REP
     values = {
         "architecture": config["architecture"],
         "generators_seen": generators_seen(metrics),
+        "training_sources": "\n".join("  " + line for line in licence_lines(training_sources(metrics))),
         "repo_id": repo_id,
         "dataset_id": DEFAULT_DATASET_ID,
         "labels": ", ".join(config.get("label_names", [])),

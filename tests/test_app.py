@@ -154,6 +154,14 @@ def test_parallel_callers_are_all_served(served_app):
 
 def test_model_note_and_fallback(served_app, monkeypatch):
     assert served_app["note"].startswith("Live model")
+    # The page states the training data's licences, from realorai.sources, for the live model's sources.
+    import json
+    import urllib.request
+
+    with urllib.request.urlopen(served_app["url"] + "config", timeout=30) as response:
+        page = json.dumps(json.load(response))
+    assert "FFHQ: CC BY-NC-SA 4.0" in page and "Pixabay: Pixabay content licence" in page and "SFHQ-T2I: MIT" in page
+    assert "no licence stated by genphotos, SDFD, tpdne, tpdne-b, Yonsei" in page
     detector, note = app_module.load_detector("hf-hub:real-or-ai/does-not-exist")
     assert "Could not load" in note and Path(detector.reference).resolve() == app_module.BUNDLED_MODEL_DIR.resolve()
 

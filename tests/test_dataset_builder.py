@@ -80,6 +80,10 @@ def test_summary_card_and_dataset_agree(built):
     )
     assert actual == printed == in_card
     assert card.startswith("---\n") and "configs:" in card and "license" in card
+    # Each source's licence and the generator kinds come from realorai.sources, for these sources only.
+    assert "- FFHQ (real; Flickr photos, FFHQ-aligned): CC BY-NC-SA 4.0" in card and "UTKFace (real;" in card
+    assert "diffusion / text-to-image (SDFD); GAN (tpdne)" in card
+    assert "SFHQ-T2I" not in card and "unknown" not in card.split("## Licences")[1]
     assert dataset["train"].features["label"].names == ["real", "ai"]
     assert {"train", "validation", "test"} == set(dataset)
 

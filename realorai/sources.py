@@ -1,0 +1,66 @@
+"""What we know about each data source, kept here once: the dataset card, the model card and the app's
+text all read it. Per-image facts (label, source, generator) stay in the data's manifest.
+
+A source not listed (a folder of one's own, the app's wrong-verdict reports) is shown with its licence as
+unknown, never silently as free to use.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Source:
+    name: str  # as people write it
+    label: str  # real | ai
+    family: str  # camera | diffusion | gan
+    what: str  # what the pictures are, in a few words
+    licence: str  # "" = the source states none
+
+
+SOURCES = {
+    "ffhq": Source("FFHQ", "real", "camera", "Flickr photos, FFHQ-aligned", "CC BY-NC-SA 4.0 (non-commercial, share-alike)"),
+    "utkface": Source("UTKFace", "real", "camera", "in-the-wild tight crops", "non-commercial research use only"),
+    "yonsei": Source("Yonsei", "real", "camera", "real half of the 'real and fake face' set, studio-like head shots", ""),
+    "pixabay": Source("Pixabay", "real", "camera", "portrait photos uploaded before 2022", "Pixabay content licence"),
+    "sdfd": Source("SDFD", "ai", "diffusion", "Stable Diffusion 2.1 portraits", ""),
+    "sfhq-t2i": Source("SFHQ-T2I", "ai", "diffusion", "text-to-image portraits: FLUX.1 pro/dev/schnell, SDXL, DALL-E 3", "MIT"),
+    "genphotos": Source("genphotos", "ai", "gan", "StyleGAN-style stock faces, generated-photos look, generator not stated", ""),
+    "tpdne": Source("tpdne", "ai", "gan", "StyleGAN2 faces scraped from thispersondoesnotexist", ""),
+    "tpdne-b": Source("tpdne-b", "ai", "gan", "StyleGAN2 faces, a second thispersondoesnotexist scrape", ""),
+}
+
+
+def source_facts(key: str) -> Source:
+    return SOURCES.get(key) or Source(key, "", "", "not described here", "unknown: check the source before use")
+
+
+def licence_lines(keys) -> list[str]:
+    """One Markdown bullet per source: name, what it is, its licence."""
+    lines = []
+    for key in sorted(set(keys)):
+        source = source_facts(key)
+        licence = source.licence or "no licence stated by the source"
+        lines.append(f"- {source.name} ({source.label or 'label unknown'}; {source.what}): {licence}.")
+    return lines
+
+
+def licence_summary(keys) -> str:
+    """The licences of `keys` in one sentence, sources that state none grouped at the end."""
+    stated = [f"{source_facts(k).name}: {source_facts(k).licence}" for k in sorted(set(keys)) if source_facts(k).licence]
+    silent = [source_facts(k).name for k in sorted(set(keys)) if not source_facts(k).licence]
+    return "; ".join(stated) + (f"; no licence stated by {', '.join(silent)}" if silent else "")
+
+
+def names_by_family(keys) -> dict[str, list[str]]:
+    """The sources among `keys` grouped by family (camera, diffusion, gan; "" for sources not described)."""
+    families: dict[str, list[str]] = {}
+    for key in sorted(set(keys)):
+        families.setdefault(source_facts(key).family, []).append(source_facts(key).name)
+    return families
+
+
+def training_sources(metrics: dict) -> list[str]:
+    """The sources a model was trained on, from the dataset counts in its metrics.json ("label/source/generator")."""
+    return sorted({key.split("/")[1] for key in metrics.get("dataset", {}).get("train", {}) if "/" in key})

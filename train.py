@@ -42,6 +42,7 @@ from realorai.config import LABELS
 from realorai.evaluation import FaceDataset, evaluate_split, predict_logits
 from realorai.finetune import Schedule, load_checkpoint, sampling_weights, save_checkpoint, train_one_epoch, validate
 from realorai.generalisation import AI_COPY_WEIGHT, DEFAULT_C
+from realorai.insights import results_markdown
 from realorai.model_card import render_model_card
 from realorai.modeling import (
     BACKBONE,
@@ -330,7 +331,7 @@ def _write_outputs(model_dir: Path, metrics: dict, training: dict | None) -> dic
     (model_dir / "metrics.json").write_text(json.dumps(metrics, indent=1))
     (model_dir / "test_predictions.json").write_text(json.dumps(probabilities))
     (model_dir / "README.md").write_text(render_model_card(metrics, model_dir))
-    print_table(metrics)
+    print(results_markdown(metrics, model_dir))  # the renderer of the card's tables and the Insights tab
     return metrics
 
 
@@ -358,26 +359,6 @@ def _counts(split) -> dict:
         f"{LABELS[y]}/{s}/{g}": n
         for (y, s, g), n in sorted(Counter(zip(split["label"], split["source"], split["generator"])).items())
     }
-
-
-def print_table(metrics: dict) -> None:
-    for name, split in metrics["splits"].items():
-        o = split["overall"]
-        auc = f"{o['roc_auc']:.4f}" if o["roc_auc"] is not None else "  n/a "
-        print(
-            f"\n[{name}] n={o['n']}  AUC {auc}  bal.acc {o['balanced_accuracy']:.4f}  "
-            f"ECE {split['ece_before_calibration']:.4f} -> {o['ece']:.4f}"
-        )
-        for source, m in split["per_source"].items():
-            print(f"  {source:<10} n={m['n']:<5} accuracy {m['accuracy']:.4f}")
-        for degradation, m in split.get("robustness", {}).items():
-            print(f"  {degradation:<24} AUC {m['roc_auc']:.4f}  bal.acc {m['balanced_accuracy']:.4f}")
-    if "leave_one_out" in metrics:
-        print("\n[leave one source out]")
-        for group, r in metrics["leave_one_out"]["rows"].items():
-            rate = f"AI recall {r['recall']:.4f}" if r["kind"] == "ai" else f"called AI {r['false_ai_rate']:.4f}"
-            print(f"  {group:<22} n={r['n']:<5} AUC {r['roc_auc']:.4f}  {rate}")
-        print("  " + "  ".join(f"{k} {v:.4f}" for k, v in metrics["leave_one_out"]["summary"].items()))
 
 
 def push(folder: Path, repo_id: str) -> None:

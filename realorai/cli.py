@@ -1,6 +1,7 @@
 """The `realorai` command.
 
 realorai scan PATH... --out results.csv|results.jsonl [--model REF] [--workers N]
+realorai report [MODEL]     a model's own report (metrics.json) as the Insights tab and the card show it
 """
 
 from __future__ import annotations
@@ -23,7 +24,14 @@ def main(argv: list[str] | None = None) -> int:
     scan.add_argument("--model", default=None, help="hf-hub:ORG/NAME or a local folder (default: the bundled model)")
     scan.add_argument("--workers", type=int, default=1, help="processes, each with its own copy of the model")
     scan.add_argument("--quiet", action="store_true", help="no progress bar")
+    report = commands.add_parser(
+        "report",
+        help="print a model's report: leave-one-out, re-share, test tables (Markdown, as the Insights tab shows them)",
+    )
+    report.add_argument("model", nargs="?", default=None, help="hf-hub:ORG/NAME or a local folder (default: the bundled model)")
     args = parser.parse_args(argv)
+    if args.command == "report":
+        return print_report(args.model)
 
     from .scan import scan as run_scan
 
@@ -36,6 +44,20 @@ def main(argv: list[str] | None = None) -> int:
         f"{summary['scanned']} file(s) scanned, {summary['skipped']} already in {summary['out']} skipped, "
         f"{summary['rows']} row(s) written"
     )
+    return 0
+
+
+def print_report(reference: str | None) -> int:
+    from .config import BUNDLED_MODEL_DIR
+    from .insights import load_metrics, report_folder, results_markdown
+
+    folder = report_folder(str(reference or BUNDLED_MODEL_DIR))
+    metrics = load_metrics(folder)
+    if metrics is None:
+        where = reference or BUNDLED_MODEL_DIR
+        print(f"realorai report: no metrics.json for {where} (a model folder, or an hf-hub id in the cache)", file=sys.stderr)
+        return 2
+    print(results_markdown(metrics, folder))
     return 0
 
 

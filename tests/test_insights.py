@@ -21,3 +21,20 @@ def test_home_and_takeaway_sentences_quote_the_models_own_report():
     caught = min(r["ai_recall"] for name, r in reshare.items() if name != "clean")
     assert f"{caught:.0%} after the hardest re-share" in described  # the cost of the half-weight AI copies, stated
     assert "no leave-one-source-out" in insights.generalisation_sentence({})
+
+
+def test_the_cli_report_card_and_insights_share_one_renderer(tmp_path):
+    import subprocess
+    import sys
+
+    from realorai.model_card import leave_one_out_table, reshare_table
+
+    metrics = json.loads((BUNDLED_MODEL_DIR / "metrics.json").read_text())
+    tables = [leave_one_out_table(metrics["leave_one_out"]), reshare_table(metrics["splits"]["test"]["reshare"])]
+    run = subprocess.run([sys.executable, "-m", "realorai", "report"], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip() == insights.results_markdown(metrics, BUNDLED_MODEL_DIR).strip()
+    card = (BUNDLED_MODEL_DIR / "README.md").read_text()
+    assert all(table in run.stdout and table in card for table in tables)
+    missing = subprocess.run([sys.executable, "-m", "realorai", "report", str(tmp_path)], capture_output=True, text=True)
+    assert missing.returncode == 2 and "no metrics.json" in missing.stderr

@@ -20,7 +20,7 @@ def test_training_writes_a_complete_hub_folder(trained):
     config = json.loads((out / "config.json").read_text())
     assert config["architecture"] == "mobilenetv2_100" and config["label_names"] == ["real", "ai"]
     assert config["num_classes"] == 2 and config["realorai"]["temperature"] > 0
-    assert "temperature fitted on validation" in stdout and "[test]" in stdout
+    assert "temperature fitted on validation" in stdout and "### Test split" in stdout
 
 
 def test_metrics_match_the_saved_predictions_and_the_card(trained):

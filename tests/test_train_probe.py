@@ -65,7 +65,7 @@ def test_training_writes_a_slim_folder_with_the_generalisation_report(probe_mode
     assert "Left out of a refit, each real source needed the threshold" in card and "ffhq " in card
     for plot in ("leave_one_out.png", "reshare.png", "roc.png"):
         assert (folder / plot).stat().st_size > 10_000
-    assert "[leave one source out]" in stdout
+    assert "### Leave one source out" in stdout
 
 
 def test_the_backbone_is_rebuilt_from_the_wheel_and_equals_the_trained_one(probe_model, tmp_path, monkeypatch):

@@ -42,7 +42,8 @@ def candidate_name(tuning: Tuning, views: tuple[str, ...], depth: int = DEPTH) -
     )
     seed = f", seed {tuning.seed}" if tuning.seed else ""
     seed += f", {tuning.token_drop:.0%} of patch tokens hidden per step" if tuning.token_drop else ""
-    seed += f", soup of {tuning.soup} seeds" if tuning.soup > 1 else ""
+    seed += f", soup of {tuning.soup} seeds" if tuning.soup > 1 and tuning.soup_over == "seeds" else ""
+    seed += ", soup of paths each tuned without one AI generator" if tuning.soup_over == "generators" else ""
     mix = "" if tuning.mix == 1.0 else f", weights {tuning.mix:g} of the way"
     return f"clip-b16 block {depth} class path {tuned}" + ("" if "augment-1" in views else ", no augmentation") + seed + mix
 
@@ -51,7 +52,7 @@ def main(argv=None) -> int:
     parser = benchmark_arguments(__doc__)
     parser.set_defaults(cache="data/tokens")
     defaults = Tuning()
-    for name in ("lr", "head_lr", "epochs", "head_epochs", "batch", "head_l2", "seed", "token_drop", "soup"):
+    for name in ("lr", "head_lr", "epochs", "head_epochs", "batch", "head_l2", "seed", "token_drop", "soup", "soup_over"):
         parser.add_argument("--" + name.replace("_", "-"), type=type(getattr(defaults, name)), default=getattr(defaults, name))
     parser.add_argument("--train", choices=tuple(TRAINED), default="all", help="what of the class path is tuned")
     parser.add_argument("--mix", default="1", help="comma-separated: how far to move from CLIP's block to the tuned one")

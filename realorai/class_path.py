@@ -39,12 +39,15 @@ class Tuning:
     seed: int = 0
     token_drop: float = 0.0  # share of patch tokens hidden from the class token per tuning step
     soup: int = 1  # paths tuned with seeds seed, seed + 1, ... whose weights are averaged (a "model soup")
+    soup_over: str = "seeds"  # seeds | generators: one path per AI generator, each tuned without it, averaged
 
     def __post_init__(self) -> None:
         if self.train not in TRAINED:
             raise ValueError(f"unknown tuning {self.train!r}; use one of {', '.join(TRAINED)}")
         if not 0.0 <= self.mix <= 1.0:
             raise ValueError(f"mix {self.mix} is outside 0..1")
+        if self.soup_over not in SOUPS:
+            raise ValueError(f"unknown soup {self.soup_over!r}; use one of {', '.join(SOUPS)}")
         if self.soup < 1:
             raise ValueError(f"soup {self.soup}: at least one path")
         if not 0.0 <= self.token_drop < 1.0:
@@ -53,6 +56,8 @@ class Tuning:
     def to_dict(self) -> dict:
         return asdict(self)
 
+
+SOUPS = ("seeds", "generators")
 
 # What each `Tuning.train` moves (ClassPath parameter names); everything else keeps CLIP's weights.
 TRAINED = {

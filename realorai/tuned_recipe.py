@@ -13,7 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .class_path import ClassPath, TokenStore, Tuning, interpolated, tuned_soup
+from .class_path import ClassPath, TokenStore, Tuning, interpolated, tune, tuned_soup
+from .config import AI_INDEX
 from .generalisation import FittedHead, SplitData, fit_recipe, training_rows
 from .tokens import split_tokens
 
@@ -51,6 +52,24 @@ class TunedFit:
         return TunedFit(self.path, self.store, self.fitted.with_decision(decision), self.seconds)
 
 
+def generator_soup(
+    store: TokenStore, train: SplitData, views: tuple[str, ...], keep: np.ndarray, augment_weight: float,
+    ai_augment_weight: float | None, tuning: Tuning,
+) -> ClassPath:  # fmt: skip
+    """One path per AI generator in the kept rows, each tuned without that generator's faces, their weights
+    averaged: "diverse weight averaging" (Ramé et al., NeurIPS 2022), with diversity from the data, so
+    that what survives the average is what works without any one generator."""
+    generators = sorted(set(train.generators[keep & (train.labels == AI_INDEX)].tolist()))
+    soup = None
+    for n, generator in enumerate(generators):
+        without = keep & (train.generators != generator)
+        ids, labels, weights = training_rows(train, views, without, augment_weight, ai_augment_weight)
+        path = tune(store, ids, labels, weights, tuning)
+        soup = path if soup is None else interpolated(soup, path, 1 / (n + 1))  # running mean
+        print(f"    soup: tuned without {generator}", flush=True)
+    return soup
+
+
 def tuned_fitter(
     store: TokenStore, tuning: Tuning, c: float, views: tuple[str, ...], augment_weight: float = 1.0,
     ai_augment_weight: float | None = None, memo: dict | None = None, tune_views: tuple[str, ...] | None = None,
@@ -70,7 +89,12 @@ def tuned_fitter(
         key = (keep_train.tobytes(), unmixed, tune_views)
         if key not in memo:  # the rows and weights the shipped head is fitted with, as ids into the store
             ids, labels, weights = training_rows(train, tune_views, keep_train, augment_weight, ai_augment_weight)
-            memo[key] = tuned_soup(store, ids, labels, weights, unmixed) if tuning.epochs else store.path
+            if not tuning.epochs:
+                memo[key] = store.path
+            elif tuning.soup_over == "generators":
+                memo[key] = generator_soup(store, train, tune_views, keep_train, augment_weight, ai_augment_weight, unmixed)
+            else:
+                memo[key] = tuned_soup(store, ids, labels, weights, unmixed)
         path = interpolated(store.path, memo[key], tuning.mix)
         tuned_train = dataclasses.replace(train, views={v: store.features(path, train.views[v]) for v in views})
         tuned_validation = dataclasses.replace(validation, views={"clean": store.features(path, validation.views["clean"])})

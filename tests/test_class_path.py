@@ -118,6 +118,21 @@ def test_tuning_moves_only_what_it_is_told_to(clip_path):
         mean = (value + dict(second.named_parameters())[name]) / 2
         assert torch.allclose(soup[name], mean, atol=1e-6), name
     assert not torch.equal(dict(first.named_parameters())["q.weight"], dict(second.named_parameters())["q.weight"])
+    # a soup over generators: one path per AI generator, tuned on the rows without its faces, averaged
+    from realorai.generalisation import SplitData, training_rows
+    from realorai.tuned_recipe import generator_soup
+
+    generators = np.where(labels == 1, np.array(["g1", "g2", "g3"])[np.arange(24) // 2 % 3], "camera")
+    train = SplitData(labels, np.where(labels == 1, generators, "cam"), generators, {"clean": ids})
+    keep = np.ones(24, bool)
+    soup = dict(generator_soup(store, train, ("clean",), keep, 1.0, None, one).named_parameters())
+    ingredients = []
+    for left_out in ("g1", "g2", "g3"):
+        rows, row_labels, row_weights = training_rows(train, ("clean",), generators != left_out)
+        assert len(rows) == 20 and left_out not in set(generators[np.isin(ids, rows)].tolist())
+        ingredients.append(dict(tune(store, rows, row_labels, row_weights, one).named_parameters()))
+    for name, value in soup.items():
+        assert torch.allclose(value, sum(i[name] for i in ingredients) / 3, atol=1e-5), name
 
 
 @torch.inference_mode()

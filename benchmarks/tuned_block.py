@@ -45,6 +45,8 @@ def candidate_name(tuning: Tuning, views: tuple[str, ...], depth: int = DEPTH) -
     seed += f", soup of {tuning.soup} seeds" if tuning.soup > 1 and tuning.soup_over == "seeds" else ""
     seed += ", soup of paths each tuned without one AI generator" if tuning.soup_over == "generators" else ""
     mix = "" if tuning.mix == 1.0 else f", weights {tuning.mix:g} of the way"
+    extra = [v for v in views if v not in ("clean", "augment-1")]
+    seed += f", with {' and '.join(extra)} copies" if extra else ""
     return f"clip-b16 block {depth} class path {tuned}" + ("" if "augment-1" in views else ", no augmentation") + seed + mix
 
 

@@ -15,9 +15,11 @@ import numpy as np
 from tqdm import tqdm
 
 from .backbones import BACKBONES, Backbone, block_features, build_backbone, derivable, recorded_pools
+from .edits import EDITS, random_edit
 from .reshare import RESHARE, random_reshare
 
 AUGMENT_PREFIX = "augment-"  # view "augment-1": every image through its own seeded random re-share chain
+EDIT_PREFIX = "edit-"  # view "edit-1": every image through its own seeded random edit (realorai.edits)
 
 
 def view_function(view: str, split_name: str):
@@ -30,6 +32,11 @@ def view_function(view: str, split_name: str):
     if view.startswith(AUGMENT_PREFIX):
         # Seeded per image and view: a rerun computes the same augmented copy (and hits the cache).
         return lambda image, index: random_reshare(image, random.Random(f"{view}/{split_name}/{index}"))
+    if view.startswith(EDIT_PREFIX):
+        return lambda image, index: random_edit(image, random.Random(f"{view}/{split_name}/{index}"))
+    if view in EDITS:
+        edit = EDITS[view]
+        return lambda image, index: edit(image)
     raise ValueError(f"unknown view {view!r}")
 
 

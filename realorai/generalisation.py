@@ -210,19 +210,25 @@ def reshare_table(fitted: FittedHead, test: SplitData) -> dict:
     for view in ("clean", *RESHARE):
         if view not in test.views:
             continue
-        p = fitted.p_ai(test.views[view])
-        ai = test.labels == AI_INDEX
-        auc = binary_metrics(test.labels, p)["roc_auc"]
-        clean_auc = auc if view == "clean" else clean_auc
-        table[view] = {
-            "n": int(len(p)),
-            "roc_auc": auc,
-            "auc_drop": None if clean_auc is None else float(clean_auc - auc),
-            "ai_recall": float((p[ai] >= fitted.decision.ai_from).mean()),
-            "real_false_ai_rate": float((p[~ai] >= fitted.decision.ai_from).mean()),
-            "real_false_ai_worst_source": worst_false_ai(p, test, fitted.decision.ai_from),
-        }
+        table[view] = robustness_row(fitted.p_ai(test.views[view]), test, fitted.decision.ai_from, clean_auc)
+        clean_auc = table[view]["roc_auc"] if view == "clean" else clean_auc
     return table
+
+
+def robustness_row(p: np.ndarray, data: SplitData, ai_from: float, clean_auc: float | None, real_to: float | None = None) -> dict:
+    """One row of a robustness table: P(AI) `p` of `data`'s faces after some change, at the threshold `ai_from`
+    (and, given the "real" threshold `real_to`, the share of AI faces confidently called real)."""
+    ai = data.labels == AI_INDEX
+    auc = binary_metrics(data.labels, p)["roc_auc"]
+    called_real = {} if real_to is None else {"ai_called_real": float((p[ai] <= real_to).mean())}
+    return called_real | {
+        "n": int(len(p)),
+        "roc_auc": auc,
+        "auc_drop": None if clean_auc is None else float(clean_auc - auc),
+        "ai_recall": float((p[ai] >= ai_from).mean()),
+        "real_false_ai_rate": float((p[~ai] >= ai_from).mean()),
+        "real_false_ai_worst_source": worst_false_ai(p, data, ai_from),
+    }
 
 
 def worst_false_ai(p: np.ndarray, data: SplitData, ai_from: float) -> float:

@@ -107,15 +107,18 @@ def leave_one_out_table(leave_one_out: dict | None) -> str:
 def reshare_table(reshare: dict | None) -> str:
     if not reshare:
         return "not computed for this model"
+    called_real = all("ai_called_real" in r for r in reshare.values())  # rows that also say it (benchmarks/edits.py)
     lines = [
-        "| copy | n | ROC-AUC | AUC drop | AI caught | real called AI | worst real source called AI |",
-        "|---|---:|---:|---:|---:|---:|---:|",
-    ]
+        "| copy | n | ROC-AUC | AUC drop | AI caught |" + (" AI called real |" if called_real else "")
+        + " real called AI | worst real source called AI |",
+        "|---|---:|---:|---:|---:|" + ("---:|" if called_real else "") + "---:|---:|",
+    ]  # fmt: skip
     for name, r in reshare.items():
         drop = "–" if name == "clean" else f"{r['auc_drop']:+.4f}"
         lines.append(
             f"| {name} | {r['n']} | {_fmt(r['roc_auc'])} | {drop} | {_pct(r['ai_recall'])} | "
-            f"{_pct(r['real_false_ai_rate'])} | {_pct(r['real_false_ai_worst_source'])} |"
+            + (f"{_pct(r['ai_called_real'])} | " if called_real else "")
+            + f"{_pct(r['real_false_ai_rate'])} | {_pct(r['real_false_ai_worst_source'])} |"
         )
     return "\n".join(lines)
 

@@ -15,6 +15,7 @@ import numpy as np
 from PIL import Image, ImageEnhance, ImageFilter, ImageOps
 
 from .preprocess import jpeg
+from .reshare import centre_crop_back
 
 
 def grayscale(image: Image.Image) -> Image.Image:
@@ -39,22 +40,14 @@ def sharpened(image: Image.Image, percent: int = 150) -> Image.Image:
 
 def tilted(image: Image.Image, degrees: float) -> Image.Image:
     """The head tilted by `degrees`, without the empty corners a rotation leaves: the rotated picture's
-    largest centred square free of them, resized back. Compare with `zoomed(image, the same keep)`."""
-    keep = tilt_keep(degrees)
-    return zoomed(image.rotate(degrees, Image.BICUBIC), keep)
+    largest centred square free of them, resized back. Compare with `centre_crop_back(image, the same keep)`."""
+    return centre_crop_back(image.rotate(degrees, Image.BICUBIC), tilt_keep(degrees))
 
 
 def tilt_keep(degrees: float) -> float:
     """Share of the side of a square that stays free of corners after rotating it by `degrees`."""
     angle = abs(np.radians(degrees)) % (np.pi / 2)
     return float(1.0 / (np.cos(angle) + np.sin(angle)))
-
-
-def zoomed(image: Image.Image, keep: float) -> Image.Image:
-    """The centred `keep` share of each side, resized back."""
-    side = round(image.width * keep), round(image.height * keep)
-    left, top = (image.width - side[0]) // 2, (image.height - side[1]) // 2
-    return image.crop((left, top, left + side[0], top + side[1])).resize(image.size, Image.BICUBIC)
 
 
 # name -> edit, the probe's fixed settings. "zoom" isolates what a tilt costs beyond its tighter framing.
@@ -65,7 +58,7 @@ EDITS: dict[str, Callable[[Image.Image], Image.Image]] = {
     "contrast 1.4 + saturation 1.3": lambda image: graded(image, 1.4, 1.3),
     "unsharp mask 150%": sharpened,
     "JPEG q30": lambda image: jpeg(image, 30),
-    "zoom to 82%": lambda image: zoomed(image, tilt_keep(15)),
+    "zoom to 82%": lambda image: centre_crop_back(image, tilt_keep(15)),
     "tilted 15° (zoom to 82%)": lambda image: tilted(image, 15),
 }
 

@@ -5,8 +5,9 @@ import random
 import numpy as np
 from PIL import Image
 
-from realorai.edits import EDITS, grayscale, noise, random_edit, tilt_keep, tilted, zoomed
+from realorai.edits import EDITS, grayscale, noise, random_edit, tilt_keep, tilted
 from realorai.features import view_function
+from realorai.reshare import centre_crop_back
 
 
 def test_a_tilt_leaves_no_empty_corners_and_keeps_the_size():
@@ -18,7 +19,7 @@ def test_a_tilt_leaves_no_empty_corners_and_keeps_the_size():
     assert tilt_keep(0) == 1.0 and abs(tilt_keep(45) - 1 / np.sqrt(2)) < 1e-9
     # a tilt past the corner-free square would show the black fill: keep is the largest that does not
     rotated = white.rotate(15, Image.BICUBIC)
-    assert np.asarray(zoomed(rotated, tilt_keep(15) * 1.05)).min() < 100
+    assert np.asarray(centre_crop_back(rotated, tilt_keep(15) * 1.05)).min() < 100
 
 
 def test_edits_change_what_they_say_and_nothing_else():

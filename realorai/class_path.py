@@ -251,11 +251,15 @@ def tune(store: TokenStore, ids: np.ndarray, labels: np.ndarray, weights: np.nda
     return path.eval()
 
 
+def averaged(paths) -> ClassPath:
+    """The weight-by-weight mean of the paths (an iterable, consumed one path at a time: a running mean)."""
+    soup = None
+    for n, path in enumerate(paths):
+        soup = path if soup is None else interpolated(soup, path, 1 / (n + 1))
+    return soup
+
+
 def tuned_soup(store: TokenStore, ids: np.ndarray, labels: np.ndarray, weights: np.ndarray, tuning: Tuning) -> ClassPath:
     """`tuning.soup` paths tuned alike but for their seeds, their weights averaged (a uniform "model soup",
     Wortsman et al., ICML 2022: averaged fine-tunings from one start often hold up better off their data)."""
-    soup = tune(store, ids, labels, weights, tuning)
-    for n in range(1, tuning.soup):
-        path = tune(store, ids, labels, weights, replace(tuning, seed=tuning.seed + n))
-        soup = interpolated(soup, path, 1 / (n + 1))  # running mean of the n + 1 paths
-    return soup
+    return averaged(tune(store, ids, labels, weights, replace(tuning, seed=tuning.seed + n)) for n in range(tuning.soup))

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .class_path import ClassPath, TokenStore, Tuning, interpolated, tune, tuned_soup
+from .class_path import ClassPath, TokenStore, Tuning, averaged, interpolated, tune, tuned_soup
 from .config import AI_INDEX
 from .generalisation import FittedHead, SplitData, fit_recipe, training_rows
 from .tokens import split_tokens
@@ -60,14 +60,8 @@ def generator_soup(
     averaged: "diverse weight averaging" (Ramé et al., NeurIPS 2022), with diversity from the data, so
     that what survives the average is what works without any one generator."""
     generators = sorted(set(train.generators[keep & (train.labels == AI_INDEX)].tolist()))
-    soup = None
-    for n, generator in enumerate(generators):
-        without = keep & (train.generators != generator)
-        ids, labels, weights = training_rows(train, views, without, augment_weight, ai_augment_weight)
-        path = tune(store, ids, labels, weights, tuning)
-        soup = path if soup is None else interpolated(soup, path, 1 / (n + 1))  # running mean
-        print(f"    soup: tuned without {generator}", flush=True)
-    return soup
+    rows = (training_rows(train, views, keep & (train.generators != g), augment_weight, ai_augment_weight) for g in generators)
+    return averaged(tune(store, *without, tuning) for without in rows)
 
 
 def tuned_fitter(
@@ -83,18 +77,20 @@ def tuned_fitter(
     unmixed = dataclasses.replace(tuning, mix=1.0)
     tune_views = tuple(tune_views or views)
 
+    def tuned_path(train: SplitData, keep_train: np.ndarray) -> ClassPath:
+        if not tuning.epochs:
+            return store.path
+        if tuning.soup_over == "generators":
+            return generator_soup(store, train, tune_views, keep_train, augment_weight, ai_augment_weight, unmixed)
+        # the rows and weights the shipped head is fitted with, as ids into the store
+        return tuned_soup(store, *training_rows(train, tune_views, keep_train, augment_weight, ai_augment_weight), unmixed)
+
     def fit(train: SplitData, validation: SplitData, keep_train=None, keep_validation=None) -> TunedFit:
         keep_train = np.ones(len(train.labels), bool) if keep_train is None else keep_train
         started = time.time()
         key = (keep_train.tobytes(), unmixed, tune_views)
-        if key not in memo:  # the rows and weights the shipped head is fitted with, as ids into the store
-            ids, labels, weights = training_rows(train, tune_views, keep_train, augment_weight, ai_augment_weight)
-            if not tuning.epochs:
-                memo[key] = store.path
-            elif tuning.soup_over == "generators":
-                memo[key] = generator_soup(store, train, tune_views, keep_train, augment_weight, ai_augment_weight, unmixed)
-            else:
-                memo[key] = tuned_soup(store, ids, labels, weights, unmixed)
+        if key not in memo:
+            memo[key] = tuned_path(train, keep_train)
         path = interpolated(store.path, memo[key], tuning.mix)
         tuned_train = dataclasses.replace(train, views={v: store.features(path, train.views[v]) for v in views})
         tuned_validation = dataclasses.replace(validation, views={"clean": store.features(path, validation.views["clean"])})

@@ -20,6 +20,7 @@ from .model_card import (
     unseen_generator_section,
 )
 from .modeling import weights_origin
+from .sources import training_sources
 
 REPORT_FILES = ["metrics.json", *PLOT_FILES.values()]
 
@@ -63,8 +64,7 @@ def dataset_table(metrics: dict) -> str:
 
 
 def sources_seen(metrics: dict | None) -> str:
-    keys = (metrics or {}).get("dataset", {}).get("train", {})
-    return ", ".join(sorted({key.split("/")[1] for key in keys if key.startswith("real/")})) or "unknown"
+    return ", ".join(training_sources(metrics or {}, "real")) or "unknown"
 
 
 def model_sentence(config: dict, metrics: dict | None) -> str:

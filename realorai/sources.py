@@ -48,19 +48,22 @@ def licence_lines(keys) -> list[str]:
 
 def licence_summary(keys) -> str:
     """The licences of `keys` in one sentence, sources that state none grouped at the end."""
-    stated = [f"{source_facts(k).name}: {source_facts(k).licence}" for k in sorted(set(keys)) if source_facts(k).licence]
-    silent = [source_facts(k).name for k in sorted(set(keys)) if not source_facts(k).licence]
+    sources = [source_facts(key) for key in sorted(set(keys))]
+    stated = [f"{s.name}: {s.licence}" for s in sources if s.licence]
+    silent = [s.name for s in sources if not s.licence]
     return "; ".join(stated) + (f"; no licence stated by {', '.join(silent)}" if silent else "")
 
 
 def names_by_family(keys) -> dict[str, list[str]]:
     """The sources among `keys` grouped by family (camera, diffusion, gan; "" for sources not described)."""
     families: dict[str, list[str]] = {}
-    for key in sorted(set(keys)):
-        families.setdefault(source_facts(key).family, []).append(source_facts(key).name)
+    for source in map(source_facts, sorted(set(keys))):
+        families.setdefault(source.family, []).append(source.name)
     return families
 
 
-def training_sources(metrics: dict) -> list[str]:
-    """The sources a model was trained on, from the dataset counts in its metrics.json ("label/source/generator")."""
-    return sorted({key.split("/")[1] for key in metrics.get("dataset", {}).get("train", {}) if "/" in key})
+def training_sources(metrics: dict, label: str = "") -> list[str]:
+    """The sources a model was trained on (of `label` only, if given), from the dataset counts in its
+    metrics.json ("label/source/generator" keys)."""
+    keys = metrics.get("dataset", {}).get("train", {})
+    return sorted({key.split("/")[1] for key in keys if "/" in key and key.startswith(f"{label}/" if label else "")})

@@ -137,7 +137,9 @@ def load_checkpoint(path: Path, model: torch.nn.Module, optimizer: torch.optim.O
 
     Refuses a checkpoint of another network or dataset with a message naming the difference."""
     state = torch.load(path, map_location="cpu", weights_only=False)  # our own file, written above
-    saved = state.get("config", {})
+    if "progress" not in state:
+        raise ValueError(f"{path} was written before checkpoints carried their settings; start a fresh --out")
+    saved = state["config"]
     changed = [k for k in RESUME_MUST_MATCH if k in saved and saved[k] != config.get(k)]
     differ = [f"{k}: checkpoint {saved[k]!r}, now {config.get(k)!r}" for k in changed]
     if differ:

@@ -184,3 +184,6 @@ def test_the_epoch_loop_follows_its_schedule_and_resume_refuses_another_network(
     assert torch.equal(fresh[1].weight, model[1].weight)
     with pytest.raises(ValueError, match="img_size: checkpoint 8, now 16"):
         load_checkpoint(path, fresh, fresh_optimizer, config | {"img_size": 16})
+    torch.save({"model": model.state_dict(), "epoch": 1}, tmp_path / "old.pt")  # the format before configs
+    with pytest.raises(ValueError, match="start a fresh --out"):
+        load_checkpoint(tmp_path / "old.pt", fresh, fresh_optimizer, config)

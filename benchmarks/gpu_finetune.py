@@ -42,12 +42,12 @@ from realorai.faces import cut
 from realorai.features import view_function
 from realorai.images import load_image
 from realorai.onnx_weights import clip_vit_state_dict
+from realorai.probe import balanced_weights, group_names, real_first_decision
 from realorai.reshare import RESHARE
 
 DEPTH = 11  # the shipped cut
 VIEWS = {"train": ("clean", "augment-1"), "validation": ("clean",), "test": ("clean", *RESHARE)}
 AI_COPY_WEIGHT = 0.5
-REAL_LIMIT = 0.01  # the real-first threshold rule: every real source of validation at most 1% called AI
 
 
 # ---- data -------------------------------------------------------------------------------------------
@@ -91,12 +91,9 @@ def group(row: dict) -> str:
 
 
 def sample_weights(rows: list[dict]) -> np.ndarray:
-    """Classes equal, and inside each class every group equal (mean 1)."""
-    groups = [(r["label"], group(r)) for r in rows]
-    counts = {g: groups.count(g) for g in set(groups)}
-    per_class = {label: len({g for g in counts if g[0] == label}) for label in (0, 1)}
-    w = np.array([1.0 / (per_class[g[0]] * counts[g]) for g in groups])
-    return w / w.mean()
+    """The recipe's weights: classes equal, and inside each class every group equal (mean 1)."""
+    labels = [r["label"] for r in rows]
+    return balanced_weights(labels, group_names(labels, [r["source"] for r in rows], [r["generator"] for r in rows]))
 
 
 # ---- model ------------------------------------------------------------------------------------------
@@ -200,12 +197,8 @@ def p_ai(model, x: torch.Tensor, batch=512) -> np.ndarray:
 
 
 def real_first_threshold(p: np.ndarray, sources: list[str], labels: np.ndarray) -> float:
-    """Lowest P(AI) >= 0.5 at which every real source has at most REAL_LIMIT of its photos above it."""
-    t = 0.5
-    for s in {source for source, label in zip(sources, labels) if label == 0}:
-        scores = p[(np.array(sources) == s) & (labels == 0)]
-        t = max(t, float(np.quantile(scores, 1 - REAL_LIMIT, method="higher")))
-    return t
+    """The recipe's "AI from" threshold: every real source of validation at most 1% called AI (never below 0.5)."""
+    return real_first_decision(p, labels, sources).ai_from  # the 1% rule, before the recipe's cross-fit
 
 
 # ---- leave one out ----------------------------------------------------------------------------------

@@ -25,33 +25,22 @@ def test_lora_starts_as_the_base_layer_and_merges_to_one_weight():
     assert torch.allclose(lora(x), F.linear(x, lora.merged(), base.bias), atol=1e-5)
 
 
-def test_sample_weights_give_each_class_and_each_group_inside_it_an_equal_share():
-    rows = (
-        [dict(label=0, source="a", generator="camera")] * 30
-        + [dict(label=0, source="b", generator="camera")] * 10
-        + [dict(label=1, source="x", generator="gan")] * 5
-        + [dict(label=1, source="y", generator="gan")] * 15  # same family: one group
-        + [dict(label=1, source="z", generator="diffusion")] * 40
-    )
+def test_the_experiment_weighs_and_thresholds_as_the_recipe_does():
+    rows = [dict(label=0, source="a", generator="camera")] * 30 + [dict(label=0, source="b", generator="camera")] * 10
+    rows += [dict(label=1, source="x", generator="gan")] * 5 + [dict(label=1, source="y", generator="gan")] * 15
+    rows += [dict(label=1, source="z", generator="diffusion")] * 40
     w = sample_weights(rows)
-    assert w.mean() == pytest.approx(1.0)
     share = lambda pick: w[[i for i, r in enumerate(rows) if pick(r)]].sum() / w.sum()  # noqa: E731
     assert share(lambda r: r["label"] == 0) == pytest.approx(0.5)
     assert share(lambda r: r["source"] == "a") == pytest.approx(share(lambda r: r["source"] == "b"))
+    # tpdne and tpdne-b style: two sources of one family are one group, as in the leave-one-out
     assert share(lambda r: r["generator"] == "gan") == pytest.approx(share(lambda r: r["generator"] == "diffusion"))
-
-
-def test_real_first_threshold_keeps_every_real_source_at_one_percent():
     rng = np.random.default_rng(0)
     p = np.r_[rng.uniform(0, 0.6, 300), rng.uniform(0.2, 0.99, 200), rng.uniform(0.5, 1, 100)]
-    sources = ["easy"] * 300 + ["hard"] * 200 + ["fake"] * 100
-    labels = np.r_[np.zeros(500), np.ones(100)]
+    sources, labels = ["easy"] * 300 + ["hard"] * 200 + ["fake"] * 100, np.r_[np.zeros(500), np.ones(100)]
     t = real_first_threshold(p, sources, labels)
-    assert t >= 0.5
-    for source in ("easy", "hard"):
-        assert (p[np.array(sources) == source] > t).mean() <= 0.01
-    # and no higher than it must be: the hard source sets it, at its own 99th percentile
-    assert t == np.quantile(p[300:500], 0.99, method="higher")
+    assert all((p[np.array(sources) == s] >= t).mean() <= 0.01 for s in ("easy", "hard"))
+    assert 0.95 < t < 0.99  # set by the hard source's top 1%, not by the easy one or the fakes
 
 
 def test_faces_cut_from_the_original_are_the_models_input_under_each_view():

@@ -134,7 +134,7 @@ def build(state: dict, variant: str, device) -> tuple[nn.Module, list[nn.Paramet
         tuned = [p for b in model.blocks[-3:] for p in b.parameters()] + list(model.norm.parameters())
     elif variant == "full":
         tuned = [p for n, p in model.named_parameters() if not n.startswith("head.")]
-    elif variant != "probe":
+    else:
         raise ValueError(variant)
     for p in tuned:
         p.requires_grad_(True)
@@ -142,28 +142,21 @@ def build(state: dict, variant: str, device) -> tuple[nn.Module, list[nn.Paramet
     return model, tuned
 
 
-LR = {"attn-last": 1e-4, "lora-attn": 3e-4, "last-3": 2e-5, "full": 1e-5, "probe": 0.0}
+LR = {"attn-last": 1e-4, "lora-attn": 3e-4, "last-3": 2e-5, "full": 1e-5}
 
 
 def train(model, tuned, x: torch.Tensor, y: torch.Tensor, w: torch.Tensor, variant: str, head_epochs=1, epochs=3, batch=256):
     """Head alone first (a linear probe on frozen features), then head and tuned weights, cosine decay."""
-    device = x.device
-    n = len(x)
-    steps = epochs * math.ceil(n / batch)
+    steps = epochs * math.ceil(len(x) / batch)
     head_opt = torch.optim.AdamW(model.head.parameters(), lr=1e-3, weight_decay=1e-4)
     for _ in range(head_epochs):
         _epoch(model, x, y, w, [head_opt], None, batch)
-    if variant == "probe":
-        for _ in range(epochs):
-            _epoch(model, x, y, w, [head_opt], None, batch)
-        return
     opt = torch.optim.AdamW(
         [{"params": tuned, "lr": LR[variant]}, {"params": model.head.parameters(), "lr": 1e-3}], weight_decay=0.05
     )
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 0.5 * (1 + math.cos(math.pi * min(s, steps) / steps)))
     for _ in range(epochs):
         _epoch(model, x, y, w, [opt], sched, batch)
-    del device
 
 
 def _epoch(model, x, y, w, optimisers, sched, batch):
@@ -174,7 +167,7 @@ def _epoch(model, x, y, w, optimisers, sched, batch):
         xb = x[idx].float()
         flip = torch.rand(len(idx), device=x.device) < 0.5
         xb = torch.where(flip[:, None, None, None], xb.flip(-1), xb)
-        with torch.autocast("cuda" if x.is_cuda else "cpu", dtype=torch.bfloat16, enabled=x.is_cuda):
+        with _bf16(x):
             logits = model(xb).float()
         loss = (F.cross_entropy(logits, y[idx], reduction="none") * w[idx]).mean()
         for o in optimisers:
@@ -186,12 +179,17 @@ def _epoch(model, x, y, w, optimisers, sched, batch):
             sched.step()
 
 
+def _bf16(x: torch.Tensor):
+    """bfloat16 autocast on the GPU; plain float on the CPU (the smoke test)."""
+    return torch.autocast("cuda" if x.is_cuda else "cpu", dtype=torch.bfloat16, enabled=x.is_cuda)
+
+
 @torch.no_grad()
 def p_ai(model, x: torch.Tensor, batch=512) -> np.ndarray:
     model.eval()
     out = []
     for start in range(0, len(x), batch):
-        with torch.autocast("cuda" if x.is_cuda else "cpu", dtype=torch.bfloat16, enabled=x.is_cuda):
+        with _bf16(x):
             out.append(model(x[start : start + batch].float()).float().softmax(-1)[:, 1])
     return torch.cat(out).cpu().numpy()
 
@@ -209,12 +207,13 @@ def run_fold(state, faces, rows_by_split, left_out: str | None, variant: str, de
     keep = lambda r: left_out is None or group(r) != left_out  # noqa: E731
     train_rows = rows_by_split["train"]
     mask = np.array([keep(r) for r in train_rows])
-    kept = [r for r in train_rows if keep(r)]
+    kept = [r for r, k in zip(train_rows, mask) if k]
+    mask = torch.from_numpy(mask).to(device)
     base_w = sample_weights(kept)
     labels = np.array([r["label"] for r in kept])
     xs, ys, ws = [], [], []
     for view in VIEWS["train"]:
-        xs.append(faces["train", view][torch.from_numpy(mask).to(device)])
+        xs.append(faces["train", view][mask])
         ys.append(labels)
         ws.append(base_w * (np.where(labels == 1, AI_COPY_WEIGHT, 1.0) if view != "clean" else 1.0))
     x = torch.cat(xs)
@@ -248,18 +247,10 @@ def run_fold(state, faces, rows_by_split, left_out: str | None, variant: str, de
     )
     if left_out is not None:
         held = {split: [i for i, r in enumerate(rows) if group(r) == left_out] for split, rows in rows_by_split.items()}
-        p_held = np.concatenate(
-            [
-                np.zeros(0),
-                *[
-                    p_ai(model, faces[split, "clean"][torch.tensor(ids, dtype=torch.long, device=device)])
-                    for split, ids in held.items()
-                    if ids
-                ],
-            ]
-        )
-        if not len(p_held):
+        parts = [p_ai(model, faces[split, "clean"][torch.tensor(ids, device=device)]) for split, ids in held.items() if ids]
+        if not parts:  # a --limit sample without the fold's faces
             return result, model
+        p_held = np.concatenate(parts)
         held_label = next(r["label"] for rows in rows_by_split.values() for r in rows if group(r) == left_out)
         if held_label == 1:
             reals = p_test["clean"][test_labels == 0]
@@ -283,7 +274,6 @@ def save_tuned(model: nn.Module, variant: str, path: Path) -> None:
         for k, v in model.state_dict().items()
         if k.startswith("head.") or any(t in k for t in trained)
     }
-    state = {k: v for k, v in state.items() if variant != "lora-attn" or not k.endswith(".base.weight")}
     save_file(state, str(path))
 
 
@@ -311,11 +301,10 @@ def main(argv=None) -> int:
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     args.out.mkdir(parents=True, exist_ok=True)
     rows = json.loads(args.index.read_text())
-    if args.limit:
-        rows = [
-            r for split in VIEWS for r in (lambda s: s[:: max(1, len(s) // args.limit)])([r for r in rows if r["split"] == split])
-        ]
     rows_by_split = {split: [r for r in rows if r["split"] == split] for split in VIEWS}
+    if args.limit:  # every k-th face: the index is sorted by source, so a prefix would hold one source
+        rows_by_split = {split: got[:: max(1, len(got) // args.limit)] for split, got in rows_by_split.items()}
+        rows = [r for got in rows_by_split.values() for r in got]
     faces = {key: t.to(device) for key, t in load_faces(rows, args.originals, args.workers).items()}
     torch.backends.cuda.matmul.allow_tf32 = True
     print(f"faces ready in {time.time() - start:.0f} s", flush=True)

@@ -14,12 +14,15 @@ lists the faces where it does not (one of 8,582 here: its detection came out dif
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import tarfile
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
+import torch
+from PIL import Image
 
 from realorai.backbones import CLIP_ONNX
 from realorai.config import portraits_dir
@@ -29,12 +32,7 @@ from realorai.onnx_weights import package_file
 
 
 def box_for(job: tuple[str, bool, bytes]) -> tuple[list[int] | None, str]:
-    import io
-
-    import torch
-    from PIL import Image
-
-    torch.set_num_threads(1)
+    torch.set_num_threads(1)  # one process per core, as the dataset builder runs MTCNN
     path, face_found, stored_png = job
     image = load_image(path)
     crops = face_crops(image, all_faces=False) if face_found else [whole_image_crop(image)]

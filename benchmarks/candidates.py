@@ -64,6 +64,18 @@ CANDIDATES = [
         (f"clip-b16 block 11 probe, two re-shared copies, AI copies at weight {w}, C=0.02", [f"{BLOCKS}@11"], AUG2, 0.02, 1, w)
         for w in (0.05, 0.125, 0.25)
     ],
+    # Class tokens of several blocks side by side (intermediate blocks carry lower-level cues; RINE, ECCV 2024).
+    *[
+        (
+            f"clip-b16 blocks {'+'.join(map(str, blocks))} probe, AI copies at weight 0.5, C=0.02",
+            [f"{BLOCKS}@{n}" for n in blocks],
+            AUG,
+            0.02,
+            1,
+            0.5,
+        )
+        for blocks in ((10, 11), (9, 10, 11), (6, 9, 11), (8, 9, 10, 11, 12))
+    ],
 ]
 
 

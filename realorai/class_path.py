@@ -202,7 +202,10 @@ class TokenStore:
 def tune(store: TokenStore, ids: np.ndarray, labels: np.ndarray, weights: np.ndarray, tuning: Tuning) -> ClassPath:
     """The store's path tuned with a linear head (weighted logistic loss) on the rows `ids`; `weights` are
     the shipped recipe's row weights (class x source balance, re-shared copies). The head is discarded: the
-    shipped head is refitted on the tuned features by the recipe every probe uses."""
+    shipped head is refitted on the tuned features by the recipe every probe uses.
+
+    `labels`: 0/1 (real/AI), or 0 for real and 1..K-1 for kinds of AI image: then the head has a softmax
+    output per class (see realorai.probe.MulticlassHead)."""
     import copy
 
     torch.manual_seed(tuning.seed)
@@ -212,14 +215,16 @@ def tune(store: TokenStore, ids: np.ndarray, labels: np.ndarray, weights: np.nda
         parameter.requires_grad_(name.split(".")[0] in TRAINED[tuning.train])
     x0 = store.features(path, ids)  # standardise the head's input as the shipped logistic fit does
     mean, std = torch.from_numpy(x0.mean(0)), torch.from_numpy(x0.std(0) + 1e-6)
-    head = nn.Linear(WIDTH, 1)
+    classes = int(labels.max()) + 1
+    binary = classes <= 2
+    head = nn.Linear(WIDTH, 1 if binary else classes)
     nn.init.zeros_(head.weight)
     nn.init.zeros_(head.bias)
     trainable = [p for p in path.parameters() if p.requires_grad]
     optimiser = torch.optim.AdamW(
         [{"params": trainable, "lr": tuning.lr}, {"params": list(head.parameters()), "lr": tuning.head_lr}], weight_decay=0.0
     )
-    y = torch.from_numpy((labels == AI_INDEX).astype(np.float32))
+    y = torch.from_numpy((labels == AI_INDEX).astype(np.float32) if binary else labels.astype(np.int64))
     w = torch.from_numpy((weights / weights.mean()).astype(np.float32))
     per_epoch = math.ceil(len(ids) / tuning.batch)
     warm, steps = tuning.head_epochs * per_epoch, tuning.epochs * per_epoch
@@ -237,8 +242,12 @@ def tune(store: TokenStore, ids: np.ndarray, labels: np.ndarray, weights: np.nda
                 visible[:, 0] = True
             with torch.set_grad_enabled(tuning_block):
                 z = path(*store.batch(ids[rows]), visible)
-            margin = head((z - mean) / std).squeeze(1)
-            loss = (F.binary_cross_entropy_with_logits(margin, y[rows], reduction="none") * w[rows]).mean()
+            out = head((z - mean) / std)
+            if binary:
+                loss = F.binary_cross_entropy_with_logits(out.squeeze(1), y[rows], reduction="none")
+            else:
+                loss = F.cross_entropy(out, y[rows], reduction="none")
+            loss = (loss * w[rows]).mean()
             loss = loss + tuning.head_l2 * head.weight.pow(2).sum()
             if tuning_block:
                 optimiser.param_groups[0]["lr"] = tuning.lr * 0.5 * (1 + math.cos(math.pi * (step - warm) / max(1, steps)))

@@ -1,0 +1,186 @@
+"""A head per kind of AI image (diffusion, GAN) instead of one "AI" class, measured like every candidate
+(leave-one-source-out, re-share).
+
+`python -m benchmarks.family_count` found that adding the GAN families to training lowers how well an
+unseen diffusion family ranks (frozen CLIP features, SD 2.1 held out: 0.897 trained on text-to-image alone,
+0.823 with the GANs too): a single linear "AI" direction has to serve both kinds. With a class per kind the
+head keeps a direction per kind, and P(AI) = 1 - P(real) = sigmoid(logsumexp(ai logits) - real logit) is
+high if either fires (`--head softmax`). `--head soft-or` fits each kind's direction on that kind against
+the real photos alone and combines them the same way. The kinds come from `realorai.sources` (`family`).
+
+    python -m benchmarks.kind_classes --recipe frozen [--head soft-or]      # CLIP block 11 features, ~1 min
+    python -m benchmarks.kind_classes --recipe tuned --tune-classes binary  # the path tuned as shipped, ~6 min
+    python -m benchmarks.kind_classes --recipe tuned --tune-classes kind --reshare --unseen-real-target 0.03  # ~30 min
+
+Rows go to benchmarks/candidates.json next to the other candidates.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import numpy as np
+from datasets import load_from_disk
+from scipy.special import logsumexp
+from sklearn.linear_model import LogisticRegression
+
+from benchmarks.candidates import AUG, BLOCKS, benchmark_arguments, load_splits, measure, row
+from realorai.config import AI_INDEX
+from realorai.generalisation import AI_COPY_WEIGHT, DEFAULT_C, SplitData, calibrated, training_rows
+from realorai.probe import fit_linear_head
+from realorai.reshare import RESHARE
+from realorai.sources import source_facts
+from realorai.unseen_reals import unseen_real_fitter
+
+
+def kind_classes(split: SplitData, keep: np.ndarray, views: tuple[str, ...]) -> np.ndarray:
+    """`training_rows`' labels as classes: 0 for a real photo, 1.. for each kind of AI image among the kept
+    rows (sorted names). Rows follow `training_rows`' order: every view of the kept rows in turn."""
+    labels = np.tile(split.labels[keep], len(views))
+    kinds = np.array([source_facts(s).family for s in np.tile(split.sources[keep], len(views))])
+    names = sorted(set(kinds[labels == AI_INDEX].tolist()))
+    return np.where(labels == AI_INDEX, [names.index(k) + 1 if k in names else 0 for k in kinds], 0)
+
+
+@dataclasses.dataclass
+class KindHead:
+    """Multinomial logistic regression on standardised features; real is class 0."""
+
+    model: LogisticRegression
+    mean: np.ndarray
+    std: np.ndarray
+
+    def margin(self, features: np.ndarray) -> np.ndarray:
+        """log P(AI) - log P(real) = logsumexp(AI kinds' logits) - real logit."""
+        z = self.model.decision_function((np.asarray(features, np.float64) - self.mean) / self.std)
+        z = np.stack([-z / 2, z / 2], axis=1) if z.ndim == 1 else z  # one kind: sklearn gives the binary margin
+        return logsumexp(z[:, 1:], axis=1) - z[:, 0]
+
+    def logits(self, features: np.ndarray) -> np.ndarray:
+        """Two-class (real, AI) logits with that margin, as `calibrated` and the thresholds take them."""
+        half = self.margin(features)[:, None] / 2
+        return np.concatenate([-half, half], axis=1)
+
+
+def fit_kind_head(features: np.ndarray, classes: np.ndarray, weights: np.ndarray, c: float = DEFAULT_C) -> KindHead:
+    features = np.asarray(features, dtype=np.float64)
+    mean, std = features.mean(axis=0), features.std(axis=0) + 1e-6
+    model = LogisticRegression(C=c, max_iter=3000, tol=1e-5).fit((features - mean) / std, classes, sample_weight=weights)
+    return KindHead(model, mean, std)
+
+
+@dataclasses.dataclass
+class SoftOrHead:
+    """One binary head per kind of AI image, each fitted on that kind against every real photo, combined as
+    a soft OR: P(real) = 1 / (1 + sum_k exp(m_k)), i.e. a softmax over the logits (0, m_1, m_2, ...), which
+    a timm head with a class per kind could serve as it is."""
+
+    heads: list
+
+    def margin(self, features: np.ndarray) -> np.ndarray:
+        return logsumexp(np.stack([h.margin(features) for h in self.heads], axis=1), axis=1)
+
+    logits = KindHead.logits
+
+
+def fit_soft_or_head(features: np.ndarray, classes: np.ndarray, weights: np.ndarray, c: float = DEFAULT_C) -> SoftOrHead:
+    heads = []
+    for kind in sorted(set(classes[classes > 0].tolist())):
+        rows = (classes == 0) | (classes == kind)
+        is_ai, w = classes[rows] > 0, weights[rows].copy()
+        w[is_ai] *= w[~is_ai].sum() / w[is_ai].sum()  # this kind weighs as much as the real photos
+        heads.append(fit_linear_head(features[rows], is_ai.astype(int), w, c))
+    return SoftOrHead(heads)
+
+
+HEADS = {"softmax": fit_kind_head, "soft-or": fit_soft_or_head}
+PER_KIND = {"softmax": "a class per AI kind", "soft-or": "a head per AI kind, soft OR"}  # in the rows' names
+
+
+def frozen_fitter(fit_head=fit_kind_head, views=AUG, c: float = DEFAULT_C):
+    """The frozen-CLIP recipe (block 11 class token) with a head per kind instead of the binary one."""
+
+    def fit(train: SplitData, validation: SplitData, keep_train=None, keep_validation=None):
+        keep_train = np.ones(len(train.labels), bool) if keep_train is None else keep_train
+        keep_validation = np.ones(len(validation.labels), bool) if keep_validation is None else keep_validation
+        features, _, weights = training_rows(train, views, keep_train, 1.0, AI_COPY_WEIGHT)
+        head = fit_head(features, kind_classes(train, keep_train, views), weights, c)
+        return calibrated(head, validation, keep_validation)
+
+    return fit
+
+
+def tuned_fitter(store, tune_classes: str, seed: int = 0, fit_head=fit_kind_head, views=AUG, c: float = DEFAULT_C):
+    """The shipped recipe (block 11's class path tuned, realorai.class_path) with the kind head; the path is
+    tuned against real/AI (`tune_classes` "binary", as shipped) or against the kinds too ("kind")."""
+    from realorai.class_path import Tuning, tune
+    from realorai.tuned_recipe import TunedFit
+
+    def fit(train: SplitData, validation: SplitData, keep_train=None, keep_validation=None):
+        keep_train = np.ones(len(train.labels), bool) if keep_train is None else keep_train
+        keep_validation = np.ones(len(validation.labels), bool) if keep_validation is None else keep_validation
+        ids, labels, weights = training_rows(train, views, keep_train, 1.0, AI_COPY_WEIGHT)
+        classes = kind_classes(train, keep_train, views)
+        path = tune(store, ids, classes if tune_classes == "kind" else labels, weights, Tuning(seed=seed))
+        head = fit_head(store.features(path, ids), classes, weights, c)
+        tuned_validation = dataclasses.replace(validation, views={"clean": store.features(path, validation.views["clean"])})
+        return TunedFit(path, store, calibrated(head, tuned_validation, keep_validation), 0.0)
+
+    return fit
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = benchmark_arguments(__doc__)
+    parser.add_argument("--recipe", choices=("frozen", "tuned"), default="frozen")
+    parser.add_argument("--tune-classes", choices=("binary", "kind"), default="binary")
+    parser.add_argument(
+        "--head",
+        choices=tuple(HEADS),
+        default="softmax",
+        help="one softmax over the kinds, or a soft OR of one binary head per kind",
+    )
+    parser.add_argument("--seed", type=int, default=0, help="tuned: the tuning's seed (batch order, head start)")
+    parser.add_argument("--reshare", action="store_true", help="tuned: also score the re-share chains (tokens cached)")
+    parser.add_argument("--unseen-real-target", type=float, default=0.0, help="cross-fit the threshold (realorai.unseen_reals)")
+    args = parser.parse_args(argv)
+    dataset = load_from_disk(args.data)
+    if args.recipe == "frozen":
+        splits = load_splits(dataset, [f"{BLOCKS}@11"], AUG, Path(args.cache))
+        fit, name = (
+            frozen_fitter(HEADS[args.head]),
+            "clip-b16 block 11 probe, AI copies at weight 0.5, C=0.02, " + PER_KIND[args.head],
+        )
+    else:
+        import torch
+
+        from realorai.backbones import clip_class_path
+        from realorai.tuned_recipe import token_splits
+
+        torch.set_num_threads(2)
+        wanted = {"train": AUG, "validation": ("clean",), "test": ("clean", *(RESHARE if args.reshare else ()))}
+        store, by_split = token_splits(dataset, wanted, Path("data/tokens"), clip_class_path(11), 11)
+        splits = tuple(by_split.values())
+        fit = tuned_fitter(store, args.tune_classes, args.seed, HEADS[args.head])
+        tuned = "tuned against the kinds" if args.tune_classes == "kind" else "tuned real/AI"
+        seed = f", seed {args.seed}" if args.seed else ""
+        name = f"clip-b16 block 11 class path {tuned} (attention-kv, lr 1e-4){seed}, {PER_KIND[args.head]} in the head"
+    if args.unseen_real_target:
+        fit = unseen_real_fitter(fit, args.unseen_real_target)
+        name += f", threshold for unseen real sources at {args.unseen_real_target:.0%}"
+    recorded = {"recipe": args.recipe, "tune_classes": args.tune_classes, "head": args.head, "seed": args.seed}
+    result = measure(fit, *splits, combination="a class per AI kind", **recorded)
+    print(row(name, result))
+    for group, r in result["leave_one_out"]["rows"].items():
+        score = f"recall {r['recall']:.3f}" if r["kind"] == "ai" else f"called AI {r['false_ai_rate']:.3f}"
+        print(f"  {group:<40} AUC {r['roc_auc']:.4f}  {score}  (threshold {r['ai_from']:.3f})")
+    print("  re-share: " + ", ".join(f"{v} {r['roc_auc']:.4f}" for v, r in result["reshare"].items()), flush=True)
+    out = Path(args.out)
+    previous = json.loads(out.read_text()) if out.is_file() else {}
+    out.write_text(json.dumps(previous | {name: result}, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

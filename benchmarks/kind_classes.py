@@ -9,7 +9,7 @@ high if either fires (`--head softmax`). `--head soft-or` fits each kind's direc
 the real photos alone and combines them the same way. The kinds come from `realorai.sources` (`family`).
 
     python -m benchmarks.kind_classes --recipe frozen [--head soft-or]      # CLIP block 11 features, ~1 min
-    python -m benchmarks.kind_classes --recipe tuned --tune-classes binary  # the path tuned as shipped, ~6 min
+    python -m benchmarks.kind_classes --recipe tuned --tune-classes binary  # the path tuned as shipped, ~8 min
     python -m benchmarks.kind_classes --recipe tuned --tune-classes kind --reshare --unseen-real-target 0.03  # ~30 min
 
 Rows go to benchmarks/candidates.json next to the other candidates.

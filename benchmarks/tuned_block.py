@@ -65,6 +65,11 @@ def main(argv=None) -> int:
     parser.add_argument("--depth", type=int, default=DEPTH, help="tune the class path of this block (1-based)")
     parser.add_argument("--ai-copy-weight", type=float, default=AI_COPY_WEIGHT, help="weight of an AI face's re-shared copy")
     parser.add_argument(
+        "--group-weight",
+        default="",
+        help="GROUP=W,...: a group's rows count W times (its class keeps its total), e.g. ai/stylegan2=0.25",
+    )
+    parser.add_argument(
         "--unseen-real-target", type=float, default=0.0, help="raise the threshold by cross-fitting (realorai.unseen_reals)"
     )
     args = parser.parse_args(argv)
@@ -74,6 +79,8 @@ def main(argv=None) -> int:
     dataset = load_from_disk(args.data)
     wanted = {"train": views, "validation": ("clean",), "test": ("clean", *(RESHARE if args.reshare else ()))}
     store, splits = token_splits(dataset, wanted, Path(args.cache), clip_class_path(args.depth), args.depth)
+    group_weights = {g: float(w) for g, w in (item.split("=") for item in args.group_weight.split(",") if item)}
+    splits["train"] = dataclasses.replace(splits["train"], group_weights=group_weights)
     memo, results = {}, {}
     for mix in [float(m) for m in args.mix.split(",")]:
         tuning = dataclasses.replace(base, mix=mix)
@@ -81,12 +88,14 @@ def main(argv=None) -> int:
         only = "" if tune_views == views else f", tuned on {'+'.join(tune_views)} only"
         copies = "" if args.ai_copy_weight == AI_COPY_WEIGHT else f", AI copies at weight {args.ai_copy_weight:g}"
         crossed = f", threshold for unseen real sources at {args.unseen_real_target:.0%}" if args.unseen_real_target else ""
-        name = args.name or candidate_name(tuning, views, args.depth) + only + copies + crossed
+        weighted = "".join(f", {g.removeprefix('ai/')} at weight {w:g}" for g, w in group_weights.items())
+        name = args.name or candidate_name(tuning, views, args.depth) + only + copies + weighted + crossed
         fit = tuned_fitter(store, tuning, DEFAULT_C, views, 1.0, args.ai_copy_weight, memo, tune_views)
         if args.unseen_real_target:
             fit = unseen_real_fitter(fit, args.unseen_real_target)
         recorded = tuning.to_dict() | {"tune_views": list(tune_views), "ai_copy_weight": args.ai_copy_weight}
         recorded |= {"unseen_real_target": args.unseen_real_target} if args.unseen_real_target else {}
+        recorded |= {"group_weights": group_weights} if group_weights else {}
         result = measure(
             fit, *splits.values(), settings=recorded, train_views=list(views),
             combination=f"class path of block {args.depth} tuned",  # kept by candidates.py's merge

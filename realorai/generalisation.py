@@ -10,7 +10,7 @@ scored on all its photos (share called AI at the fold's threshold).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -33,6 +33,8 @@ class SplitData:
     sources: np.ndarray
     generators: np.ndarray
     views: dict[str, np.ndarray]
+    # how much a group's rows count against the rest of its class (1 if not listed), e.g. {"ai/stylegan2": 0.25}
+    group_weights: dict[str, float] = field(default_factory=dict)
 
     @classmethod
     def from_split(cls, split, views: dict[str, np.ndarray]) -> SplitData:
@@ -103,6 +105,12 @@ def training_rows(
     labels = np.tile(train.labels[keep_train], len(train_views))
     base = balanced_weights(train.labels[keep_train], train.groups[keep_train])
     ai = train.labels[keep_train] == AI_INDEX
+    if train.group_weights:  # each class keeps its total: the listed groups' share moves to the others
+        scaled = base * np.array([train.group_weights.get(g, 1.0) for g in train.groups[keep_train]])
+        for in_class in (ai, ~ai):
+            if scaled[in_class].sum() > 0:
+                scaled[in_class] *= base[in_class].sum() / scaled[in_class].sum()
+        base = scaled
     copy_weight = np.where(ai, augment_weight if ai_augment_weight is None else ai_augment_weight, augment_weight)
     weights = np.concatenate([base * (1.0 if v.endswith("clean") else copy_weight) for v in train_views])
     used = weights > 0

@@ -138,3 +138,23 @@ def test_ai_faces_copies_can_weigh_less_than_real_photos_copies():
     half = fit_recipe(train, validation, train_views=views, augment_weight=0.5).head
     same = fit_recipe(train, validation, train_views=views, augment_weight=0.5, ai_augment_weight=0.5).head
     np.testing.assert_array_equal(half.weight, same.weight)
+
+
+def test_a_group_can_count_less_and_its_class_keeps_its_total():
+    """SplitData.group_weights (benchmarks/tuned_block.py --group-weight): the listed group's rows weigh less
+    inside its class, each class still carries half the total, and the other groups share the rest equally."""
+    from dataclasses import replace
+
+    from realorai.generalisation import training_rows
+
+    labels = np.array([0] * 6 + [1] * 9)
+    generators = np.array([""] * 6 + ["gan"] * 6 + ["diffusion"] * 3)
+    sources = np.array(["a"] * 3 + ["b"] * 3 + ["tpdne"] * 6 + ["sdfd"] * 3)
+    split = SplitData(labels, sources, generators, {"clean": np.arange(15.0)[:, None]})
+    _, _, plain = training_rows(split, ("clean",))
+    _, row_labels, weighted = training_rows(replace(split, group_weights={"ai/gan": 0.25}), ("clean",))
+    for w in (plain, weighted):
+        assert np.isclose(w[row_labels == 0].sum(), w[row_labels == 1].sum())
+    assert np.allclose(weighted[:6], plain[:6])  # the real photos are untouched
+    gan, diffusion = weighted[6:12].sum(), weighted[12:].sum()
+    assert np.isclose(gan / diffusion, 0.25)  # equal shares before, a quarter of the other family's now

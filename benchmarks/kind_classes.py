@@ -106,7 +106,9 @@ def frozen_fitter(fit_head=fit_kind_head, views=AUG, c: float = DEFAULT_C):
         keep_train = np.ones(len(train.labels), bool) if keep_train is None else keep_train
         keep_validation = np.ones(len(validation.labels), bool) if keep_validation is None else keep_validation
         features, _, weights = training_rows(train, views, keep_train, 1.0, AI_COPY_WEIGHT)
-        head = fit_head(features, kind_classes(train, keep_train, views), weights, c)
+        classes = kind_classes(train, keep_train, views)
+        assert len(classes) == len(weights), "training_rows dropped rows at weight 0; the classes would not line up"
+        head = fit_head(features, classes, weights, c)
         return calibrated(head, validation, keep_validation)
 
     return fit
@@ -123,6 +125,7 @@ def tuned_fitter(store, tune_classes: str, seed: int = 0, fit_head=fit_kind_head
         keep_validation = np.ones(len(validation.labels), bool) if keep_validation is None else keep_validation
         ids, labels, weights = training_rows(train, views, keep_train, 1.0, AI_COPY_WEIGHT)
         classes = kind_classes(train, keep_train, views)
+        assert len(classes) == len(weights), "training_rows dropped rows at weight 0; the classes would not line up"
         path = tune(store, ids, classes if tune_classes == "kind" else labels, weights, Tuning(seed=seed))
         head = fit_head(store.features(path, ids), classes, weights, c)
         tuned_validation = dataclasses.replace(validation, views={"clean": store.features(path, validation.views["clean"])})

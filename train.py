@@ -41,7 +41,7 @@ from realorai.class_path import TRAINED, Tuning
 from realorai.config import LABELS
 from realorai.evaluation import FaceDataset, evaluate_split, predict_logits
 from realorai.finetune import Schedule, load_checkpoint, sampling_weights, save_checkpoint, train_one_epoch, validate
-from realorai.generalisation import AI_COPY_WEIGHT, DEFAULT_C
+from realorai.generalisation import AI_COPY_WEIGHT, DEFAULT_C, parse_group_weights
 from realorai.insights import results_markdown
 from realorai.model_card import render_model_card
 from realorai.modeling import (
@@ -77,6 +77,7 @@ class TrainConfig:
     probe_crop_pct: float = 1.0  # 1.0: resize the face crop to 224; 0.875: centre 224 of the 256 crop, no resampling
     augment_weight: float = 1.0  # weight of each augmented copy of a real photo relative to a clean face
     ai_augment_weight: float = AI_COPY_WEIGHT  # ... of an AI face (less: its copies teach cues unseen generators lack)
+    group_weights: str = ""  # GROUP=W,...: a source's or generator's faces count W times, their class keeps its total
     also_fit_on: str = ""  # other runtimes of the same weights (e.g. clip-b16) whose clean features join training
     tune: str = Tuning.train  # the last block's class path: attention | attention-kv | all | none (class_path.TRAINED)
     tune_lr: float = Tuning.lr
@@ -117,6 +118,7 @@ class TrainConfig:
         for name, allowed in choices:
             if getattr(self, name) not in allowed:
                 raise ValueError(f"unknown --{name.replace('_', '-')} {getattr(self, name)!r}; use one of {', '.join(allowed)}")
+        parse_group_weights(self.group_weights)
 
 
 def parse_args(argv: list[str] | None = None) -> TrainConfig:
@@ -149,12 +151,13 @@ def train_probe(cfg: TrainConfig) -> Path:
     }
     started = time.time()
     # The tuned recipe's tokens (~3.5 GB, normalised): loaded once for the fit and the report's folds.
-    tokens = probe_training.token_data(dataset, cfg.depth, _tokens(cfg), _names(cfg.views)) if tuning(cfg) else None
+    weights = parse_group_weights(cfg.group_weights)
+    tokens = probe_training.token_data(dataset, cfg.depth, _tokens(cfg), _names(cfg.views), weights) if tuning(cfg) else None
     _, margins = probe_training.fit_and_save(
         dataset, out, cfg.backbone, _names(cfg.also_fit_on), _names(cfg.views), cfg.c, _cache(cfg), cfg.slim,
         {"depth": cfg.depth, "pool": cfg.pool, "crop_pct": cfg.probe_crop_pct},
         probe_training.dataset_face_crop(cfg.data), cfg.augment_weight, cfg.ai_augment_weight,
-        tuning(cfg), _tokens(cfg), tokens, cfg.unseen_real_target,
+        tuning(cfg), _tokens(cfg), tokens, cfg.unseen_real_target, weights,
     )  # fmt: skip
     training = {"command": "python " + " ".join(sys.argv), "config": asdict(cfg), "seconds": round(time.time() - started)}
     training["unseen_real_margins"] = margins  # logits each real source, unseen, asked the threshold to rise
@@ -193,7 +196,7 @@ def write_probe_report(model_dir: Path, dataset, cfg: TrainConfig, training: dic
         **probe_training.report(
             model_dir, dataset, cfg.c, _names(cfg.views), _cache(cfg), cfg.leave_one_out, cfg.augment_weight,
             _names(cfg.also_fit_on), cfg.ai_augment_weight, tuning(cfg) if tuned else None, _tokens(cfg), tokens,
-            cfg.unseen_real_target,
+            cfg.unseen_real_target, parse_group_weights(cfg.group_weights),
         ),  # fmt: skip
         "dataset": {name: _counts(split) for name, split in dataset.items()},
     }

@@ -24,7 +24,7 @@ from datasets import load_from_disk
 from benchmarks.candidates import benchmark_arguments, measure, row
 from realorai.backbones import clip_class_path
 from realorai.class_path import TRAINED, Tuning
-from realorai.generalisation import AI_COPY_WEIGHT, DEFAULT_C
+from realorai.generalisation import AI_COPY_WEIGHT, DEFAULT_C, parse_group_weights
 from realorai.reshare import RESHARE
 from realorai.tuned_recipe import token_splits, tuned_fitter
 from realorai.unseen_reals import unseen_real_fitter
@@ -79,7 +79,7 @@ def main(argv=None) -> int:
     dataset = load_from_disk(args.data)
     wanted = {"train": views, "validation": ("clean",), "test": ("clean", *(RESHARE if args.reshare else ()))}
     store, splits = token_splits(dataset, wanted, Path(args.cache), clip_class_path(args.depth), args.depth)
-    group_weights = {g: float(w) for g, w in (item.split("=") for item in args.group_weight.split(",") if item)}
+    group_weights = parse_group_weights(args.group_weight)
     splits["train"] = dataclasses.replace(splits["train"], group_weights=group_weights)
     memo, results = {}, {}
     for mix in [float(m) for m in args.mix.split(",")]:

@@ -181,14 +181,33 @@ def leave_one_out(
     return {"rows": rows, "summary": summarise(rows), **recipe}
 
 
-def recipe_record(c: float, train_views, augment_weight: float = 1.0, ai_augment_weight: float | None = None) -> dict:
+def recipe_record(
+    c: float, train_views, augment_weight: float = 1.0, ai_augment_weight: float | None = None, group_weights=None
+) -> dict:
     """The head's settings as a leave-one-out table records them."""
     return {
         "c": c,
         "train_views": list(train_views),
         "augment_weight": augment_weight,
         "ai_augment_weight": augment_weight if ai_augment_weight is None else ai_augment_weight,
+        "group_weights": dict(group_weights or {}),
     }
+
+
+def parse_group_weights(text: str) -> dict[str, float]:
+    """'ai/stylegan2=0.1,real/ffhq=2' -> {group: weight} (SplitData.group_weights); a clear error otherwise."""
+    weights = {}
+    for item in (t.strip() for t in text.split(",") if t.strip()):
+        group, equals, weight = item.partition("=")
+        kind = group.partition("/")[0]
+        try:
+            value = float(weight)
+        except ValueError:
+            value = -1.0
+        if not equals or kind not in ("ai", "real") or "/" not in group or value < 0:
+            raise ValueError(f"group weight {item!r}: write GROUP=W with GROUP ai/NAME or real/NAME and W >= 0")
+        weights[group] = value
+    return weights
 
 
 def summarise(rows: dict[str, dict]) -> dict:

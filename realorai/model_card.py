@@ -8,6 +8,7 @@ from string import Template
 
 from .class_path import Tuning
 from .config import REPO_ROOT
+from .generalisation import parse_group_weights
 from .modeling import weights_origin
 from .sources import licence_lines, training_sources
 
@@ -169,6 +170,15 @@ def _copy_weights(train_config: dict) -> str:
     )
 
 
+def _group_weights(train_config: dict) -> str:
+    """The groups that count other than equally (--group-weights), in words."""
+    weights = parse_group_weights(train_config.get("group_weights", ""))
+    if not weights:
+        return ""
+    listed = ", ".join(f"{group} at {weight:g}" for group, weight in weights.items())
+    return f", except {listed} times an equal share (the rest of its class shares what it gives up)"
+
+
 def _tuning_text(train_config: dict, depth: int) -> str:
     """What of the backbone training changed, from the recorded --tune settings."""
     tune = train_config.get("tune", "none")  # runs before class-path tuning existed kept CLIP frozen
@@ -217,9 +227,9 @@ def training_text(metrics: dict, config: dict) -> str:
                 if extra
                 else ", as the INT8 runtime the app uses computes them (timm's float path: see Runtimes above)"
             )
-            + ". Samples are "
-            "weighted so that each class and, inside it, each real source and each generator family count equally. "
-            "Temperature and thresholds are fitted on the validation split."
+            + ". Samples are weighted so that each class and, inside it, each real source and each generator family "
+            "count equally" + _group_weights(train_config) + ". Temperature and thresholds are fitted on the "
+            "validation split."
         )
     history = ", ".join(_epoch_summary(h) for h in metrics.get("training", {}).get("history", [])) or "n/a (evaluated only)"
     return (

@@ -7,6 +7,7 @@ path against it, and adds the leave-one-source-out and re-share tables to metric
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -69,10 +70,12 @@ def split_data(backbones, dataset, name: str, views, cache: Path | None) -> Spli
     return SplitData.from_split(dataset[name], features)
 
 
-def training_data(backbones, dataset, views, cache: Path | None) -> tuple[SplitData, SplitData, tuple[str, ...]]:
-    """Train (every view of the serving runtime, clean of the others), validation (clean) and the training views'
-    names: the same for the shipped fit and for every leave-one-out fold."""
-    train = split_data(backbones, dataset, "train", views, cache)
+def training_data(
+    backbones, dataset, views, cache: Path | None, group_weights: dict | None = None
+) -> tuple[SplitData, SplitData, tuple[str, ...]]:
+    """Train (every view of the serving runtime, clean of the others; `group_weights` as SplitData has them),
+    validation (clean) and the training views' names: the same for the shipped fit and every leave-one-out fold."""
+    train = replace(split_data(backbones, dataset, "train", views, cache), group_weights=dict(group_weights or {}))
     validation = split_data(backbones[:1], dataset, "validation", ["clean"], cache)
     return train, validation, tuple(views) + tuple(f"{b.name}:clean" for b in backbones[1:])
 
@@ -94,28 +97,29 @@ def fit_and_save(
     tokens: Path | None = None,
     tokens_loaded: tuple | None = None,
     unseen_real_target: float = 0.0,
+    group_weights: dict | None = None,
 ) -> tuple[FittedHead, dict[str, float]]:
     """Fit the head on train (all views, all runtimes), calibrate and threshold on validation, write the folder.
 
     `clip`: depth / pool / crop_pct of the CLIP cut (realorai.backbones.clip_options). `tuning`: first tune the
     last block's class path on the tokens entering it (cached under `tokens`; `tokens_loaded`: `token_data`'s
     store, if already built), then fit the head on its features. `unseen_real_target`: raise the AI threshold by
-    cross-fitting (realorai.unseen_reals). Returns the fitted head and the cross-fit's margins per real source.
+    cross-fitting (realorai.unseen_reals). `group_weights`: {group: weight} of the training rows (SplitData's).
+    Returns the fitted head and the cross-fit's margins per real source.
     """
     clip = clip_options(clip or {})
     tuned_state = {}
     if tuning is not None:
         if also_fit_on or clip["pool"] != "token" or clip["crop_pct"] != 1.0:
             raise ValueError("tuning the class path works on the class token of the resized face, one runtime")
-        fit, (train, validation, _) = tuned_fit(
-            dataset, clip["depth"], tuning, tokens, c, views, augment_weight, ai_augment_weight, tokens_loaded
-        )
+        data = tokens_loaded or token_data(dataset, clip["depth"], tokens, views, group_weights)
+        fit, (train, validation, _) = tuned_fit(tuning, c, views, augment_weight, ai_augment_weight, data)
         crossed = unseen_real_fitter(fit, unseen_real_target)(train, validation)
         fitted, tuned_state = crossed.fitted.fitted, crossed.fitted.path.model_state(clip["depth"] - 1)
         print(f"class path tuned ({tuning.train}, mix {tuning.mix}) and head fitted")
     else:
         backbones = [build_backbone(name, **clip) for name in [backbone, *also_fit_on]]
-        train, validation, train_views = training_data(backbones, dataset, views, cache)
+        train, validation, train_views = training_data(backbones, dataset, views, cache, group_weights)
         fit = recipe_fitter(c, train_views, augment_weight, ai_augment_weight)
         crossed = unseen_real_fitter(fit, unseen_real_target)(train, validation)
         fitted = crossed.fitted
@@ -144,23 +148,25 @@ def dataset_face_crop(data: Path) -> dict:
     return settings.get("face_crop") or face_crop_settings(settings.get("size", FACE_SIZE))
 
 
-def token_data(dataset, depth: int, tokens: Path | None, views) -> tuple:
+def token_data(dataset, depth: int, tokens: Path | None, views, group_weights: dict | None = None) -> tuple:
     """One token store for the tuned recipe (train under every view, validation and test clean) and the
-    splits as row ids into it: built once by train.py and shared by the shipped fit and the report's folds."""
+    splits as row ids into it (train's rows weighted by `group_weights`): built once by train.py and shared by
+    the shipped fit and the report's folds."""
     from .tuned_recipe import token_splits
 
     if tokens is None:
         raise ValueError("tuning needs a token cache folder (--tokens)")
     wanted = {"train": tuple(views), "validation": ("clean",), "test": ("clean",)}
-    return token_splits(dataset, wanted, Path(tokens), clip_class_path(depth), depth)
+    store, splits = token_splits(dataset, wanted, Path(tokens), clip_class_path(depth), depth)
+    splits["train"] = replace(splits["train"], group_weights=dict(group_weights or {}))
+    return store, splits
 
 
-def tuned_fit(dataset, depth: int, tuning: Tuning, tokens: Path | None, c, views, augment_weight, ai_augment_weight, data=None):
-    """The tuned recipe's fit function and its (train, validation, test) SplitData, from `data`
-    (`token_data`'s) or a store built here."""
+def tuned_fit(tuning: Tuning, c, views, augment_weight, ai_augment_weight, data: tuple):
+    """The tuned recipe's fit function and its (train, validation, test) SplitData, from `token_data`'s store."""
     from .tuned_recipe import tuned_fitter
 
-    store, splits = data or token_data(dataset, depth, tokens, views)
+    store, splits = data
     fit = tuned_fitter(store, tuning, c, tuple(views), augment_weight, ai_augment_weight)
     return fit, (splits["train"], splits["validation"], splits["test"])
 
@@ -193,6 +199,7 @@ def report(
     tokens: Path | None = None,
     tokens_loaded: tuple | None = None,
     unseen_real_target: float = 0.0,
+    group_weights: dict | None = None,
 ) -> dict:
     """Everything we report for a probe model: test (clean, per source/generator), re-share, leave-one-out.
 
@@ -233,16 +240,16 @@ def report(
         },
         "splits": {"test": result},
     }
-    recipe = recipe_record(c, views, augment_weight, ai_augment_weight) | {"unseen_real_target": unseen_real_target}
+    recipe = recipe_record(c, views, augment_weight, ai_augment_weight, group_weights)
+    recipe |= {"unseen_real_target": unseen_real_target}
     if leave_out and tuning is not None:  # every fold tunes its own class path, then fits the shipped recipe
-        fit, splits = tuned_fit(
-            dataset, clip["depth"], tuning, tokens, c, views, augment_weight, ai_augment_weight, tokens_loaded
-        )
+        data = tokens_loaded or token_data(dataset, clip["depth"], tokens, views, group_weights)
+        fit, splits = tuned_fit(tuning, c, views, augment_weight, ai_augment_weight, data)
         fit = unseen_real_fitter(fit, unseen_real_target)
         metrics["leave_one_out"] = leave_one_out(*splits, fit=fit) | recipe | {"tuning": tuning.to_dict()}
     elif leave_out:  # every fold refits exactly the shipped recipe: same views, same runtimes
         backbones = [runtime, *(build_backbone(name, **clip) for name in also_fit_on)]
-        train, validation, train_views = training_data(backbones, dataset, views, cache)
+        train, validation, train_views = training_data(backbones, dataset, views, cache, group_weights)
         fit = unseen_real_fitter(recipe_fitter(c, train_views, augment_weight, ai_augment_weight), unseen_real_target)
         recipe |= {"train_views": list(train_views)}
         metrics["leave_one_out"] = leave_one_out(train, validation, test, fit=fit) | recipe

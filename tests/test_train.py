@@ -153,6 +153,9 @@ def test_unknown_recipe_options_fail_before_any_work():
     for flag in ("--sampling", "--select-on"):
         with pytest.raises(ValueError, match=f"unknown {flag} 'typo'"):
             parse_args([flag, "typo"])
+    with pytest.raises(ValueError, match="write GROUP=W"):  # a source named without its kind would weigh nothing
+        parse_args(["--group-weights", "stylegan2=0.1"])
+    assert parse_args(["--group-weights", "ai/stylegan2=0.1"]).group_weights == "ai/stylegan2=0.1"
 
 
 def test_the_epoch_loop_follows_its_schedule_and_resume_refuses_another_network(tmp_path):

@@ -77,9 +77,9 @@ class TrainConfig:
     probe_crop_pct: float = 1.0  # 1.0: resize the face crop to 224; 0.875: centre 224 of the 256 crop, no resampling
     augment_weight: float = 1.0  # weight of each augmented copy of a real photo relative to a clean face
     ai_augment_weight: float = AI_COPY_WEIGHT  # ... of an AI face (less: its copies teach cues unseen generators lack)
-    # GROUP=W,...: a source's or generator's faces count W times, their class keeps its total. StyleGAN2's faces,
-    # cut and aligned like FFHQ's real photos, taught cues unseen diffusion generators lack (README, "Tried").
-    group_weights: str = "ai/stylegan2=0.1"
+    # GROUP=W,...: a source's or generator's faces count W times, their class keeps its total (README, "Tried":
+    # ai/stylegan2=0.1 ranks unseen diffusion faces better but lowers the cross-fitted threshold for real photos)
+    group_weights: str = ""
     also_fit_on: str = ""  # other runtimes of the same weights (e.g. clip-b16) whose clean features join training
     tune: str = Tuning.train  # the last block's class path: attention | attention-kv | all | none (class_path.TRAINED)
     tune_lr: float = Tuning.lr

@@ -47,6 +47,17 @@ def test_predict_tells_real_from_ai_on_real_portraits(client):
     assert sum(correct) >= 16, correct
 
 
+def test_the_shipped_examples_are_never_called_the_wrong_class(client):
+    """The app's examples: three studio portraits from a real source none of our training sources is (the
+    London set) and three text-to-image faces. A real photo called AI is the costliest error; a candidate
+    recipe that lowered the threshold called one of these studio photos AI (README, "Tried")."""
+    examples = Path(app_module.__file__).parent / "examples"
+    for path in sorted(examples.glob("*.jpg")):
+        result = check_result(client.predict(handle_file(str(path)), api_name="/predict"))
+        wrong = "ai" if path.name.startswith("real-") else "real"
+        assert result["face_found"] and result["verdict"] != wrong, (path.name, result["verdict"], result["p_ai"])
+
+
 @pytest.mark.parametrize("name", ["empty.jpg", "not_an_image.jpg", "truncated.jpg", "bomb.png", "tiny.png"])
 def test_bad_files_get_a_clear_message(client, tmp_path, real_portrait, name):
     path = write_bad_files(tmp_path, real_portrait)[name]

@@ -38,3 +38,17 @@ def test_the_cli_report_card_and_insights_share_one_renderer(tmp_path):
     assert all(table in run.stdout and table in card for table in tables)
     missing = subprocess.run([sys.executable, "-m", "realorai", "report", str(tmp_path)], capture_output=True, text=True)
     assert missing.returncode == 2 and "no metrics.json" in missing.stderr
+
+
+def test_the_card_names_groups_that_count_other_than_equally():
+    """--group-weights changes what the head learns from, so the card must say it; the bundled model's
+    settings are rendered as they are, and one with StyleGAN2 at 0.1 says so in words."""
+    from realorai.model_card import training_text
+
+    metrics = json.loads((BUNDLED_MODEL_DIR / "metrics.json").read_text())
+    config = read_config(BUNDLED_MODEL_DIR)
+    plain = training_text(metrics, config)
+    assert "count equally. Temperature" in plain.replace("\n", " ")
+    metrics["training"]["config"]["group_weights"] = "ai/stylegan2=0.1"
+    weighted = training_text(metrics, config)
+    assert "count equally, except ai/stylegan2 at 0.1 times an equal share" in weighted

@@ -153,13 +153,12 @@ def train_probe(cfg: TrainConfig) -> Path:
     }
     started = time.time()
     # The tuned recipe's tokens (~3.5 GB, normalised): loaded once for the fit and the report's folds.
-    weights = parse_group_weights(cfg.group_weights)
-    tokens = probe_training.token_data(dataset, cfg.depth, _tokens(cfg), _names(cfg.views), weights) if tuning(cfg) else None
+    tokens = probe_training.token_data(dataset, cfg.depth, _tokens(cfg), _names(cfg.views)) if tuning(cfg) else None
     _, margins = probe_training.fit_and_save(
         dataset, out, cfg.backbone, _names(cfg.also_fit_on), _names(cfg.views), cfg.c, _cache(cfg), cfg.slim,
         {"depth": cfg.depth, "pool": cfg.pool, "crop_pct": cfg.probe_crop_pct},
         probe_training.dataset_face_crop(cfg.data), cfg.augment_weight, cfg.ai_augment_weight,
-        tuning(cfg), _tokens(cfg), tokens, cfg.unseen_real_target, weights,
+        tuning(cfg), _tokens(cfg), tokens, cfg.unseen_real_target, parse_group_weights(cfg.group_weights),
     )  # fmt: skip
     training = {"command": "python " + " ".join(sys.argv), "config": asdict(cfg), "seconds": round(time.time() - started)}
     training["unseen_real_margins"] = margins  # logits each real source, unseen, asked the threshold to rise

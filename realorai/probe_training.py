@@ -112,8 +112,8 @@ def fit_and_save(
     if tuning is not None:
         if also_fit_on or clip["pool"] != "token" or clip["crop_pct"] != 1.0:
             raise ValueError("tuning the class path works on the class token of the resized face, one runtime")
-        data = tokens_loaded or token_data(dataset, clip["depth"], tokens, views, group_weights)
-        fit, (train, validation, _) = tuned_fit(tuning, c, views, augment_weight, ai_augment_weight, data)
+        data = tokens_loaded or token_data(dataset, clip["depth"], tokens, views)
+        fit, (train, validation, _) = tuned_fit(tuning, c, views, augment_weight, ai_augment_weight, data, group_weights)
         crossed = unseen_real_fitter(fit, unseen_real_target)(train, validation)
         fitted, tuned_state = crossed.fitted.fitted, crossed.fitted.path.model_state(clip["depth"] - 1)
         print(f"class path tuned ({tuning.train}, mix {tuning.mix}) and head fitted")
@@ -148,27 +148,26 @@ def dataset_face_crop(data: Path) -> dict:
     return settings.get("face_crop") or face_crop_settings(settings.get("size", FACE_SIZE))
 
 
-def token_data(dataset, depth: int, tokens: Path | None, views, group_weights: dict | None = None) -> tuple:
+def token_data(dataset, depth: int, tokens: Path | None, views) -> tuple:
     """One token store for the tuned recipe (train under every view, validation and test clean) and the
-    splits as row ids into it (train's rows weighted by `group_weights`): built once by train.py and shared by
-    the shipped fit and the report's folds."""
+    splits as row ids into it: built once by train.py and shared by the shipped fit and the report's folds."""
     from .tuned_recipe import token_splits
 
     if tokens is None:
         raise ValueError("tuning needs a token cache folder (--tokens)")
     wanted = {"train": tuple(views), "validation": ("clean",), "test": ("clean",)}
-    store, splits = token_splits(dataset, wanted, Path(tokens), clip_class_path(depth), depth)
-    splits["train"] = replace(splits["train"], group_weights=dict(group_weights or {}))
-    return store, splits
+    return token_splits(dataset, wanted, Path(tokens), clip_class_path(depth), depth)
 
 
-def tuned_fit(tuning: Tuning, c, views, augment_weight, ai_augment_weight, data: tuple):
-    """The tuned recipe's fit function and its (train, validation, test) SplitData, from `token_data`'s store."""
+def tuned_fit(tuning: Tuning, c, views, augment_weight, ai_augment_weight, data: tuple, group_weights: dict | None = None):
+    """The tuned recipe's fit function and its (train, validation, test) SplitData, from `token_data`'s store;
+    train's rows weighted by `group_weights` (SplitData's)."""
     from .tuned_recipe import tuned_fitter
 
     store, splits = data
     fit = tuned_fitter(store, tuning, c, tuple(views), augment_weight, ai_augment_weight)
-    return fit, (splits["train"], splits["validation"], splits["test"])
+    train = replace(splits["train"], group_weights=dict(group_weights or {}))
+    return fit, (train, splits["validation"], splits["test"])
 
 
 def load_fitted(folder: Path) -> tuple[FittedHead, ServingConfig]:
@@ -243,8 +242,8 @@ def report(
     recipe = recipe_record(c, views, augment_weight, ai_augment_weight, group_weights)
     recipe |= {"unseen_real_target": unseen_real_target}
     if leave_out and tuning is not None:  # every fold tunes its own class path, then fits the shipped recipe
-        data = tokens_loaded or token_data(dataset, clip["depth"], tokens, views, group_weights)
-        fit, splits = tuned_fit(tuning, c, views, augment_weight, ai_augment_weight, data)
+        data = tokens_loaded or token_data(dataset, clip["depth"], tokens, views)
+        fit, splits = tuned_fit(tuning, c, views, augment_weight, ai_augment_weight, data, group_weights)
         fit = unseen_real_fitter(fit, unseen_real_target)
         metrics["leave_one_out"] = leave_one_out(*splits, fit=fit) | recipe | {"tuning": tuning.to_dict()}
     elif leave_out:  # every fold refits exactly the shipped recipe: same views, same runtimes

@@ -41,7 +41,7 @@ from realorai.class_path import TRAINED, Tuning
 from realorai.config import LABELS
 from realorai.evaluation import FaceDataset, evaluate_split, predict_logits
 from realorai.finetune import Schedule, load_checkpoint, sampling_weights, save_checkpoint, train_one_epoch, validate
-from realorai.generalisation import AI_COPY_WEIGHT, DEFAULT_C, parse_group_weights
+from realorai.generalisation import AI_COPY_WEIGHT, DEFAULT_C, GROUP_WEIGHTS, parse_group_weights
 from realorai.insights import results_markdown
 from realorai.model_card import render_model_card
 from realorai.modeling import (
@@ -77,9 +77,8 @@ class TrainConfig:
     probe_crop_pct: float = 1.0  # 1.0: resize the face crop to 224; 0.875: centre 224 of the 256 crop, no resampling
     augment_weight: float = 1.0  # weight of each augmented copy of a real photo relative to a clean face
     ai_augment_weight: float = AI_COPY_WEIGHT  # ... of an AI face (less: its copies teach cues unseen generators lack)
-    # GROUP=W,...: a source's or generator's faces count W times, their class keeps its total (README, "Tried":
-    # ai/stylegan2=0.1 ranks unseen diffusion faces better but lowers the cross-fitted threshold for real photos)
-    group_weights: str = ""
+    # GROUP=W,...: a source's or generator's faces count W times, their class keeps its total; "" = all equal
+    group_weights: str = GROUP_WEIGHTS
     also_fit_on: str = ""  # other runtimes of the same weights (e.g. clip-b16) whose clean features join training
     tune: str = Tuning.train  # the last block's class path: attention | attention-kv | all | none (class_path.TRAINED)
     tune_lr: float = Tuning.lr

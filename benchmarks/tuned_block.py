@@ -5,7 +5,9 @@ source, then the head, temperature and thresholds are fitted by the shipped reci
     python -m realorai.tokens --splits train,validation,test --views clean   # ~30 min for the three
     python -m realorai.tokens --splits train --views augment-1
     python -m realorai.tokens --splits test --views reshare
-    python -m benchmarks.tuned_block --reshare --train attention-kv --mix 1 --unseen-real-target 0.03  # shipped, ~30 min
+    python -m benchmarks.tuned_block --reshare --train attention-kv --mix 1 --unseen-real-target 0.01 \
+        --group-weight ai/stylegan2=0.1  # shipped, ~26 min
+    python -m benchmarks.tuned_block --reshare --train attention-kv --mix 1 --unseen-real-target 0.03  # shipped before
     python -m benchmarks.tuned_block --reshare --train attention --mix 0.5  # the row shipped before, ~12 min on 2 cores
     python -m benchmarks.tuned_block --reshare --mix 0.25,0.5,1             # weight interpolation, one tuning per fold
 

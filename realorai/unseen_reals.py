@@ -17,8 +17,9 @@ from .calibration import logit, sigmoid
 from .config import AI_INDEX
 from .probe import Decision, ai_threshold
 
-# Held-out real photos called AI, at most (issue #9 allows 5%; README "Thresholds" has the measurements).
-UNSEEN_REAL_TARGET = 0.03
+# Held-out real photos called AI, at most (issue #9 allows 5%; README "Thresholds" has the measurements:
+# with StyleGAN2 weighted down the margins are smaller, and 3% let the threshold fall too far for real photos).
+UNSEEN_REAL_TARGET = 0.01
 
 
 @dataclass

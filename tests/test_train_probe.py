@@ -52,11 +52,11 @@ def test_training_writes_a_slim_folder_with_the_generalisation_report(probe_mode
     assert set(rows) == {"ai/stable-diffusion-2.1", "ai/stylegan2", "real/ffhq", "real/utkface"}
     assert metrics["leave_one_out"]["tuning"]["train"] == "attention-kv"  # every fold tuned its own path
     assert metrics["training"]["config"]["tune"] == "attention-kv"
-    assert metrics["leave_one_out"]["group_weights"] == {}  # every group at an equal share, as shipped
+    assert metrics["leave_one_out"]["group_weights"] == {"ai/stylegan2": 0.1}  # the shipped weighting, every fold
     # the threshold was drawn against each real source left out of a refit, in the shipped fit and every fold
-    assert metrics["decision"]["unseen_real_target"] == metrics["leave_one_out"]["unseen_real_target"] == 0.03
+    assert metrics["decision"]["unseen_real_target"] == metrics["leave_one_out"]["unseen_real_target"] == 0.01
     assert set(metrics["training"]["unseen_real_margins"]) == {"real/ffhq", "real/utkface"}
-    assert "unseen real/utkface: threshold must rise" in stdout and "3%" in metrics["decision"]["rule"]
+    assert "unseen real/utkface: threshold must rise" in stdout and "training source has at most 1%" in metrics["decision"]["rule"]
     assert all(0 <= r["roc_auc"] <= 1 for r in rows.values())
     reshare = metrics["splits"]["test"]["reshare"]
     assert list(reshare) == ["clean", *RESHARE] and all(r["n"] == reshare["clean"]["n"] for r in reshare.values())

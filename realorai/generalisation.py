@@ -39,6 +39,10 @@ class SplitData:
     # how much a group's rows count against the rest of its class (1 if not listed), e.g. {"ai/stylegan2": 0.25}
     group_weights: dict[str, float] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        if self.group_weights:
+            self.group_weights = resolve_group_weights(self.group_weights, set(self.groups.tolist()))
+
     @classmethod
     def from_split(cls, split, views: dict[str, np.ndarray]) -> SplitData:
         return cls(np.asarray(split["label"]), np.asarray(split["source"]), np.asarray(split["generator"]), views)
@@ -195,6 +199,19 @@ def recipe_record(
         "ai_augment_weight": augment_weight if ai_augment_weight is None else ai_augment_weight,
         "group_weights": dict(group_weights or {}),
     }
+
+
+def resolve_group_weights(weights: dict[str, float], groups: set[str]) -> dict[str, float]:
+    """Each listed group as the data names it: exactly, or by the name before its description
+    ("ai/unknown-gan" for "ai/unknown-gan (generated-photos style)"); a group the data lacks is an error,
+    never a weight silently left unused."""
+    resolved = {}
+    for group, weight in weights.items():
+        matches = [g for g in groups if g == group] or [g for g in groups if g.split(" (")[0] == group]
+        if len(matches) != 1:
+            raise ValueError(f"group weight {group!r}: no such group in the data; groups: {', '.join(sorted(groups))}")
+        resolved[matches[0]] = weight
+    return resolved
 
 
 def parse_group_weights(text: str) -> dict[str, float]:

@@ -190,3 +190,18 @@ def test_the_epoch_loop_follows_its_schedule_and_resume_refuses_another_network(
     torch.save({"model": model.state_dict(), "epoch": 1}, tmp_path / "old.pt")  # the format before configs
     with pytest.raises(ValueError, match="start a fresh --out"):
         load_checkpoint(tmp_path / "old.pt", fresh, fresh_optimizer, config)
+
+
+def test_a_group_weight_names_a_group_the_data_has():
+    from realorai.generalisation import SplitData
+
+    labels = np.array([0, 1, 1])
+    sources, generators = np.array(["ffhq", "genphotos", "tpdne"]), np.array(["camera", "unknown-gan (genphotos)", "stylegan2"])
+    split = SplitData(labels, sources, generators, {})
+    # a generator by the name before its description, or whole
+    named = SplitData(labels, sources, generators, {}, {"ai/unknown-gan": 0.3, "ai/stylegan2": 0.1})
+    assert named.group_weights == {"ai/unknown-gan (genphotos)": 0.3, "ai/stylegan2": 0.1}
+    # a misspelt or absent group would have weighed nothing and changed nothing: refused, with the names
+    with pytest.raises(ValueError, match=r"'ai/genphotos': no such group.*ai/unknown-gan \(genphotos\)"):
+        SplitData(labels, sources, generators, {}, {"ai/genphotos": 0.3})
+    assert split.group_weights == {}

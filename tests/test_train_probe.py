@@ -11,6 +11,7 @@ import torch
 from safetensors.torch import load_file
 
 from realorai.backbones import clip_backbone_state
+from realorai.generalisation import GROUP_WEIGHTS, parse_group_weights
 from realorai.modeling import TRAINED_FILE, WEIGHTS_FILE, materialize
 from realorai.onnx_weights import state_dict_digest
 from realorai.reshare import RESHARE
@@ -52,7 +53,7 @@ def test_training_writes_a_slim_folder_with_the_generalisation_report(probe_mode
     assert set(rows) == {"ai/stable-diffusion-2.1", "ai/stylegan2", "real/ffhq", "real/utkface"}
     assert metrics["leave_one_out"]["tuning"]["train"] == "attention-kv"  # every fold tuned its own path
     assert metrics["training"]["config"]["tune"] == "attention-kv"
-    assert metrics["leave_one_out"]["group_weights"] == {"ai/stylegan2": 0.1}  # the shipped weighting, every fold
+    assert metrics["leave_one_out"]["group_weights"] == parse_group_weights(GROUP_WEIGHTS)  # the shipped weighting, every fold
     # the threshold was drawn against each real source left out of a refit, in the shipped fit and every fold
     assert metrics["decision"]["unseen_real_target"] == metrics["leave_one_out"]["unseen_real_target"] == 0.01
     assert set(metrics["training"]["unseen_real_margins"]) == {"real/ffhq", "real/utkface"}

@@ -1,0 +1,68 @@
+"""Whole pictures from outside our data, as a user would upload them, and their re-shared copies.
+
+The test split's faces are crops of pictures that were all resized to 256 px; the re-share table copies
+those crops. A user uploads the whole picture, at its own size, and re-shares that. This takes each picture
+of a folder (default: the app's examples, real studio portraits of the London set and text-to-image faces,
+none of them from a source in our data), makes the re-share chains' copies of the whole picture (plus a
+mirror image, a JPEG re-save and two downscales), runs each through the app's own pipeline
+(`Detector.analyse`: face detection, crop, runtime, thresholds) and prints the verdict of each copy.
+A picture's class comes from its name (`real-*` or `ai-*`). Writes benchmarks/pictures.json.
+
+    python -m benchmarks.pictures                               # the bundled model on the app's examples, ~1 min
+    python -m benchmarks.pictures --model runs/x --folder DIR   # another model, other pictures
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from PIL import Image
+
+from realorai.config import EXAMPLES_DIR
+from realorai.images import load_image
+from realorai.predict import Detector
+from realorai.preprocess import jpeg
+from realorai.reshare import RESHARE, scale
+
+COPIES = {
+    "as uploaded": lambda image: image,
+    "mirrored": lambda image: image.transpose(Image.FLIP_LEFT_RIGHT),
+    "JPEG q90": lambda image: jpeg(image, 90),
+    "0.75x": lambda image: scale(image, 0.75),
+    "0.5x": lambda image: scale(image, 0.5),
+    **RESHARE,
+}
+MARK = {"ai": "AI", "real": "real", "uncertain": "?"}
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", default=None, help="model folder or hf-hub id (default: the bundled model)")
+    parser.add_argument("--folder", default=str(EXAMPLES_DIR), help="pictures named real-* or ai-*")
+    parser.add_argument("--out", default="benchmarks/pictures.json")
+    args = parser.parse_args(argv)
+
+    detector = Detector(args.model)
+    files = sorted(p for p in Path(args.folder).iterdir() if p.name.split("-")[0] in ("real", "ai") and p.suffix != ".md")
+    rows, wrong = {}, {"real": 0, "ai": 0}
+    print("| picture | " + " | ".join(COPIES) + " |\n|---|" + "---:|" * len(COPIES))
+    for path in files:
+        label = path.name.split("-")[0]
+        image = load_image(path.read_bytes())
+        results = {name: detector.analyse(copy(image)).summary for name, copy in COPIES.items()}
+        rows[path.name] = {name: {"p_ai": r.p_ai, "verdict": r.verdict} for name, r in results.items()}
+        wrong[label] += sum(r.verdict == ("ai" if label == "real" else "real") for r in results.values())
+        print(f"| {path.name} | " + " | ".join(f"{r.p_ai:.4f} {MARK[r.verdict]}" for r in results.values()) + " |")
+    n = {label: len(COPIES) * sum(p.name.startswith(label) for p in files) for label in wrong}
+    print(f"\nreal pictures' copies called AI: {wrong['real']} of {n['real']}", end="; ")
+    print(f"AI pictures' copies called real: {wrong['ai']} of {n['ai']}")
+    print(f"thresholds: real up to {detector.serving.uncertain_band[0]}, AI from {detector.serving.uncertain_band[1]}")
+    record = {"model": detector.name, "thresholds": list(detector.serving.uncertain_band), "wrong": wrong, "of": n, "rows": rows}
+    Path(args.out).write_text(json.dumps(record, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

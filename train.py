@@ -56,7 +56,7 @@ from realorai.modeling import (
 )
 from realorai.plots import write_plots
 from realorai.preprocess import data_config, eval_transform, train_transform
-from realorai.unseen_reals import UNSEEN_REAL_TARGET
+from realorai.unseen_reals import UNSEEN_REAL_COPIES, UNSEEN_REAL_TARGET
 
 RECIPES = ("probe", "finetune")
 TUNES = (*TRAINED, "none")
@@ -85,6 +85,7 @@ class TrainConfig:
     tune_epochs: int = Tuning.epochs
     tune_mix: float = Tuning.mix  # how far from CLIP's block towards the tuned one (WiSE-FT)
     unseen_real_target: float = UNSEEN_REAL_TARGET  # AI threshold cross-fitted for unseen real sources; 0 = off
+    unseen_real_copies: bool = UNSEEN_REAL_COPIES  # ... for their re-shared copies (the non-clean views) too
     tokens: str = "data/tokens"  # cache of the tokens entering the tuned block (GBs for the full dataset)
     views: str = "clean,augment-1"  # training views of every face: clean, augment-N (random re-share)
     c: float = DEFAULT_C  # inverse L2 strength of the logistic head (on standardised features)
@@ -158,6 +159,7 @@ def train_probe(cfg: TrainConfig) -> Path:
         {"depth": cfg.depth, "pool": cfg.pool, "crop_pct": cfg.probe_crop_pct},
         probe_training.dataset_face_crop(cfg.data), cfg.augment_weight, cfg.ai_augment_weight,
         tuning(cfg), _tokens(cfg), tokens, cfg.unseen_real_target, parse_group_weights(cfg.group_weights),
+        cfg.unseen_real_copies,
     )  # fmt: skip
     training = {"command": "python " + " ".join(sys.argv), "config": asdict(cfg), "seconds": round(time.time() - started)}
     training["unseen_real_margins"] = margins  # logits each real source, unseen, asked the threshold to rise
@@ -196,7 +198,7 @@ def write_probe_report(model_dir: Path, dataset, cfg: TrainConfig, training: dic
         **probe_training.report(
             model_dir, dataset, cfg.c, _names(cfg.views), _cache(cfg), cfg.leave_one_out, cfg.augment_weight,
             _names(cfg.also_fit_on), cfg.ai_augment_weight, tuning(cfg) if tuned else None, _tokens(cfg), tokens,
-            cfg.unseen_real_target, parse_group_weights(cfg.group_weights),
+            cfg.unseen_real_target, parse_group_weights(cfg.group_weights), cfg.unseen_real_copies,
         ),  # fmt: skip
         "dataset": {name: _counts(split) for name, split in dataset.items()},
     }

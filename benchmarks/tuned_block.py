@@ -7,6 +7,8 @@ source, then the head, temperature and thresholds are fitted by the shipped reci
     python -m realorai.tokens --splits test --views reshare
     python -m benchmarks.tuned_block --reshare --train attention-kv --mix 1 --unseen-real-target 0.01 \
         --group-weight ai/stylegan2=0.1  # shipped, ~26 min
+    python -m benchmarks.tuned_block --reshare --train attention-kv --mix 1 --unseen-real-target 0.01 \
+        --group-weight ai/stylegan2=0.1 --unseen-real-copies  # ... re-shared copies of unseen reals held too
     python -m benchmarks.tuned_block --reshare --train attention-kv --mix 1 --unseen-real-target 0.03  # shipped before
     python -m benchmarks.tuned_block --reshare --train attention --mix 0.5  # the row shipped before, ~12 min on 2 cores
     python -m benchmarks.tuned_block --reshare --mix 0.25,0.5,1             # weight interpolation, one tuning per fold
@@ -74,6 +76,9 @@ def main(argv=None) -> int:
     parser.add_argument(
         "--unseen-real-target", type=float, default=0.0, help="raise the threshold by cross-fitting (realorai.unseen_reals)"
     )
+    parser.add_argument(
+        "--unseen-real-copies", action="store_true", help="the cross-fit holds the left-out source's re-shared copies too"
+    )
     args = parser.parse_args(argv)
     torch.set_num_threads(2)
     base = Tuning(**{f.name: getattr(args, f.name) for f in dataclasses.fields(Tuning) if f.name != "mix"})
@@ -90,13 +95,15 @@ def main(argv=None) -> int:
         only = "" if tune_views == views else f", tuned on {'+'.join(tune_views)} only"
         copies = "" if args.ai_copy_weight == AI_COPY_WEIGHT else f", AI copies at weight {args.ai_copy_weight:g}"
         crossed = f", threshold for unseen real sources at {args.unseen_real_target:.0%}" if args.unseen_real_target else ""
+        crossed += " and their re-shared copies" if args.unseen_real_target and args.unseen_real_copies else ""
         weighted = "".join(f", {g.removeprefix('ai/')} at weight {w:g}" for g, w in group_weights.items())
         name = args.name or candidate_name(tuning, views, args.depth) + only + copies + weighted + crossed
         fit = tuned_fitter(store, tuning, DEFAULT_C, views, 1.0, args.ai_copy_weight, memo, tune_views)
         if args.unseen_real_target:
-            fit = unseen_real_fitter(fit, args.unseen_real_target)
+            fit = unseen_real_fitter(fit, args.unseen_real_target, args.unseen_real_copies)
         recorded = tuning.to_dict() | {"tune_views": list(tune_views), "ai_copy_weight": args.ai_copy_weight}
         recorded |= {"unseen_real_target": args.unseen_real_target} if args.unseen_real_target else {}
+        recorded |= {"unseen_real_copies": True} if args.unseen_real_target and args.unseen_real_copies else {}
         recorded |= {"group_weights": group_weights} if group_weights else {}
         result = measure(
             fit, *splits.values(), settings=recorded, train_views=list(views),

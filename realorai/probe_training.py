@@ -44,7 +44,7 @@ from .reshare import RESHARE
 from .unseen_reals import unseen_real_fitter
 
 
-def decision_rule(unseen_real_target: float = 0.0) -> str:
+def decision_rule(unseen_real_target: float = 0.0, unseen_real_copies: bool = False) -> str:
     """The thresholds' rule in words, as metrics.json, the card and the app state it."""
     rule = (
         f"AI from the lowest P(AI) at which every real source of the validation split has at most "
@@ -54,6 +54,7 @@ def decision_rule(unseen_real_target: float = 0.0) -> str:
         rule += (
             f", raised until, in refits that never saw it, every real training source has at most "
             f"{unseen_real_target:.0%} of its photos called AI"
+            + (" and at most as many of their re-shared copies" if unseen_real_copies else "")
         )
     return rule + (
         f"; real up to the P(AI) under which every real source keeps {MIN_REAL_SHARE:.0%} of its photos; "
@@ -98,13 +99,15 @@ def fit_and_save(
     tokens_loaded: tuple | None = None,
     unseen_real_target: float = 0.0,
     group_weights: dict | None = None,
+    unseen_real_copies: bool = False,
 ) -> tuple[FittedHead, dict[str, float]]:
     """Fit the head on train (all views, all runtimes), calibrate and threshold on validation, write the folder.
 
     `clip`: depth / pool / crop_pct of the CLIP cut (realorai.backbones.clip_options). `tuning`: first tune the
     last block's class path on the tokens entering it (cached under `tokens`; `tokens_loaded`: `token_data`'s
     store, if already built), then fit the head on its features. `unseen_real_target`: raise the AI threshold by
-    cross-fitting (realorai.unseen_reals). `group_weights`: {group: weight} of the training rows (SplitData's).
+    cross-fitting (realorai.unseen_reals; `unseen_real_copies`: the left-out sources' re-shared copies held too).
+    `group_weights`: {group: weight} of the training rows (SplitData's).
     Returns the fitted head and the cross-fit's margins per real source.
     """
     clip = clip_options(clip or {})
@@ -114,14 +117,14 @@ def fit_and_save(
             raise ValueError("tuning the class path works on the class token of the resized face, one runtime")
         data = tokens_loaded or token_data(dataset, clip["depth"], tokens, views)
         fit, (train, validation, _) = tuned_fit(tuning, c, views, augment_weight, ai_augment_weight, data, group_weights)
-        crossed = unseen_real_fitter(fit, unseen_real_target)(train, validation)
+        crossed = unseen_real_fitter(fit, unseen_real_target, unseen_real_copies)(train, validation)
         fitted, tuned_state = crossed.fitted.fitted, crossed.fitted.path.model_state(clip["depth"] - 1)
         print(f"class path tuned ({tuning.train}, mix {tuning.mix}) and head fitted")
     else:
         backbones = [build_backbone(name, **clip) for name in [backbone, *also_fit_on]]
         train, validation, train_views = training_data(backbones, dataset, views, cache, group_weights)
         fit = recipe_fitter(c, train_views, augment_weight, ai_augment_weight)
-        crossed = unseen_real_fitter(fit, unseen_real_target)(train, validation)
+        crossed = unseen_real_fitter(fit, unseen_real_target, unseen_real_copies)(train, validation)
         fitted = crossed.fitted
     print(f"temperature fitted on validation: {fitted.temperature:.3f}; decision band {fitted.decision.band}")
     serving = ServingConfig(
@@ -199,6 +202,7 @@ def report(
     tokens_loaded: tuple | None = None,
     unseen_real_target: float = 0.0,
     group_weights: dict | None = None,
+    unseen_real_copies: bool = False,
 ) -> dict:
     """Everything we report for a probe model: test (clean, per source/generator), re-share, leave-one-out.
 
@@ -234,22 +238,25 @@ def report(
         "decision": {
             "ai_from": threshold,
             "real_up_to": fitted.decision.real_up_to,
-            "rule": decision_rule(unseen_real_target),
+            "rule": decision_rule(unseen_real_target, unseen_real_copies),
             "unseen_real_target": unseen_real_target,
+            "unseen_real_copies": unseen_real_copies,
         },
         "splits": {"test": result},
     }
     recipe = recipe_record(c, views, augment_weight, ai_augment_weight, group_weights)
-    recipe |= {"unseen_real_target": unseen_real_target}
+    recipe |= {"unseen_real_target": unseen_real_target, "unseen_real_copies": unseen_real_copies}
     if leave_out and tuning is not None:  # every fold tunes its own class path, then fits the shipped recipe
         data = tokens_loaded or token_data(dataset, clip["depth"], tokens, views)
         fit, splits = tuned_fit(tuning, c, views, augment_weight, ai_augment_weight, data, group_weights)
-        fit = unseen_real_fitter(fit, unseen_real_target)
+        fit = unseen_real_fitter(fit, unseen_real_target, unseen_real_copies)
         metrics["leave_one_out"] = leave_one_out(*splits, fit=fit) | recipe | {"tuning": tuning.to_dict()}
     elif leave_out:  # every fold refits exactly the shipped recipe: same views, same runtimes
         backbones = [runtime, *(build_backbone(name, **clip) for name in also_fit_on)]
         train, validation, train_views = training_data(backbones, dataset, views, cache, group_weights)
-        fit = unseen_real_fitter(recipe_fitter(c, train_views, augment_weight, ai_augment_weight), unseen_real_target)
+        fit = unseen_real_fitter(
+            recipe_fitter(c, train_views, augment_weight, ai_augment_weight), unseen_real_target, unseen_real_copies
+        )
         recipe |= {"train_views": list(train_views)}
         metrics["leave_one_out"] = leave_one_out(train, validation, test, fit=fit) | recipe
     return metrics

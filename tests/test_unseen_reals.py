@@ -84,3 +84,26 @@ def test_each_refit_leaves_its_source_out_and_the_largest_margin_is_applied():
     only_b = sources != "a"
     kept = unseen_real_fitter(fit, target=0.03)(data, data, only_b, only_b)
     assert kept.decision == Decision(0.3, 0.6) and kept.margins == {}
+
+
+def test_re_shared_copies_of_an_unseen_source_are_held_to_the_target_too():
+    """A source whose clean photos stay safe but whose re-shared copies score as AI (as the app's studio
+    portrait does): only the rule with copies raises the threshold for them."""
+    labels = np.array([REAL] * 100 + [REAL] * 100 + [AI_INDEX] * 50)
+    sources = np.array(["a"] * 100 + ["b"] * 100 + ["g"] * 50)
+    clean = np.r_[np.linspace(0.01, 0.5, 100), np.linspace(0.01, 0.5, 100), np.full(50, 0.99)]
+    copies = np.r_[np.linspace(0.01, 0.5, 100), np.linspace(0.3, 0.9, 100), np.full(50, 0.99)]  # b moves up
+    views = {"clean": clean[:, None], "augment-1": copies[:, None], "other:clean": clean[:, None]}
+    data = SplitData(labels, sources, np.where(labels == AI_INDEX, "gan", ""), views)
+
+    def fit(train, validation, keep_train, keep_validation):
+        return Fixed(Decision(0.3, 0.6))
+
+    clean_only = unseen_real_fitter(fit, target=0.03)(data, data)
+    with_copies = unseen_real_fitter(fit, target=0.03, copies=True)(data, data)
+    assert clean_only.decision.ai_from == 0.6 and max(clean_only.margins.values()) < 0  # clean photos never reach 0.6
+    expected = np.quantile(logit(copies[100:200]), 0.97) - logit(0.6)  # b's copies alone, not pooled with its photos
+    assert np.isclose(with_copies.margins["real/b"], expected) and expected > 0
+    assert with_copies.margins["real/a"] == clean_only.margins["real/a"]  # a's copies are no worse than its photos
+    assert (copies[100:200] >= with_copies.decision.ai_from).mean() <= 0.03
+    assert (copies[:100] >= with_copies.decision.ai_from).mean() == 0

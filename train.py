@@ -5,7 +5,7 @@ Two recipes. `probe` (default, shipped): CLIP ViT-B/16 cut after block 11, the c
 that block tuned on the tokens entering it (query, keys, values and attention output; `--tune none` keeps
 CLIP frozen), a balanced linear head on its features (clean and randomly re-shared copies of every
 training face), temperature and real-photos-first thresholds fitted on validation, the AI threshold then
-raised until real sources left out of refits stay at most 3% called AI (realorai.unseen_reals); reported
+raised until real sources left out of refits stay at most 1% called AI (realorai.unseen_reals); reported
 with leave-one-source-out (every fold tuned afresh) and re-share tables. `finetune`: an ImageNet CNN
 fine-tuned end to end (the previous recipe; it generalises worse, README "Tried").
 

@@ -15,11 +15,13 @@ import numpy as np
 from tqdm import tqdm
 
 from .backbones import BACKBONES, Backbone, block_features, build_backbone, derivable, recorded_pools
+from .backdrops import random_backdrop
 from .edits import EDITS, random_edit
 from .reshare import RESHARE, random_reshare
 
 AUGMENT_PREFIX = "augment-"  # view "augment-1": every image through its own seeded random re-share chain
 EDIT_PREFIX = "edit-"  # view "edit-1": every image through its own seeded random edit (realorai.edits)
+BACKDROP_PREFIX = "backdrop-"  # view "backdrop-1": a plain backdrop swapped for a seeded random one (realorai.backdrops)
 
 
 def view_function(view: str, split_name: str):
@@ -34,6 +36,8 @@ def view_function(view: str, split_name: str):
         return lambda image, index: random_reshare(image, random.Random(f"{view}/{split_name}/{index}"))
     if view.startswith(EDIT_PREFIX):
         return lambda image, index: random_edit(image, random.Random(f"{view}/{split_name}/{index}"))
+    if view.startswith(BACKDROP_PREFIX):
+        return lambda image, index: random_backdrop(image, random.Random(f"{view}/{split_name}/{index}"))
     if view in EDITS:
         edit = EDITS[view]
         return lambda image, index: edit(image)

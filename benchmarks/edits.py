@@ -30,14 +30,19 @@ def probabilities(detector: Detector, images, batch: int = 32) -> np.ndarray:
     return np.concatenate([detector.probabilities(images[i : i + batch]) for i in range(0, len(images), batch)])
 
 
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def arguments(description: str, out: str) -> argparse.ArgumentParser:
+    """The options every benchmark over copies of the test split's faces takes."""
+    parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default=None, help="model folder or hf-hub id (default: the bundled model)")
     parser.add_argument("--data", default="data/portraits-faces")
     parser.add_argument("--limit", type=int, default=0, help="a seeded sample of this many test faces (0: all)")
-    parser.add_argument("--out", default="benchmarks/edits.json")
-    args = parser.parse_args(argv)
+    parser.add_argument("--out", default=out)
+    return parser
 
+
+def score_copies(args: argparse.Namespace, copies: dict) -> dict:
+    """Every test face through each of `copies` (name -> face -> face; None: the face as it is) and the app's
+    own runtime, judged at the model's thresholds: prints the table and writes it to `args.out`."""
     detector = Detector(args.model)
     test = load_from_disk(args.data)["test"]
     if args.limit:
@@ -46,15 +51,21 @@ def main(argv=None) -> int:
     faces = [image.convert("RGB") for image in test["image"]]
     real_to, ai_from = detector.serving.uncertain_band
     table, clean_auc = {}, None
-    for name, edit in {"clean": None, **EDITS}.items():
+    for name, copy in copies.items():
         started = time.time()
-        p = probabilities(detector, faces if edit is None else [edit(face) for face in faces])
+        p = probabilities(detector, faces if copy is None else [copy(face) for face in faces])
         table[name] = robustness_row(p, data, ai_from, clean_auc, real_to)
-        clean_auc = table["clean"]["roc_auc"]
+        clean_auc = clean_auc or table[name]["roc_auc"]
         print(f"  {name}: ROC-AUC {table[name]['roc_auc']:.4f} ({time.time() - started:.0f}s)", flush=True)
     print(reshare_table(table))
     record = {"model": detector.name, "runtime": detector.runtime, "thresholds": [real_to, ai_from], "rows": table}
     Path(args.out).write_text(json.dumps(record, indent=1))
+    return record
+
+
+def main(argv=None) -> int:
+    args = arguments(__doc__, "benchmarks/edits.json").parse_args(argv)
+    score_copies(args, {"clean": None, **EDITS})
     return 0
 
 

@@ -12,18 +12,11 @@ and writes benchmarks/face_size.json.
 
 from __future__ import annotations
 
-import argparse
-import json
-import time
-from pathlib import Path
+from functools import partial
 
-from datasets import load_from_disk
 from PIL import Image
 
-from benchmarks.edits import probabilities
-from realorai.generalisation import SplitData, robustness_row
-from realorai.model_card import reshare_table
-from realorai.predict import Detector
+from benchmarks.edits import arguments, score_copies
 
 
 def arrived_at(face: Image.Image, side: int) -> Image.Image:
@@ -32,31 +25,11 @@ def arrived_at(face: Image.Image, side: int) -> Image.Image:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", default=None, help="model folder or hf-hub id (default: the bundled model)")
-    parser.add_argument("--data", default="data/portraits-faces")
+    parser = arguments(__doc__, "benchmarks/face_size.json")
     parser.add_argument("--sides", default="128,96,64,40", help="comma-separated face sides in pixels")
-    parser.add_argument("--limit", type=int, default=0, help="a seeded sample of this many test faces (0: all)")
-    parser.add_argument("--out", default="benchmarks/face_size.json")
     args = parser.parse_args(argv)
-
-    detector = Detector(args.model)
-    test = load_from_disk(args.data)["test"]
-    if args.limit:
-        test = test.shuffle(seed=0).select(range(min(args.limit, len(test))))
-    data = SplitData.from_split(test, {})
-    faces = [image.convert("RGB") for image in test["image"]]
-    real_to, ai_from = detector.serving.uncertain_band
-    table, clean_auc = {}, None
-    for side in [0, *(int(s) for s in args.sides.split(","))]:
-        started, name = time.time(), f"{side} px across" if side else "clean"
-        p = probabilities(detector, [arrived_at(face, side) for face in faces] if side else faces)
-        table[name] = robustness_row(p, data, ai_from, clean_auc, real_to)
-        clean_auc = table["clean"]["roc_auc"]
-        print(f"  {name}: ROC-AUC {table[name]['roc_auc']:.4f} ({time.time() - started:.0f}s)", flush=True)
-    print(reshare_table(table))
-    record = {"model": detector.name, "runtime": detector.runtime, "thresholds": [real_to, ai_from], "rows": table}
-    Path(args.out).write_text(json.dumps(record, indent=1))
+    sides = [int(side) for side in args.sides.split(",")]
+    score_copies(args, {"clean": None, **{f"{side} px across": partial(arrived_at, side=side) for side in sides}})
     return 0
 
 

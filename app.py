@@ -69,6 +69,10 @@ on a picture from a new generator is weak evidence.
 - *Generator families seen:* {generators}. Others (Midjourney, Imagen, GPT-image, face swaps, video
   deepfakes) were not in training; treat verdicts on them with suspicion.
 - *Small or blurry faces* carry less evidence; the confidence drops, and so should yours.
+- *Studio portraits.* Plain backdrop, even light, a frontal pose (passport and studio shots): none of the
+  real photos it learnt from is one, and to the model they look most like AI faces. A real studio portrait
+  can score close to the AI threshold, and a downscaled or re-compressed copy of it can cross it
+  (README: "Beyond the test split's crops").
 - *No face found* → the app judges the whole picture and says so; that verdict is much weaker.
 
 **How to read "Uncertain".** When the calibrated probability falls inside the middle band, the model

@@ -78,7 +78,8 @@ def page(browser, served_app):
 
 def test_upload_a_portrait_and_read_the_verdict(page):
     ARTIFACTS.mkdir(exist_ok=True)
-    assert page.get_by_text("Real or AI?").first.is_visible()
+    # wait for it: on a loaded machine the heading can render after the tab bar the fixture waits for
+    page.get_by_text("Real or AI?").first.wait_for(state="visible", timeout=30_000)
     if "MODEL_ID" not in os.environ:  # Home states the live model's own threshold rule, not a typed copy
         rule = json.loads((BUNDLED_MODEL_DIR / "metrics.json").read_text())["decision"]["rule"]
         assert rule[:60] in page.locator("body").inner_text()

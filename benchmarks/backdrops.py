@@ -10,12 +10,11 @@ backgrounds carry part of what the model sees. Prints the table per source and c
 benchmarks/backdrops.json.
 
     python -m benchmarks.backdrops                  # the bundled model, ~2 min on 2 cores
-    python -m benchmarks.backdrops --model runs/x
+    python -m benchmarks.backdrops --model runs/x --limit 400
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 from pathlib import Path
 
@@ -23,29 +22,24 @@ import numpy as np
 from datasets import load_from_disk
 from PIL import ImageFilter
 
-from benchmarks.edits import probabilities
+from benchmarks.edits import arguments, probabilities, test_faces
 from realorai.backdrops import MIN_SHARE, on_backdrop, plain_backdrop
 from realorai.config import LABELS
 from realorai.predict import Detector
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", default=None, help="model folder or hf-hub id (default: the bundled model)")
-    parser.add_argument("--data", default="data/portraits-faces")
+    parser = arguments(__doc__, "benchmarks/backdrops.json")
     parser.add_argument("--min-share", type=float, default=MIN_SHARE, help="least share of the crop the backdrop must cover")
-    parser.add_argument("--out", default="benchmarks/backdrops.json")
     args = parser.parse_args(argv)
 
     detector = Detector(args.model)
-    dataset = load_from_disk(args.data)
-    test = dataset["test"]
-    faces = [image.convert("RGB") for image in test["image"]]
+    test, faces = test_faces(args)
     found = [plain_backdrop(face) for face in faces]
     chosen = [i for i, (mask, _) in enumerate(found) if mask.mean() >= args.min_share]
     sources, labels = np.asarray(test["source"])[chosen], np.asarray(test["label"])[chosen]
     grey = np.median([found[i][1] for i, source in zip(chosen, sources) if source == "genphotos"], axis=0)
-    train = dataset["train"]
+    train = load_from_disk(args.data)["train"]
     photos = [i for i, s in enumerate(train["source"]) if s == "pixabay"][:50]
     blurred = [train[i]["image"].convert("RGB").resize(faces[0].size).filter(ImageFilter.GaussianBlur(14)) for i in photos]
     scenes = [np.asarray(scene, dtype=np.float32) for scene in blurred]

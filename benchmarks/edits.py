@@ -40,15 +40,20 @@ def arguments(description: str, out: str) -> argparse.ArgumentParser:
     return parser
 
 
+def test_faces(args: argparse.Namespace):
+    """The test split (a seeded sample of `--limit` faces, if set) and its faces as RGB images."""
+    test = load_from_disk(args.data)["test"]
+    if args.limit:
+        test = test.shuffle(seed=0).select(range(min(args.limit, len(test))))
+    return test, [image.convert("RGB") for image in test["image"]]
+
+
 def score_copies(args: argparse.Namespace, copies: dict) -> dict:
     """Every test face through each of `copies` (name -> face -> face; None: the face as it is) and the app's
     own runtime, judged at the model's thresholds: prints the table and writes it to `args.out`."""
     detector = Detector(args.model)
-    test = load_from_disk(args.data)["test"]
-    if args.limit:
-        test = test.shuffle(seed=0).select(range(min(args.limit, len(test))))
+    test, faces = test_faces(args)
     data = SplitData.from_split(test, {})
-    faces = [image.convert("RGB") for image in test["image"]]
     real_to, ai_from = detector.serving.uncertain_band
     table, clean_auc = {}, None
     for name, copy in copies.items():

@@ -98,6 +98,12 @@ def recipe_fitter(
     return fit
 
 
+def is_copy(view: str) -> bool:
+    """A view of re-shared (or otherwise altered) copies, weighted as copies: not "clean", nor another
+    runtime's clean view ("clip-b16:clean")."""
+    return not view.endswith("clean")
+
+
 def training_rows(
     train: SplitData,
     train_views: tuple[str, ...],
@@ -119,7 +125,7 @@ def training_rows(
                 scaled[in_class] *= base[in_class].sum() / scaled[in_class].sum()
         base = scaled
     copy_weight = np.where(ai, augment_weight if ai_augment_weight is None else ai_augment_weight, augment_weight)
-    weights = np.concatenate([base * (1.0 if v.endswith("clean") else copy_weight) for v in train_views])
+    weights = np.concatenate([base * (copy_weight if is_copy(v) else 1.0) for v in train_views])
     used = weights > 0
     return values[used], labels[used], weights[used]
 

@@ -20,6 +20,7 @@ import numpy as np
 
 from .calibration import logit, sigmoid
 from .config import AI_INDEX
+from .generalisation import is_copy
 from .probe import Decision, ai_threshold
 
 # Held-out real photos called AI, at most (issue #9 allows 5%; README "Thresholds" has the measurements:
@@ -56,11 +57,6 @@ def needed_margin(p_unseen: np.ndarray, decision: Decision, target: float) -> fl
     return float(np.quantile(logit(p_unseen), 1 - target) - logit(decision.ai_from))
 
 
-def copy_views(train) -> list[str]:
-    """The training views that are re-shared copies of a face (not "clean", nor another runtime's clean)."""
-    return [view for view in train.views if not view.endswith("clean")]
-
-
 def unseen_real_fitter(fit, target: float = UNSEEN_REAL_TARGET, copies: bool = False):
     """fit(train, validation, keep_train, keep_validation) -> CrossFitted, from a fit function of the same
     signature (`leave_one_out`'s). The refits score each left-out source's clean train and validation rows
@@ -78,7 +74,7 @@ def unseen_real_fitter(fit, target: float = UNSEEN_REAL_TARGET, copies: bool = F
             refit = fit(train, validation, keep_train & ~out_train, keep_validation & ~out_validation)
             unseen = np.concatenate([train.views["clean"][out_train], validation.views["clean"][out_validation]])
             margins[group] = needed_margin(refit.p_ai(unseen), refit.decision, target)
-            for view in copy_views(train) if copies else ():
+            for view in [v for v in train.views if is_copy(v)] if copies else ():
                 copied = needed_margin(refit.p_ai(train.views[view][out_train]), refit.decision, target)
                 print(f"      unseen {group}, {view} copies: {copied:+.2f} logits", flush=True)
                 margins[group] = max(margins[group], copied)

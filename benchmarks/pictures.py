@@ -20,9 +20,10 @@ from pathlib import Path
 
 from PIL import Image
 
-from realorai.config import EXAMPLES_DIR
+from realorai.config import EXAMPLES_DIR, FACE_MARGIN, FACE_SIZE
+from realorai.faces import face_crops
 from realorai.images import load_image
-from realorai.predict import Detector
+from realorai.predict import Detector, verdict_for
 from realorai.preprocess import jpeg
 from realorai.reshare import RESHARE, scale
 
@@ -37,6 +38,40 @@ COPIES = {
 MARK = {"ai": "AI", "real": "real", "uncertain": "?"}
 
 
+def labelled_pictures(folder: str | Path) -> list[tuple[Path, str]]:
+    """(path, 'real' or 'ai') for each picture of `folder` named real-* or ai-*."""
+    files = sorted(p for p in Path(folder).iterdir() if p.name.split("-")[0] in ("real", "ai") and p.suffix != ".md")
+    return [(path, path.name.split("-")[0]) for path in files]
+
+
+def picture_faces(folder: str | Path) -> list[tuple[str, str, str, Image.Image]]:
+    """(picture, label, copy, face crop) for every face of every copy of `folder`'s pictures, cropped as the
+    app crops them: for benchmarks that score a candidate fit on them without building a Detector."""
+    faces = []
+    for path, label in labelled_pictures(folder):
+        image = load_image(path.read_bytes())
+        for name, copy in COPIES.items():
+            faces += [
+                (path.name, label, name, crop.image) for crop in face_crops(copy(image), size=FACE_SIZE, margin=FACE_MARGIN)
+            ]
+    return faces
+
+
+def picture_verdicts(faces: list[tuple[str, str, str, Image.Image]], p_ai, band: tuple[float, float]) -> dict:
+    """Each copy's headline P(AI) (its most AI-looking face, as the app's) and verdict under `band`, and how
+    many copies of real pictures were called AI and of AI pictures called real."""
+    headline: dict[tuple[str, str, str], float] = {}
+    for (picture, label, name, _), p in zip(faces, p_ai):
+        headline[picture, label, name] = max(float(p), headline.get((picture, label, name), 0.0))
+    rows, wrong, of = {}, {"real": 0, "ai": 0}, {"real": 0, "ai": 0}
+    for (picture, label, name), p in headline.items():
+        verdict = verdict_for(p, band)
+        rows.setdefault(picture, {})[name] = {"p_ai": round(p, 4), "verdict": verdict}
+        wrong[label] += verdict == ("ai" if label == "real" else "real")
+        of[label] += 1
+    return {"thresholds": list(band), "wrong": wrong, "of": of, "rows": rows}
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default=None, help="model folder or hf-hub id (default: the bundled model)")
@@ -45,17 +80,16 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
 
     detector = Detector(args.model)
-    files = sorted(p for p in Path(args.folder).iterdir() if p.name.split("-")[0] in ("real", "ai") and p.suffix != ".md")
+    pictures = labelled_pictures(args.folder)
     rows, wrong = {}, {"real": 0, "ai": 0}
     print("| picture | " + " | ".join(COPIES) + " |\n|---|" + "---:|" * len(COPIES))
-    for path in files:
-        label = path.name.split("-")[0]
+    for path, label in pictures:
         image = load_image(path.read_bytes())
         results = {name: detector.analyse(copy(image)).summary for name, copy in COPIES.items()}
         rows[path.name] = {name: {"p_ai": r.p_ai, "verdict": r.verdict} for name, r in results.items()}
         wrong[label] += sum(r.verdict == ("ai" if label == "real" else "real") for r in results.values())
         print(f"| {path.name} | " + " | ".join(f"{r.p_ai:.4f} {MARK[r.verdict]}" for r in results.values()) + " |")
-    n = {label: len(COPIES) * sum(p.name.startswith(label) for p in files) for label in wrong}
+    n = {label: len(COPIES) * sum(kind == label for _, kind in pictures) for label in wrong}
     print(f"\nreal pictures' copies called AI: {wrong['real']} of {n['real']}", end="; ")
     print(f"AI pictures' copies called real: {wrong['ai']} of {n['ai']}")
     print(f"thresholds: real up to {detector.serving.uncertain_band[0]}, AI from {detector.serving.uncertain_band[1]}")

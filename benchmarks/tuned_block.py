@@ -26,10 +26,13 @@ import torch
 from datasets import load_from_disk
 
 from benchmarks.candidates import benchmark_arguments, measure, row
+from benchmarks.pictures import picture_faces, picture_verdicts
 from realorai.backbones import clip_class_path
 from realorai.class_path import TRAINED, Tuning
+from realorai.config import EXAMPLES_DIR
 from realorai.generalisation import AI_COPY_WEIGHT, DEFAULT_C, parse_group_weights
 from realorai.reshare import RESHARE
+from realorai.tokens import image_tokens
 from realorai.tuned_recipe import token_splits, tuned_fitter
 from realorai.unseen_reals import unseen_real_fitter
 
@@ -74,7 +77,20 @@ def main(argv=None) -> int:
         help="GROUP=W,...: a group's rows count W times (its class keeps its total), e.g. ai/stylegan2=0.25",
     )
     parser.add_argument(
+        "--tune-group-weight",
+        default=None,
+        help="GROUP=W,...: group weights for tuning the path only (default: --group-weight; the head uses --group-weight)",
+    )
+    parser.add_argument(
         "--unseen-real-target", type=float, default=0.0, help="raise the threshold by cross-fitting (realorai.unseen_reals)"
+    )
+    parser.add_argument(
+        "--pictures",
+        nargs="?",
+        const=str(EXAMPLES_DIR),
+        default="",
+        help="also score a folder's whole pictures and their copies (benchmarks.pictures) with the full fit "
+        "(default folder: the app's examples)",
     )
     parser.add_argument(
         "--unseen-real-copies", action="store_true", help="the cross-fit holds the left-out source's re-shared copies too"
@@ -85,8 +101,11 @@ def main(argv=None) -> int:
     views = tuple(args.views.split(","))
     dataset = load_from_disk(args.data)
     wanted = {"train": views, "validation": ("clean",), "test": ("clean", *(RESHARE if args.reshare else ()))}
-    store, splits = token_splits(dataset, wanted, Path(args.cache), clip_class_path(args.depth), args.depth)
+    faces = picture_faces(args.pictures) if args.pictures else []
+    store, splits = token_splits(dataset, wanted, Path(args.cache), clip_class_path(args.depth), args.depth, len(faces))
+    picture_ids = store.add(image_tokens([face for *_, face in faces], (args.depth - 1,))[0]) if faces else None
     group_weights = parse_group_weights(args.group_weight)
+    tune_group_weights = None if args.tune_group_weight is None else parse_group_weights(args.tune_group_weight)
     splits["train"] = dataclasses.replace(splits["train"], group_weights=group_weights)
     memo, results = {}, {}
     for mix in [float(m) for m in args.mix.split(",")]:
@@ -97,18 +116,25 @@ def main(argv=None) -> int:
         crossed = f", threshold for unseen real sources at {args.unseen_real_target:.0%}" if args.unseen_real_target else ""
         crossed += " and their re-shared copies" if args.unseen_real_target and args.unseen_real_copies else ""
         weighted = "".join(f", {g.removeprefix('ai/')} at weight {w:g}" for g, w in group_weights.items())
+        if tune_group_weights is not None:
+            tuned_with = ", ".join(f"{g.removeprefix('ai/')} at {w:g}" for g, w in tune_group_weights.items()) or "equal shares"
+            weighted += f" (path tuned with {tuned_with})"
         name = args.name or candidate_name(tuning, views, args.depth) + only + copies + weighted + crossed
-        fit = tuned_fitter(store, tuning, DEFAULT_C, views, 1.0, args.ai_copy_weight, memo, tune_views)
+        fit = tuned_fitter(store, tuning, DEFAULT_C, views, 1.0, args.ai_copy_weight, memo, tune_views, tune_group_weights)
         if args.unseen_real_target:
             fit = unseen_real_fitter(fit, args.unseen_real_target, args.unseen_real_copies)
         recorded = tuning.to_dict() | {"tune_views": list(tune_views), "ai_copy_weight": args.ai_copy_weight}
         recorded |= {"unseen_real_target": args.unseen_real_target} if args.unseen_real_target else {}
         recorded |= {"unseen_real_copies": True} if args.unseen_real_target and args.unseen_real_copies else {}
         recorded |= {"group_weights": group_weights} if group_weights else {}
+        recorded |= {"tune_group_weights": tune_group_weights} if tune_group_weights is not None else {}
         result = measure(
             fit, *splits.values(), settings=recorded, train_views=list(views),
             combination=f"class path of block {args.depth} tuned",  # kept by candidates.py's merge
         )  # fmt: skip
+        if faces:  # the full fit again: its tuned paths are memoised, so only the heads are refitted
+            fitted = fit(splits["train"], splits["validation"])
+            result["pictures"] = picture_verdicts(faces, fitted.p_ai(picture_ids), fitted.decision.band)
         results[name] = result
         caught = min(r["ai_recall"] for v, r in result["reshare"].items() if v != "clean") if args.reshare else float("nan")
         print(row(name, result)[:-1] + f"| worst re-shared AI caught {caught:.3f} |")
@@ -118,6 +144,14 @@ def main(argv=None) -> int:
             )
             print(f"  {group:<40} AUC {r['roc_auc']:.3f}  {score}  (threshold {r['ai_from']:.3f})")
         print("  re-share: " + ", ".join(f"{v} {r['roc_auc']:.3f}" for v, r in result["reshare"].items()), flush=True)
+        if faces:
+            pictures = result["pictures"]
+            print(
+                f"  pictures (threshold {pictures['thresholds'][1]:.4f}): real copies called AI {pictures['wrong']['real']} "
+                f"of {pictures['of']['real']}, AI copies called real {pictures['wrong']['ai']} of {pictures['of']['ai']}"
+            )
+            for picture, copies in pictures["rows"].items():
+                print(f"    {picture:<20} " + " ".join(f"{c['p_ai']:.4f}" for c in copies.values()))
     out = Path(args.out)
     previous = json.loads(out.read_text()) if out.is_file() else {}
     out.write_text(json.dumps(previous | results, indent=1))

@@ -62,6 +62,18 @@ def split_tokens(
     return [np.load(p, mmap_mode="r") for p in paths]
 
 
+def image_tokens(images: list, blocks: tuple[int, ...] = (10,), batch_size: int = 32) -> list[np.ndarray]:
+    """Tokens after each of `blocks` for face crops outside the dataset (a folder's pictures), computed as
+    `split_tokens` computes a split's: the same graph, transform and precision."""
+    session, outputs = int8_session(blocks)
+    transform = timm_transform(CLIP_ARCHITECTURE)
+    parts = []
+    for start in range(0, len(images), batch_size):
+        batch = torch.stack([transform(image.convert("RGB")) for image in images[start : start + batch_size]])
+        parts.append(session.run(outputs, {"pixel_values": batch.numpy()}))
+    return [np.concatenate([p[k] for p in parts]).astype(np.float16) for k in range(len(blocks))]
+
+
 def main(argv=None) -> int:
     from datasets import load_from_disk
 

@@ -20,12 +20,13 @@ from .tokens import split_tokens
 
 
 def token_splits(
-    dataset, wanted: dict[str, tuple[str, ...]], cache: Path, start: ClassPath, depth: int
+    dataset, wanted: dict[str, tuple[str, ...]], cache: Path, start: ClassPath, depth: int, room: int = 0
 ) -> tuple[TokenStore, dict[str, SplitData]]:
     """{split: views} -> one store holding every (split, view)'s class tokens and normalised tokens for the
     class path of block `depth` (1-based: it reads the tokens after `depth - 1` blocks), and per split a
-    SplitData whose views are row ids into the store (the tokens are computed if not cached)."""
-    store = TokenStore(sum(len(dataset[name]) * len(views) for name, views in wanted.items()), start)
+    SplitData whose views are row ids into the store (the tokens are computed if not cached). `room`: rows
+    kept free for images outside the dataset."""
+    store = TokenStore(sum(len(dataset[name]) * len(views) for name, views in wanted.items()) + room, start)
     splits = {}
     for name, views in wanted.items():
         ids = {}
@@ -67,17 +68,21 @@ def generator_soup(
 def tuned_fitter(
     store: TokenStore, tuning: Tuning, c: float, views: tuple[str, ...], augment_weight: float = 1.0,
     ai_augment_weight: float | None = None, memo: dict | None = None, tune_views: tuple[str, ...] | None = None,
+    tune_group_weights: dict[str, float] | None = None,
 ):  # fmt: skip
     """fit(train, validation, keep_train, keep_validation) -> TunedFit, for `leave_one_out` and the shipped fit.
 
     `memo` (shared between fitters) keeps each fold's tuned path before mixing, so several `mix` values cost
     one tuning per fold. `tune_views`: the views the path is tuned on, if not all of `views` (the head
-    always uses all)."""
+    always uses all). `tune_group_weights`: the group weights the path is tuned with, if not the training
+    split's own (the head always uses those)."""
     memo = {} if memo is None else memo
     unmixed = dataclasses.replace(tuning, mix=1.0)
     tune_views = tuple(tune_views or views)
 
     def tuned_path(train: SplitData, keep_train: np.ndarray) -> ClassPath:
+        if tune_group_weights is not None:
+            train = dataclasses.replace(train, group_weights=dict(tune_group_weights))
         if not tuning.epochs:
             return store.path
         if tuning.soup_over == "generators":
@@ -88,7 +93,7 @@ def tuned_fitter(
     def fit(train: SplitData, validation: SplitData, keep_train=None, keep_validation=None) -> TunedFit:
         keep_train = np.ones(len(train.labels), bool) if keep_train is None else keep_train
         started = time.time()
-        key = (keep_train.tobytes(), unmixed, tune_views)
+        key = (keep_train.tobytes(), unmixed, tune_views, str(tune_group_weights))
         if key not in memo:
             memo[key] = tuned_path(train, keep_train)
         path = interpolated(store.path, memo[key], tuning.mix)

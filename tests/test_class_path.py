@@ -151,3 +151,37 @@ def test_hidden_tokens_are_out_of_the_class_tokens_reach(clip_path):
     subset = clip_path.features(tokens[:, kept])
     assert torch.allclose(hidden, subset, atol=1e-4), (hidden - subset).abs().max()
     assert not torch.allclose(hidden, everything, atol=1e-2)
+
+
+def test_the_path_can_be_tuned_with_other_group_weights_than_the_head(clip_path, monkeypatch):
+    """`tuned_fitter(tune_group_weights=...)` (benchmarks/tuned_block.py --tune-group-weight): the path is
+    tuned with those weights, the head still with the training split's own."""
+    from dataclasses import replace
+
+    from realorai import tuned_recipe
+    from realorai.generalisation import SplitData
+
+    rng = np.random.default_rng(2)
+    store = TokenStore(12, clip_path)
+    ids = store.add(rng.normal(size=(12, 197, 768)).astype(np.float32))
+    labels = np.arange(12) % 2
+    generators = np.where(labels == 1, np.array(["gan", "sd"])[np.arange(12) // 2 % 2], "camera")
+    train = SplitData(labels, np.where(labels == 1, generators, "cam"), generators, {"clean": ids}, {"ai/gan": 0.1})
+    seen = {}
+
+    def tuned_soup(store, rows, row_labels, weights, tuning):
+        gan = generators[np.searchsorted(ids, rows)] == "gan"
+        seen.setdefault("tuned", []).append(weights[gan].sum() / weights[(row_labels == 1) & ~gan].sum())
+        return store.path
+
+    def fit_recipe(train, validation, *rest):
+        seen.setdefault("head", []).append(train.group_weights)
+        return type("Fitted", (), {"decision": None})()
+
+    monkeypatch.setattr(tuned_recipe, "tuned_soup", tuned_soup)
+    monkeypatch.setattr(tuned_recipe, "fit_recipe", fit_recipe)
+    for tune_weights in (None, {"ai/gan": 1.0}):
+        fit = tuned_recipe.tuned_fitter(store, replace(Tuning(), epochs=1), 0.02, ("clean",), tune_group_weights=tune_weights)
+        fit(train, train)
+    assert np.allclose(seen["tuned"], [0.1, 1.0])  # GAN rows' share against the other generator's
+    assert seen["head"] == [{"ai/gan": 0.1}] * 2

@@ -18,6 +18,7 @@ import argparse
 import json
 from pathlib import Path
 
+import numpy as np
 from PIL import Image
 
 from realorai.config import EXAMPLES_DIR, FACE_MARGIN, FACE_SIZE
@@ -57,9 +58,13 @@ def picture_faces(folder: str | Path) -> list[tuple[str, str, str, Image.Image]]
     return faces
 
 
-def picture_verdicts(faces: list[tuple[str, str, str, Image.Image]], p_ai, band: tuple[float, float]) -> dict:
+def picture_verdicts(
+    faces: list[tuple[str, str, str, Image.Image]], p_ai, band: tuple[float, float], real_reference=None
+) -> dict:
     """Each copy's headline P(AI) (its most AI-looking face, as the app's) and verdict under `band`, and how
-    many copies of real pictures were called AI and of AI pictures called real."""
+    many copies of real pictures were called AI and of AI pictures called real. With `real_reference` (P(AI)
+    of known real photos, e.g. the test split's) each copy also gets the share of them scoring at least as
+    high: a measure of how AI-looking the copy is that does not depend on where a fit puts its threshold."""
     headline: dict[tuple[str, str, str], float] = {}
     for (picture, label, name, _), p in zip(faces, p_ai):
         headline[picture, label, name] = max(float(p), headline.get((picture, label, name), 0.0))
@@ -67,6 +72,8 @@ def picture_verdicts(faces: list[tuple[str, str, str, Image.Image]], p_ai, band:
     for (picture, label, name), p in headline.items():
         verdict = verdict_for(p, band)
         rows.setdefault(picture, {})[name] = {"p_ai": round(p, 4), "verdict": verdict}
+        if real_reference is not None:
+            rows[picture][name]["reals_as_high"] = round(float(np.mean(np.asarray(real_reference) >= p)), 4)
         wrong[label] += verdict == ("ai" if label == "real" else "real")
         of[label] += 1
     return {"thresholds": list(band), "wrong": wrong, "of": of, "rows": rows}

@@ -29,7 +29,7 @@ from benchmarks.candidates import benchmark_arguments, measure, row
 from benchmarks.pictures import picture_faces, picture_verdicts
 from realorai.backbones import clip_class_path
 from realorai.class_path import TRAINED, Tuning
-from realorai.config import EXAMPLES_DIR
+from realorai.config import AI_INDEX, EXAMPLES_DIR
 from realorai.generalisation import AI_COPY_WEIGHT, DEFAULT_C, parse_group_weights
 from realorai.reshare import RESHARE
 from realorai.tokens import image_tokens
@@ -134,7 +134,9 @@ def main(argv=None) -> int:
         )  # fmt: skip
         if faces:  # the full fit again: its tuned paths are memoised, so only the heads are refitted
             fitted = fit(splits["train"], splits["validation"])
-            result["pictures"] = picture_verdicts(faces, fitted.p_ai(picture_ids), fitted.decision.band)
+            test = splits["test"]
+            reals = fitted.p_ai(test.views["clean"][test.labels != AI_INDEX])
+            result["pictures"] = picture_verdicts(faces, fitted.p_ai(picture_ids), fitted.decision.band, reals)
         results[name] = result
         caught = min(r["ai_recall"] for v, r in result["reshare"].items() if v != "clean") if args.reshare else float("nan")
         print(row(name, result)[:-1] + f"| worst re-shared AI caught {caught:.3f} |")
@@ -152,6 +154,8 @@ def main(argv=None) -> int:
             )
             for picture, copies in pictures["rows"].items():
                 print(f"    {picture:<20} " + " ".join(f"{c['p_ai']:.4f}" for c in copies.values()))
+                if picture.startswith("real"):  # the share of the test split's real photos scoring as high
+                    print(f"    {'  test reals as high':<20} " + " ".join(f"{c['reals_as_high']:.4f}" for c in copies.values()))
     out = Path(args.out)
     previous = json.loads(out.read_text()) if out.is_file() else {}
     out.write_text(json.dumps(previous | results, indent=1))

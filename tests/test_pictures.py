@@ -48,11 +48,12 @@ def test_a_copy_is_judged_by_its_most_ai_looking_face_and_wrong_verdicts_are_cou
         ("ai-b.jpg", "ai", "as uploaded", None),
         ("ai-b.jpg", "ai", "0.5x", None),
     ]
-    table = picture_verdicts(faces, np.array([0.1, 0.995, 0.5, 0.01, 0.999]), (0.2, 0.99))
+    reference = np.array([0.0, 0.3, 0.5, 0.7])  # known real photos' P(AI)
+    table = picture_verdicts(faces, np.array([0.1, 0.995, 0.5, 0.01, 0.999]), (0.2, 0.99), reference)
     assert table["rows"]["real-a.jpg"] == {
-        "as uploaded": {"p_ai": 0.995, "verdict": "ai"},
-        "0.5x": {"p_ai": 0.5, "verdict": "uncertain"},
+        "as uploaded": {"p_ai": 0.995, "verdict": "ai", "reals_as_high": 0.0},  # above every known real photo
+        "0.5x": {"p_ai": 0.5, "verdict": "uncertain", "reals_as_high": 0.5},
     }
-    assert table["rows"]["ai-b.jpg"]["as uploaded"] == {"p_ai": 0.01, "verdict": "real"}
+    assert table["rows"]["ai-b.jpg"]["as uploaded"] == {"p_ai": 0.01, "verdict": "real", "reals_as_high": 0.75}
     assert table["wrong"] == {"real": 1, "ai": 1} and table["of"] == {"real": 2, "ai": 2}
     assert table["thresholds"] == [0.2, 0.99]

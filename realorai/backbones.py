@@ -129,7 +129,7 @@ def clip_int8(depth: int = CLIP_DEPTH, pool: str = "token", crop_pct: float = 1.
         session = onnx_session(package_file(*CLIP_ONNX), [CLIP_POOLED_OUTPUT])
 
         def run(batch: torch.Tensor) -> np.ndarray:
-            return session.run([CLIP_POOLED_OUTPUT], {"pixel_values": batch.numpy()})[0]
+            return int8_outputs(session, [CLIP_POOLED_OUTPUT], batch.numpy())[0]
 
         return Backbone(name, CLIP_ARCHITECTURE, transform, run, CLIP_ORIGIN)
     session, weight, bias = truncated_clip_session(depth)
@@ -137,7 +137,7 @@ def clip_int8(depth: int = CLIP_DEPTH, pool: str = "token", crop_pct: float = 1.
     pooled = POOLS[pool]
 
     def run_truncated(batch: torch.Tensor) -> np.ndarray:
-        return layer_norm(pooled(session.run([output], {"pixel_values": batch.numpy()})[0]), weight, bias)
+        return layer_norm(pooled(int8_outputs(session, [output], batch.numpy())[0]), weight, bias)
 
     return Backbone(name, CLIP_ARCHITECTURE, transform, run_truncated, CLIP_ORIGIN)
 
@@ -175,7 +175,7 @@ def clip_int8_class_path(
     session = cut_int8_session(model, [output])
 
     def run(batch: torch.Tensor) -> np.ndarray:
-        tokens = torch.from_numpy(session.run([output], {"pixel_values": batch.numpy()})[0])
+        tokens = torch.from_numpy(int8_outputs(session, [output], batch.numpy())[0])
         return path.features(tokens).numpy()
 
     # The name keys the feature cache: it changes with the tuned weights.
@@ -199,6 +199,20 @@ def clip_runtime_name(prefix: str, depth: int, pool: str, crop_pct: float) -> st
     if depth == CLIP_DEPTH and pool == "token" and crop_pct == 1.0:
         return prefix
     return f"{prefix}-d{depth}" + ("" if pool == "token" else f"-{pool}") + ("-crop" if crop_pct != 1.0 else "")
+
+
+# Feature and token caches carry this in their file names: those made before int8_outputs batched the
+# INT8 graph, and their values depend on the batch, so they must not be read as if they were the same.
+CACHE_TAG = "single"
+
+
+def int8_outputs(session, outputs: list[str], pixels: np.ndarray) -> list[np.ndarray]:
+    """`outputs` of the wheel's INT8 graph for a batch of pixels, one image per run. The graph quantizes
+    activations dynamically (DynamicQuantizeLinear: one scale per tensor, so per batch): run together, an
+    image's tokens would depend on the other images of its batch (cosine 0.91-0.97 between the same face
+    alone and among 32), and a face's score on who else is in the picture or in the cache's batch."""
+    runs = [session.run(outputs, {"pixel_values": pixels[i : i + 1]}) for i in range(len(pixels))]
+    return [np.concatenate([run[k] for run in runs]) for k in range(len(outputs))]
 
 
 def cut_int8_session(model, outputs: list[str]):
@@ -265,7 +279,7 @@ def clip_int8_all_blocks(pools: tuple[str, ...] = ("token",), crop_pct: float = 
     session = onnx_session(package_file(*CLIP_ONNX), names[:-1])  # the last block's output is a graph output
 
     def run(batch: torch.Tensor) -> np.ndarray:
-        tokens = session.run(names, {"pixel_values": batch.numpy()})
+        tokens = int8_outputs(session, names, batch.numpy())
         return np.concatenate([POOLS[p](t) for p in pools for t in tokens], axis=1)
 
     name = "clip-b16-int8-blocks" + ("" if pools == ("token",) else "-" + "-".join(pools)) + ("" if crop_pct == 1.0 else "-crop")

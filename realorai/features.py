@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from .backbones import BACKBONES, Backbone, block_features, build_backbone, derivable, recorded_pools
+from .backbones import BACKBONES, CACHE_TAG, Backbone, block_features, build_backbone, derivable, recorded_pools
 from .backdrops import random_backdrop
 from .edits import EDITS, random_edit
 from .reshare import RESHARE, random_reshare
@@ -50,7 +50,7 @@ def file_safe(view: str) -> str:
 
 
 def cache_path(cache_dir: Path, backbone: str, split, split_name: str, view: str) -> Path:
-    return Path(cache_dir) / backbone / f"{split_name}-{split._fingerprint}" / f"{file_safe(view)}.npy"
+    return Path(cache_dir) / backbone / f"{split_name}-{split._fingerprint}" / f"{file_safe(view)}-{CACHE_TAG}.npy"
 
 
 def cached_features(cache_dir: Path, backbone: str, split, split_name: str, view: str) -> np.ndarray | None:

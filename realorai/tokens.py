@@ -5,7 +5,7 @@ class path of the next block is tuned on (realorai.class_path).
     python -m realorai.tokens --splits train --views augment-1
     python -m realorai.tokens --splits test --views reshare --blocks 10,11
 
-fp16 memmaps under <cache>/<split>-<fingerprint>/<view>-b<N>.npy, (n, 197, 768); written under a temporary
+fp16 memmaps under <cache>/<split>-<fingerprint>/<view>-b<N>-single.npy, (n, 197, 768); written under a temporary
 name and renamed when complete, so an interrupted run never leaves a file that looks finished.
 """
 
@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from .backbones import CLIP_ARCHITECTURE, CLIP_ONNX, clip_block_output, cut_int8_session, timm_transform
+from .backbones import CACHE_TAG, CLIP_ARCHITECTURE, CLIP_ONNX, clip_block_output, cut_int8_session, int8_outputs, timm_transform
 from .class_path import TOKENS, WIDTH
 from .features import file_safe, view_function
 from .onnx_weights import package_file
@@ -26,7 +26,7 @@ from .reshare import RESHARE
 
 
 def token_path(cache: Path, split, split_name: str, view: str, blocks: int) -> Path:
-    return Path(cache) / f"{split_name}-{split._fingerprint}" / f"{file_safe(view)}-b{blocks}.npy"
+    return Path(cache) / f"{split_name}-{split._fingerprint}" / f"{file_safe(view)}-b{blocks}-{CACHE_TAG}.npy"
 
 
 def int8_session(blocks: tuple[int, ...]):
@@ -54,7 +54,7 @@ def split_tokens(
         for start in tqdm(range(0, len(split), batch_size), desc=f"tokens {split_name} {view}", leave=False):
             rows = split[start : start + batch_size]["image"]
             batch = torch.stack([transform(see(image.convert("RGB"), start + i)) for i, image in enumerate(rows)])
-            for out, tokens in zip(partial, session.run(outputs, {"pixel_values": batch.numpy()})):
+            for out, tokens in zip(partial, int8_outputs(session, outputs, batch.numpy())):
                 out[start : start + len(rows)] = tokens.astype(np.float16)
         for out, p in zip(partial, paths):
             out.flush()
@@ -70,7 +70,7 @@ def image_tokens(images: list, blocks: tuple[int, ...] = (10,), batch_size: int 
     parts = []
     for start in range(0, len(images), batch_size):
         batch = torch.stack([transform(image.convert("RGB")) for image in images[start : start + batch_size]])
-        parts.append(session.run(outputs, {"pixel_values": batch.numpy()}))
+        parts.append(int8_outputs(session, outputs, batch.numpy()))
     return [np.concatenate([p[k] for p in parts]).astype(np.float16) for k in range(len(blocks))]
 
 

@@ -80,6 +80,7 @@ def test_changed_path_loads_into_timm(clip_path):
 def test_serving_runtime_is_the_int8_tokens_through_the_path(clip_path, real_portrait, ai_portrait):
     """The app's runtime for a tuned model: INT8 blocks 1-10 (the tokens training cached), then the path in
     float; against timm's float model carrying the same tensors it differs only by INT8 activations."""
+    from realorai.backbones import int8_outputs
     from realorai.tokens import int8_session
 
     path = _nudged(interpolated(clip_path, clip_path, 0.0), 3)
@@ -88,7 +89,7 @@ def test_serving_runtime_is_the_int8_tokens_through_the_path(clip_path, real_por
     images = [real_portrait, ai_portrait]
     batch = torch.stack([runtime.transform(image) for image in images])
     session, outputs = int8_session((DEPTH - 1,))
-    tokens = torch.from_numpy(session.run(outputs, {"pixel_values": batch.numpy()})[0])
+    tokens = torch.from_numpy(int8_outputs(session, outputs, batch.numpy())[0])
     served = runtime.features(images)
     assert np.abs(served - path.features(tokens).numpy()).max() < 1e-4 * np.abs(served).max()
     model = _cut_model(path.model_state(DEPTH - 1))
@@ -185,3 +186,24 @@ def test_the_path_can_be_tuned_with_other_group_weights_than_the_head(clip_path,
         fit(train, train)
     assert np.allclose(seen["tuned"], [0.1, 1.0])  # GAN rows' share against the other generator's
     assert seen["head"] == [{"ai/gan": 0.1}] * 2
+
+
+def test_a_faces_features_do_not_depend_on_the_other_faces_run_with_it(real_portrait, ai_portrait):
+    """The INT8 graph quantizes activations with one scale per batch (DynamicQuantizeLinear): run as one
+    batch, a face's tokens would move with its batchmates (cosine 0.91-0.97), so the same face would score
+    differently alone, in a group photo, or in the training cache's batches of 32. Runtimes and token
+    caches run it one image at a time."""
+    from realorai.backbones import int8_outputs
+    from realorai.tokens import int8_session
+
+    runtime = clip_int8_class_path(DEPTH)
+    others = [real_portrait.transpose(0), ai_portrait.rotate(90), real_portrait.resize((64, 64))]
+    alone = runtime.features([real_portrait])
+    together = runtime.features([real_portrait, *others])
+    assert np.allclose(alone[0], together[0], atol=1e-5)  # float rounding of the torch part only
+    session, outputs = int8_session((DEPTH - 1,))
+    pixels = torch.stack([runtime.transform(image.convert("RGB")) for image in [real_portrait, *others]]).numpy()
+    batched = session.run(outputs, {"pixel_values": pixels})[0][0]  # what the runtimes did before
+    one = int8_outputs(session, outputs, pixels[:1])[0][0]
+    assert np.array_equal(one, int8_outputs(session, outputs, pixels)[0][0])
+    assert not np.allclose(batched, one, atol=1e-2)  # the graph does depend on the batch: the reason for the above

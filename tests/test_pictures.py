@@ -23,17 +23,21 @@ def folder(tmp_path_factory):
     return root
 
 
-def test_every_copy_of_every_labelled_picture_gives_its_face(folder):
-    faces = picture_faces(folder)
+@pytest.fixture(scope="module")
+def faces(folder):
+    return picture_faces(folder)
+
+
+def test_every_copy_of_every_labelled_picture_gives_its_face(faces):
     assert len(faces) == 2 * len(COPIES)  # one face per copy, the unlabelled picture and the notes left out
     assert {(picture, label) for picture, label, *_ in faces} == {("real-london-1.jpg", "real"), ("ai-sfhq-t2i-1.jpg", "ai")}
     assert [name for picture, _, name, _ in faces if picture == "real-london-1.jpg"] == list(COPIES)
     assert all(face.size == (FACE_SIZE, FACE_SIZE) for *_, face in faces)
 
 
-def test_a_pictures_tokens_are_the_tokens_its_split_would_cache(folder, tmp_path):
-    faces = [face for *_, face in picture_faces(folder)[:3]]
-    split = Dataset.from_dict({"image": faces}, features=Features({"image": Image()}))
+def test_a_pictures_tokens_are_the_tokens_its_split_would_cache(faces, tmp_path):
+    crops = [face for *_, face in faces[:3]]
+    split = Dataset.from_dict({"image": crops}, features=Features({"image": Image()}))
     (cached,) = split_tokens(split, "pictures", "clean", tmp_path)
     (computed,) = image_tokens(split["image"])
     assert computed.shape == cached.shape == (3, 197, 768) and computed.dtype == np.float16

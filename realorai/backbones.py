@@ -201,8 +201,8 @@ def clip_runtime_name(prefix: str, depth: int, pool: str, crop_pct: float) -> st
     return f"{prefix}-d{depth}" + ("" if pool == "token" else f"-{pool}") + ("-crop" if crop_pct != 1.0 else "")
 
 
-# Feature and token caches carry this in their file names: those made before int8_outputs batched the
-# INT8 graph, and their values depend on the batch, so they must not be read as if they were the same.
+# Feature and token caches carry this in their file names. Caches made before `int8_outputs` ran the INT8
+# graph in batches, so their values depend on the batch; the tag keeps them from being read as these.
 CACHE_TAG = "single"
 
 

@@ -121,9 +121,10 @@ def benchmark_arguments(doc: str) -> argparse.ArgumentParser:
     return parser
 
 
-def measure(fit, train: SplitData, validation: SplitData, test: SplitData, **recorded) -> dict:
+def measure(fit, train: SplitData, validation: SplitData, test: SplitData, also=None, **recorded) -> dict:
     """One benchmark row: `fit` on all of train, its re-share table on test, and the leave-one-out table of the
-    same fit refitted per fold. `recorded` (backbones, views, C, ...) is stored with it."""
+    same fit refitted per fold. `recorded` (backbones, views, C, ...) is stored with it; `also(fitted)`: more
+    of the row from the same full fit (e.g. pictures it scores), so nothing fits it twice."""
     fitted = fit(train, validation)
     reshare = reshare_table(fitted, test)
     drops = [r["auc_drop"] for r in reshare.values() if r["auc_drop"] is not None]
@@ -135,6 +136,7 @@ def measure(fit, train: SplitData, validation: SplitData, test: SplitData, **rec
         "reshare": reshare,
         "reshare_worst_drop": max(drops) if drops else None,
         "leave_one_out": leave_one_out(train, validation, test, fit=fit),
+        **(also(fitted) if also else {}),
     }
 
 

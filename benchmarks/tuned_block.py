@@ -107,6 +107,12 @@ def main(argv=None) -> int:
     group_weights = parse_group_weights(args.group_weight)
     tune_group_weights = None if args.tune_group_weight is None else parse_group_weights(args.tune_group_weight)
     splits["train"] = dataclasses.replace(splits["train"], group_weights=group_weights)
+
+    def scored_pictures(fitted) -> dict:
+        test = splits["test"]
+        reals = fitted.p_ai(test.views["clean"][test.labels != AI_INDEX])
+        return {"pictures": picture_verdicts(faces, fitted.p_ai(picture_ids), fitted.decision.band, reals)}
+
     memo, results = {}, {}
     for mix in [float(m) for m in args.mix.split(",")]:
         tuning = dataclasses.replace(base, mix=mix)
@@ -129,14 +135,9 @@ def main(argv=None) -> int:
         recorded |= {"group_weights": group_weights} if group_weights else {}
         recorded |= {"tune_group_weights": tune_group_weights} if tune_group_weights is not None else {}
         result = measure(
-            fit, *splits.values(), settings=recorded, train_views=list(views),
+            fit, *splits.values(), also=scored_pictures if faces else None, settings=recorded, train_views=list(views),
             combination=f"class path of block {args.depth} tuned",  # kept by candidates.py's merge
         )  # fmt: skip
-        if faces:  # the full fit again: its tuned paths are memoised, so only the heads are refitted
-            fitted = fit(splits["train"], splits["validation"])
-            test = splits["test"]
-            reals = fitted.p_ai(test.views["clean"][test.labels != AI_INDEX])
-            result["pictures"] = picture_verdicts(faces, fitted.p_ai(picture_ids), fitted.decision.band, reals)
         results[name] = result
         caught = min(r["ai_recall"] for v, r in result["reshare"].items() if v != "clean") if args.reshare else float("nan")
         print(row(name, result)[:-1] + f"| worst re-shared AI caught {caught:.3f} |")

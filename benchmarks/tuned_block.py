@@ -93,6 +93,9 @@ def main(argv=None) -> int:
         "(default folder: the app's examples)",
     )
     parser.add_argument(
+        "--recon-share", type=float, default=0.2, help="the AI class's share taken by a recon-N view (remade real photos)"
+    )
+    parser.add_argument(
         "--unseen-real-copies", action="store_true", help="the cross-fit holds the left-out source's re-shared copies too"
     )
     args = parser.parse_args(argv)
@@ -106,7 +109,7 @@ def main(argv=None) -> int:
     picture_ids = store.add(image_tokens([face for *_, face in faces], (args.depth - 1,))[0]) if faces else None
     group_weights = parse_group_weights(args.group_weight)
     tune_group_weights = None if args.tune_group_weight is None else parse_group_weights(args.tune_group_weight)
-    splits["train"] = dataclasses.replace(splits["train"], group_weights=group_weights)
+    splits["train"] = dataclasses.replace(splits["train"], group_weights=group_weights, recon_share=args.recon_share)
 
     def scored_pictures(fitted) -> dict:
         test = splits["test"]
@@ -121,6 +124,8 @@ def main(argv=None) -> int:
         copies = "" if args.ai_copy_weight == AI_COPY_WEIGHT else f", AI copies at weight {args.ai_copy_weight:g}"
         crossed = f", threshold for unseen real sources at {args.unseen_real_target:.0%}" if args.unseen_real_target else ""
         crossed += " and their re-shared copies" if args.unseen_real_target and args.unseen_real_copies else ""
+        recon = any(v.startswith("recon-") for v in views)
+        copies += f", remade real photos at {args.recon_share:g} of the AI class" if recon else ""
         weighted = "".join(f", {g.removeprefix('ai/')} at weight {w:g}" for g, w in group_weights.items())
         if tune_group_weights is not None:
             tuned_with = ", ".join(f"{g.removeprefix('ai/')} at {w:g}" for g, w in tune_group_weights.items()) or "equal shares"

@@ -22,6 +22,7 @@ from .reshare import RESHARE, random_reshare
 AUGMENT_PREFIX = "augment-"  # view "augment-1": every image through its own seeded random re-share chain
 EDIT_PREFIX = "edit-"  # view "edit-1": every image through its own seeded random edit (realorai.edits)
 BACKDROP_PREFIX = "backdrop-"  # view "backdrop-1": a plain backdrop swapped for a seeded random one (realorai.backdrops)
+RECON_PREFIX = "recon-"  # view "recon-1": every image through the latent autoencoder (realorai.autoencoder)
 
 
 def view_function(view: str, split_name: str):
@@ -38,6 +39,11 @@ def view_function(view: str, split_name: str):
         return lambda image, index: random_edit(image, random.Random(f"{view}/{split_name}/{index}"))
     if view.startswith(BACKDROP_PREFIX):
         return lambda image, index: random_backdrop(image, random.Random(f"{view}/{split_name}/{index}"))
+    if view.startswith(RECON_PREFIX):
+        from .autoencoder import reconstruct, trained_autoencoder
+
+        model = trained_autoencoder()
+        return lambda image, index: reconstruct(model, image)
     if view in EDITS:
         edit = EDITS[view]
         return lambda image, index: edit(image)

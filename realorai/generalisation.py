@@ -38,6 +38,8 @@ class SplitData:
     views: dict[str, np.ndarray]
     # how much a group's rows count against the rest of its class (1 if not listed), e.g. {"ai/stylegan2": 0.25}
     group_weights: dict[str, float] = field(default_factory=dict)
+    # the share of the AI class's weight that a "recon-N" view's remade real photos take (realorai.autoencoder)
+    recon_share: float = 0.2
 
     def __post_init__(self) -> None:
         if self.group_weights:
@@ -126,8 +128,25 @@ def training_rows(
         base = scaled
     copy_weight = np.where(ai, augment_weight if ai_augment_weight is None else ai_augment_weight, augment_weight)
     weights = np.concatenate([base * (copy_weight if is_copy(v) else 1.0) for v in train_views])
+    recons = [v for v in train_views if is_reconstruction(v)]
+    if recons:  # real photos through the autoencoder become AI faces: `recon_share` of the AI class's weight
+        in_views = np.tile(np.arange(len(base)), len(train_views))
+        pseudo = np.repeat([is_reconstruction(v) for v in train_views], len(base))
+        ai_total = base[ai].sum()
+        weights = np.where(pseudo, 0.0, weights)
+        weights = np.where(~pseudo & (labels == AI_INDEX), weights * (1.0 - train.recon_share), weights)
+        real_rows = pseudo & ~ai[in_views]
+        # each remade photo weighs what its real photo does, so the real sources keep their balance
+        mirrored = base[in_views] * (~ai[in_views])
+        weights[real_rows] = train.recon_share * ai_total * mirrored[real_rows] / max(mirrored[real_rows].sum(), 1e-12)
+        labels = np.where(pseudo, AI_INDEX, labels)
     used = weights > 0
     return values[used], labels[used], weights[used]
+
+
+def is_reconstruction(view: str) -> bool:
+    """A view whose images are real photos remade by the latent autoencoder: AI faces, whatever the row's label."""
+    return view.startswith("recon-")
 
 
 def calibrated(head: LinearHead, validation: SplitData, keep_validation: np.ndarray) -> FittedHead:

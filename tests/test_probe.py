@@ -158,3 +158,37 @@ def test_a_group_can_count_less_and_its_class_keeps_its_total():
     assert np.allclose(weighted[:6], plain[:6])  # the real photos are untouched
     gan, diffusion = weighted[6:12].sum(), weighted[12:].sum()
     assert np.isclose(gan / diffusion, 0.25)  # equal shares before, a quarter of the other family's now
+
+
+def test_remade_real_photos_are_ai_rows_that_mirror_the_real_sources_balance():
+    """A "recon-N" view (realorai.autoencoder, tried in README): each kept real photo's remade copy is an AI
+    row weighing `recon_share` of the AI class in the real photo's proportions; AI faces' copies are left out,
+    and a real source left out of a fold takes its remade copies with it."""
+    from realorai.generalisation import training_rows
+
+    labels = np.array([0] * 6 + [1] * 4)
+    sources = np.array(["a"] * 4 + ["b"] * 2 + ["sdfd"] * 4)
+    generators = np.array(["camera"] * 6 + ["diffusion"] * 4)
+    views = {"clean": np.arange(10), "recon-1": np.arange(10) + 100}
+    split = SplitData(labels, sources, generators, views, recon_share=0.25)
+    ids, row_labels, weights = training_rows(split, ("clean", "recon-1"))
+    remade = ids >= 100
+    assert sorted(ids[remade] - 100) == list(range(6))  # the real photos' copies only
+    assert (row_labels[remade] == AI_INDEX).all()
+    ai = (row_labels == AI_INDEX) & ~remade
+    assert np.isclose(weights[remade].sum() / (weights[remade].sum() + weights[ai].sum()), 0.25)
+    assert np.isclose(weights[remade].sum() + weights[ai].sum(), weights[row_labels == 0].sum())  # classes stay level
+    by_source = {s: weights[remade][sources[ids[remade] - 100] == s].sum() for s in ("a", "b")}
+    assert np.isclose(by_source["a"], by_source["b"])  # 4 photos of a weigh what 2 of b do, as the real rows
+    keep = sources != "b"
+    ids, _, _ = training_rows(split, ("clean", "recon-1"), keep)
+    assert sorted(ids[ids >= 100] - 100) == [0, 1, 2, 3]
+
+
+def test_the_autoencoder_gives_back_a_picture_of_the_same_size():
+    from PIL import Image
+
+    from realorai.autoencoder import LatentAutoencoder, reconstruct
+
+    image = Image.new("RGB", (37, 29), (120, 60, 200))  # sides not a multiple of 8
+    assert reconstruct(LatentAutoencoder().eval(), image).size == (37, 29)

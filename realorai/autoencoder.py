@@ -34,27 +34,24 @@ def _conv(n_in: int, n_out: int, stride: int = 1) -> nn.Conv2d:
 
 
 class LatentAutoencoder(nn.Module):
-    def __init__(self, width: int = 48, latent: int = LATENT_CHANNELS):
+    def __init__(self, width: int = 48, latent: int = LATENT_CHANNELS, downsamplings: int = 3):
         super().__init__()
         act = nn.SiLU
+        down = [m for _ in range(downsamplings - 1) for m in (_conv(width, width, 2), act())]
         self.encoder = nn.Sequential(
-            _conv(3, width // 2), act(),
-            _conv(width // 2, width, 2), act(),
-            _conv(width, width, 2), act(),
-            _conv(width, width, 2), act(),
-            nn.Conv2d(width, latent, 1),
-        )  # fmt: skip
+            _conv(3, width // 2), act(), _conv(width // 2, width, 2), act(), *down, nn.Conv2d(width, latent, 1)
+        )
         up = nn.Upsample(scale_factor=2, mode="nearest")
+        ups = [m for _ in range(downsamplings - 1) for m in (up, _conv(width, width), act())]
         self.decoder = nn.Sequential(
-            _conv(latent, width), act(), _conv(width, width), act(),
-            up, _conv(width, width), act(),
-            up, _conv(width, width), act(),
+            _conv(latent, width), act(), _conv(width, width), act(), *ups,
             up, _conv(width, width // 2), act(), _conv(width // 2, width // 2), act(),
             _conv(width // 2, 3),
         )  # fmt: skip
+        self.downsamplings = downsamplings
 
     def forward(self, pixels: torch.Tensor) -> torch.Tensor:
-        """pixels in [-1, 1], sides a multiple of 8."""
+        """pixels in [-1, 1], sides a multiple of 2 ** downsamplings."""
         return self.decoder(self.encoder(pixels))
 
 
@@ -71,13 +68,15 @@ def _edges(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return x[..., 1:, :] - x[..., :-1, :], x[..., :, 1:] - x[..., :, :-1]
 
 
-def train_autoencoder(images: list[Image.Image], steps: int = 1500, batch: int = 16, seed: int = 0) -> LatentAutoencoder:
+def train_autoencoder(
+    images: list[Image.Image], steps: int = 1500, batch: int = 16, seed: int = 0, downsamplings: int = 3
+) -> LatentAutoencoder:
     """Fit on random crops of `images` (L1 on pixels and on their differences, so that it keeps detail
     instead of blurring it away)."""
     torch.manual_seed(seed)
     rng = random.Random(seed)
     tensors = [to_tensor(image) for image in images]
-    model = LatentAutoencoder()
+    model = LatentAutoencoder(downsamplings=downsamplings)
     optimiser = torch.optim.AdamW(model.parameters(), lr=2e-3, weight_decay=0.0)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, max_lr=2e-3, total_steps=steps, pct_start=0.1)
     started = time.time()
@@ -105,18 +104,30 @@ def reconstruct(model: LatentAutoencoder, image: Image.Image) -> Image.Image:
     """`image` through the autoencoder, same size (padded by reflection to a multiple of 8, then cut back)."""
     x = to_tensor(image)[None]
     h, w = x.shape[-2:]
-    x = nn.functional.pad(x, (0, -w % 8, 0, -h % 8), mode="reflect")
+    side = 2**model.downsamplings
+    x = nn.functional.pad(x, (0, -w % side, 0, -h % side), mode="reflect")
     return to_image(model(x)[0, :, :h, :w])
 
 
-AUTOENCODER_FILE = Path("data/autoencoder/recon.pt")  # trained once on the train split's real faces
+AUTOENCODER_DIR = Path("data/autoencoder")  # trained once on the train split's real faces
 
 
-def trained_autoencoder(path: Path = AUTOENCODER_FILE) -> LatentAutoencoder:
+def autoencoder_file(view: str) -> Path:
+    """View "recon-1" -> recon.pt (the default autoencoder), "recon-x4-1" -> recon-x4.pt."""
+    return AUTOENCODER_DIR / (view.rsplit("-", 1)[0] + ".pt")
+
+
+def save(model: LatentAutoencoder, path: Path) -> None:
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    torch.save({"downsamplings": model.downsamplings, "state": model.state_dict()}, path)
+
+
+def trained_autoencoder(path: Path) -> LatentAutoencoder:
     if not Path(path).is_file():
-        raise FileNotFoundError(f"{path}: train it first (python -m realorai.autoencoder)")
-    model = LatentAutoencoder()
-    model.load_state_dict(torch.load(path, weights_only=True))
+        raise FileNotFoundError(f"{path}: train it first (python -m realorai.autoencoder --out {path})")
+    saved = torch.load(path, weights_only=True)
+    model = LatentAutoencoder(downsamplings=saved["downsamplings"])
+    model.load_state_dict(saved["state"])
     return model.eval()
 
 
@@ -129,15 +140,14 @@ def main(argv=None) -> int:
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", default="data/portraits-faces")
-    parser.add_argument("--out", type=Path, default=AUTOENCODER_FILE)
+    parser.add_argument("--out", type=Path, default=autoencoder_file("recon-1"))
     parser.add_argument("--steps", type=int, default=1500)
+    parser.add_argument("--downsamplings", type=int, default=3, help="3: the latent is 1/8 of the size, 2: 1/4")
     args = parser.parse_args(argv)
     torch.set_num_threads(2)
     train = load_from_disk(args.data)["train"]
     reals = [train[i]["image"].convert("RGB") for i, label in enumerate(train["label"]) if label != AI_INDEX]
-    model = train_autoencoder(reals, steps=args.steps)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    torch.save(model.state_dict(), args.out)
+    save(train_autoencoder(reals, steps=args.steps, downsamplings=args.downsamplings), args.out)
     print(f"{args.out}: trained on {len(reals)} real training faces")
     return 0
 

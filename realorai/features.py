@@ -40,9 +40,9 @@ def view_function(view: str, split_name: str):
     if view.startswith(BACKDROP_PREFIX):
         return lambda image, index: random_backdrop(image, random.Random(f"{view}/{split_name}/{index}"))
     if view.startswith(RECON_PREFIX):
-        from .autoencoder import reconstruct, trained_autoencoder
+        from .autoencoder import autoencoder_file, reconstruct, trained_autoencoder
 
-        model = trained_autoencoder()
+        model = trained_autoencoder(autoencoder_file(view))
         return lambda image, index: reconstruct(model, image)
     if view in EDITS:
         edit = EDITS[view]

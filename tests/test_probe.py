@@ -190,5 +190,6 @@ def test_the_autoencoder_gives_back_a_picture_of_the_same_size():
 
     from realorai.autoencoder import LatentAutoencoder, reconstruct
 
-    image = Image.new("RGB", (37, 29), (120, 60, 200))  # sides not a multiple of 8
-    assert reconstruct(LatentAutoencoder().eval(), image).size == (37, 29)
+    image = Image.new("RGB", (37, 29), (120, 60, 200))  # sides not a multiple of 4 or 8
+    for downsamplings in (2, 3):  # latent at 1/4 or 1/8 of the size
+        assert reconstruct(LatentAutoencoder(downsamplings=downsamplings).eval(), image).size == (37, 29)

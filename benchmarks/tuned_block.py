@@ -30,7 +30,7 @@ from benchmarks.pictures import picture_faces, picture_verdicts
 from realorai.backbones import clip_class_path
 from realorai.class_path import TRAINED, Tuning
 from realorai.config import AI_INDEX, EXAMPLES_DIR
-from realorai.generalisation import AI_COPY_WEIGHT, DEFAULT_C, parse_group_weights
+from realorai.generalisation import AI_COPY_WEIGHT, DEFAULT_C, is_reconstruction, parse_group_weights
 from realorai.reshare import RESHARE
 from realorai.tokens import image_tokens
 from realorai.tuned_recipe import token_splits, tuned_fitter
@@ -124,8 +124,8 @@ def main(argv=None) -> int:
         copies = "" if args.ai_copy_weight == AI_COPY_WEIGHT else f", AI copies at weight {args.ai_copy_weight:g}"
         crossed = f", threshold for unseen real sources at {args.unseen_real_target:.0%}" if args.unseen_real_target else ""
         crossed += " and their re-shared copies" if args.unseen_real_target and args.unseen_real_copies else ""
-        recon = any(v.startswith("recon-") for v in views)
-        copies += f", remade real photos at {args.recon_share:g} of the AI class" if recon else ""
+        remade = any(is_reconstruction(v) for v in views)
+        copies += f", remade real photos at {args.recon_share:g} of the AI class" if remade else ""
         weighted = "".join(f", {g.removeprefix('ai/')} at weight {w:g}" for g, w in group_weights.items())
         if tune_group_weights is not None:
             tuned_with = ", ".join(f"{g.removeprefix('ai/')} at {w:g}" for g, w in tune_group_weights.items()) or "equal shares"

@@ -17,12 +17,12 @@ from tqdm import tqdm
 from .backbones import BACKBONES, CACHE_TAG, Backbone, block_features, build_backbone, derivable, recorded_pools
 from .backdrops import random_backdrop
 from .edits import EDITS, random_edit
+from .generalisation import is_reconstruction
 from .reshare import RESHARE, random_reshare
 
 AUGMENT_PREFIX = "augment-"  # view "augment-1": every image through its own seeded random re-share chain
 EDIT_PREFIX = "edit-"  # view "edit-1": every image through its own seeded random edit (realorai.edits)
 BACKDROP_PREFIX = "backdrop-"  # view "backdrop-1": a plain backdrop swapped for a seeded random one (realorai.backdrops)
-RECON_PREFIX = "recon-"  # view "recon-1": every image through the latent autoencoder (realorai.autoencoder)
 
 
 def view_function(view: str, split_name: str):
@@ -39,7 +39,7 @@ def view_function(view: str, split_name: str):
         return lambda image, index: random_edit(image, random.Random(f"{view}/{split_name}/{index}"))
     if view.startswith(BACKDROP_PREFIX):
         return lambda image, index: random_backdrop(image, random.Random(f"{view}/{split_name}/{index}"))
-    if view.startswith(RECON_PREFIX):
+    if is_reconstruction(view):
         from .autoencoder import autoencoder_file, reconstruct, trained_autoencoder
 
         model = trained_autoencoder(autoencoder_file(view))

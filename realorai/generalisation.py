@@ -20,6 +20,8 @@ from .metrics import binary_metrics
 from .probe import Decision, LinearHead, balanced_weights, fit_linear_head, group_names, real_first_decision
 from .reshare import RESHARE
 
+RECON_PREFIX = "recon-"  # view "recon-1": every image through the latent autoencoder (realorai.autoencoder)
+
 # The shipped recipe's settings, both chosen by leave-one-out and re-share robustness (README, "Tried").
 DEFAULT_C = 0.02  # inverse L2 strength on standardised features
 AI_COPY_WEIGHT = 0.5  # weight of an AI face's re-shared copy (a real photo's copy: 1, as a clean face)
@@ -128,8 +130,8 @@ def training_rows(
         base = scaled
     copy_weight = np.where(ai, augment_weight if ai_augment_weight is None else ai_augment_weight, augment_weight)
     weights = np.concatenate([base * (copy_weight if is_copy(v) else 1.0) for v in train_views])
-    recons = [v for v in train_views if is_reconstruction(v)]
-    if recons:  # real photos through the autoencoder become AI faces: `recon_share` of the AI class's weight
+    if any(is_reconstruction(v) for v in train_views):
+        # real photos through the autoencoder become AI faces, `recon_share` of the AI class's weight
         in_views = np.tile(np.arange(len(base)), len(train_views))
         pseudo = np.repeat([is_reconstruction(v) for v in train_views], len(base))
         ai_total = base[ai].sum()
@@ -146,7 +148,7 @@ def training_rows(
 
 def is_reconstruction(view: str) -> bool:
     """A view whose images are real photos remade by the latent autoencoder: AI faces, whatever the row's label."""
-    return view.startswith("recon-")
+    return view.startswith(RECON_PREFIX)
 
 
 def calibrated(head: LinearHead, validation: SplitData, keep_validation: np.ndarray) -> FittedHead:

@@ -38,8 +38,9 @@ def distance_from(reals: np.ndarray):
     return lambda x: np.einsum("ij,jk,ik->i", x - fit.location_, fit.precision_, x - fit.location_)
 
 
-def fold_scores(features: dict, splits: dict, held_out: str) -> dict:
-    """name -> score function, fitted without the group `held_out`, standardised on validation real photos."""
+def fold_scores(features: dict, splits: dict, held_out: str) -> tuple[dict, np.ndarray]:
+    """(name -> score function, the fold's validation real photos): scores fitted without the group
+    `held_out`, standardised on those real photos."""
     train, validation = splits["train"], splits["validation"]
     keep = train.groups != held_out
     head = fit_linear_head(
@@ -49,13 +50,14 @@ def fold_scores(features: dict, splits: dict, held_out: str) -> dict:
     reals = features["validation"][(validation.groups != held_out) & (validation.labels != AI_INDEX)]
 
     def standardised(score):
-        mean, std = score(reals).mean(), score(reals).std()
+        on_reals = score(reals)
+        mean, std = on_reals.mean(), on_reals.std()
         return lambda x: (score(x) - mean) / std
 
     logistic, far = standardised(head.margin), standardised(lambda x: np.log(distance(x)))
     scores = {"logistic": logistic, "distance": far}
     scores |= {f"logistic + {a:g} x distance": (lambda x, a=a: logistic(x) + a * far(x)) for a in MIXES}
-    return scores | {"_reals": reals}
+    return scores, reals
 
 
 def main() -> int:
@@ -69,8 +71,7 @@ def main() -> int:
     groups = sorted(set(splits["train"].groups.tolist()))
     table = {}
     for group in groups:
-        scores = fold_scores(features, splits, group)
-        reals = scores.pop("_reals")
+        scores, reals = fold_scores(features, splits, group)
         held = np.concatenate([features[name][split.groups == group] for name, split in splits.items()])
         row = {}
         for name, score in scores.items():

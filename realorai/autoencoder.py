@@ -101,7 +101,8 @@ def train_autoencoder(
 
 @torch.no_grad()
 def reconstruct(model: LatentAutoencoder, image: Image.Image) -> Image.Image:
-    """`image` through the autoencoder, same size (padded by reflection to a multiple of 8, then cut back)."""
+    """`image` through the autoencoder, same size (padded by reflection to a multiple of 2 ** downsamplings,
+    then cut back)."""
     x = to_tensor(image)[None]
     h, w = x.shape[-2:]
     side = 2**model.downsamplings

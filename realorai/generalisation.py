@@ -131,17 +131,15 @@ def training_rows(
     copy_weight = np.where(ai, augment_weight if ai_augment_weight is None else ai_augment_weight, augment_weight)
     weights = np.concatenate([base * (copy_weight if is_copy(v) else 1.0) for v in train_views])
     if any(is_reconstruction(v) for v in train_views):
-        # real photos through the autoencoder become AI faces, `recon_share` of the AI class's weight
-        in_views = np.tile(np.arange(len(base)), len(train_views))
-        pseudo = np.repeat([is_reconstruction(v) for v in train_views], len(base))
-        ai_total = base[ai].sum()
-        weights = np.where(pseudo, 0.0, weights)
-        weights = np.where(~pseudo & (labels == AI_INDEX), weights * (1.0 - train.recon_share), weights)
-        real_rows = pseudo & ~ai[in_views]
-        # each remade photo weighs what its real photo does, so the real sources keep their balance
-        mirrored = base[in_views] * (~ai[in_views])
-        weights[real_rows] = train.recon_share * ai_total * mirrored[real_rows] / max(mirrored[real_rows].sum(), 1e-12)
-        labels = np.where(pseudo, AI_INDEX, labels)
+        # real photos through the autoencoder become AI faces, `recon_share` of the AI class's weight, each
+        # weighing what its real photo does (the real sources keep their balance); AI faces' copies drop out
+        row = np.tile(np.arange(len(base)), len(train_views))
+        remade = np.repeat([is_reconstruction(v) for v in train_views], len(base))
+        remade_reals = remade & ~ai[row]
+        weights[~remade & (labels == AI_INDEX)] *= 1.0 - train.recon_share
+        weights[remade] = 0.0
+        weights[remade_reals] = train.recon_share * base[ai].sum() * base[row[remade_reals]] / base[row[remade_reals]].sum()
+        labels[remade] = AI_INDEX
     used = weights > 0
     return values[used], labels[used], weights[used]
 

@@ -6,7 +6,11 @@ source, then the head, temperature and thresholds are fitted by the shipped reci
     python -m realorai.tokens --splits train --views augment-1
     python -m realorai.tokens --splits test --views reshare
     python -m benchmarks.tuned_block --reshare --train attention-kv --mix 1 --unseen-real-target 0.01 \
-        --group-weight ai/stylegan2=0.1  # shipped, ~26 min
+        --group-weight ai/stylegan2=0.1 --group-dro 0.1  # shipped (train.py's defaults), ~26 min
+    python -m benchmarks.tuned_block --reshare --train attention-kv --mix 1 --unseen-real-target 0.01 \
+        --group-weight ai/stylegan2=0.1  # shipped before 2026-12-06 evening
+    python -m benchmarks.tuned_block --train attention-kv --mix 1 --group-weight ai/stylegan2=0.1 \
+        --pictures --group-dro 0.1 [--group-dro-over real] [--loss one-class]  # 1% rule, ~8 min
     python -m benchmarks.tuned_block --reshare --train attention-kv --mix 1 --unseen-real-target 0.01 \
         --group-weight ai/stylegan2=0.1 --unseen-real-copies  # ... re-shared copies of unseen reals held too
     python -m benchmarks.tuned_block --reshare --train attention-kv --mix 1 --unseen-real-target 0.03  # shipped before
@@ -28,7 +32,7 @@ from datasets import load_from_disk
 from benchmarks.candidates import benchmark_arguments, measure, row
 from benchmarks.pictures import picture_faces, picture_verdicts
 from realorai.backbones import clip_class_path
-from realorai.class_path import TRAINED, Tuning
+from realorai.class_path import LOSSES, TRAINED, Tuning
 from realorai.config import AI_INDEX, EXAMPLES_DIR
 from realorai.generalisation import AI_COPY_WEIGHT, DEFAULT_C, is_reconstruction, parse_group_weights
 from realorai.reshare import RESHARE
@@ -48,6 +52,10 @@ def candidate_name(tuning: Tuning, views: tuple[str, ...], depth: int = DEPTH) -
         else "untuned (float block on INT8 tokens)"
     )
     seed = f", seed {tuning.seed}" if tuning.seed else ""
+    over = " over real sources" if tuning.group_dro_over == "real" else ""
+    seed += f", Group DRO step {tuning.group_dro:g}{over}" if tuning.group_dro else ""
+    if tuning.loss == "one-class":
+        seed += f", one-class loss (real over {tuning.real_margin:g}, AI under {tuning.ai_margin:g}, scale {tuning.scale:g})"
     seed += f", {tuning.token_drop:.0%} of patch tokens hidden per step" if tuning.token_drop else ""
     seed += f", soup of {tuning.soup} seeds" if tuning.soup > 1 and tuning.soup_over == "seeds" else ""
     seed += ", soup of paths each tuned without one AI generator" if tuning.soup_over == "generators" else ""
@@ -61,8 +69,10 @@ def main(argv=None) -> int:
     parser = benchmark_arguments(__doc__)
     parser.set_defaults(cache="data/tokens")
     defaults = Tuning()
-    for name in ("lr", "head_lr", "epochs", "head_epochs", "batch", "head_l2", "seed", "token_drop", "soup", "soup_over"):
+    tuning_options = ("lr", "head_lr", "epochs", "head_epochs", "batch", "head_l2", "seed", "token_drop", "soup", "soup_over")
+    for name in (*tuning_options, "real_margin", "ai_margin", "scale", "group_dro", "group_dro_over"):
         parser.add_argument("--" + name.replace("_", "-"), type=type(getattr(defaults, name)), default=getattr(defaults, name))
+    parser.add_argument("--loss", choices=LOSSES, default=defaults.loss, help="the tuning's loss")
     parser.add_argument("--train", choices=tuple(TRAINED), default="all", help="what of the class path is tuned")
     parser.add_argument("--mix", default="1", help="comma-separated: how far to move from CLIP's block to the tuned one")
     parser.add_argument("--views", default="clean,augment-1")

@@ -40,6 +40,16 @@ class Tuning:
     token_drop: float = 0.0  # share of patch tokens hidden from the class token per tuning step
     soup: int = 1  # paths tuned with seeds seed, seed + 1, ... whose weights are averaged (a "model soup")
     soup_over: str = "seeds"  # seeds | generators: one path per AI generator, each tuned without it, averaged
+    # logistic | one-class: real photos pulled within `real_margin` cosine of one direction, AI faces pushed
+    # under `ai_margin` (OC-Softmax, Zhang et al., IEEE SPL 2021: built to catch spoofing attacks unseen in training)
+    loss: str = "logistic"
+    real_margin: float = 0.9
+    ai_margin: float = 0.2
+    scale: float = 20.0
+    # > 0: Group DRO's step size (Sagawa et al., ICLR 2020): each (class, source) group's weight grows with
+    # its running loss, each class keeping its total, so the tuning serves its worst-fitted groups
+    group_dro: float = 0.0
+    group_dro_over: str = "all"  # all | real: which class's groups Group DRO reweights (the other keeps its weights)
 
     def __post_init__(self) -> None:
         if self.train not in TRAINED:
@@ -50,6 +60,12 @@ class Tuning:
             raise ValueError(f"unknown soup {self.soup_over!r}; use one of {', '.join(SOUPS)}")
         if self.soup < 1:
             raise ValueError(f"soup {self.soup}: at least one path")
+        if self.group_dro_over not in ("all", "real"):
+            raise ValueError(f"group_dro_over {self.group_dro_over!r}: use all or real")
+        if self.loss not in LOSSES:
+            raise ValueError(f"unknown loss {self.loss!r}; use one of {', '.join(LOSSES)}")
+        if self.loss == "one-class" and not -1.0 <= self.ai_margin < self.real_margin <= 1.0:
+            raise ValueError(f"one-class margins {self.real_margin} (real) and {self.ai_margin} (AI) need -1 <= AI < real <= 1")
         if not 0.0 <= self.token_drop < 1.0:
             raise ValueError(f"token_drop {self.token_drop} is outside 0..1")
 
@@ -58,6 +74,7 @@ class Tuning:
 
 
 SOUPS = ("seeds", "generators")
+LOSSES = ("logistic", "one-class")
 
 # What each `Tuning.train` moves (ClassPath parameter names); everything else keeps CLIP's weights.
 TRAINED = {
@@ -199,13 +216,16 @@ class TokenStore:
         return np.concatenate(parts) if parts else np.zeros((0, WIDTH), np.float32)
 
 
-def tune(store: TokenStore, ids: np.ndarray, labels: np.ndarray, weights: np.ndarray, tuning: Tuning) -> ClassPath:
-    """The store's path tuned with a linear head (weighted logistic loss) on the rows `ids`; `weights` are
+def tune(
+    store: TokenStore, ids: np.ndarray, labels: np.ndarray, weights: np.ndarray, tuning: Tuning, groups: np.ndarray | None = None
+) -> ClassPath:
+    """The store's path tuned with a linear head (weighted logistic or one-class loss) on the rows `ids`; `weights` are
     the shipped recipe's row weights (class x source balance, re-shared copies). The head is discarded: the
     shipped head is refitted on the tuned features by the recipe every probe uses.
 
     `labels`: 0/1 (real/AI), or 0 for real and 1..K-1 for kinds of AI image: then the head has a softmax
-    output per class (see realorai.probe.MulticlassHead)."""
+    output per class (see realorai.probe.MulticlassHead). `groups`: each row's source group, which
+    `tuning.group_dro` reweights."""
     import copy
 
     torch.manual_seed(tuning.seed)
@@ -217,15 +237,25 @@ def tune(store: TokenStore, ids: np.ndarray, labels: np.ndarray, weights: np.nda
     mean, std = torch.from_numpy(x0.mean(0)), torch.from_numpy(x0.std(0) + 1e-6)
     classes = int(labels.max()) + 1
     binary = classes <= 2
-    head = nn.Linear(WIDTH, 1 if binary else classes)
-    nn.init.zeros_(head.weight)
-    nn.init.zeros_(head.bias)
+    one_class = tuning.loss == "one-class"
+    if one_class and not binary:
+        raise ValueError("the one-class loss tells real from AI; it takes 0/1 labels")
+    head = nn.Linear(WIDTH, 1 if binary else classes, bias=not one_class)
+    if one_class:  # a cosine needs a direction to start from; the logistic head starts at zero
+        nn.init.normal_(head.weight, std=WIDTH**-0.5)
+    else:
+        nn.init.zeros_(head.weight)
+        nn.init.zeros_(head.bias)
     trainable = [p for p in path.parameters() if p.requires_grad]
     optimiser = torch.optim.AdamW(
         [{"params": trainable, "lr": tuning.lr}, {"params": list(head.parameters()), "lr": tuning.head_lr}], weight_decay=0.0
     )
     y = torch.from_numpy((labels == AI_INDEX).astype(np.float32) if binary else labels.astype(np.int64))
     w = torch.from_numpy((weights / weights.mean()).astype(np.float32))
+    reweighting = None
+    if tuning.group_dro:
+        only = None if tuning.group_dro_over == "all" else 1 - AI_INDEX
+        reweighting = GroupReweighting(labels, groups, w, tuning.group_dro, only)
     per_epoch = math.ceil(len(ids) / tuning.batch)
     warm, steps = tuning.head_epochs * per_epoch, tuning.epochs * per_epoch
     rng = np.random.default_rng(tuning.seed)
@@ -242,13 +272,19 @@ def tune(store: TokenStore, ids: np.ndarray, labels: np.ndarray, weights: np.nda
                 visible[:, 0] = True
             with torch.set_grad_enabled(tuning_block):
                 z = path(*store.batch(ids[rows]), visible)
-            out = head((z - mean) / std)
-            if binary:
+            u = (z - mean) / std
+            if one_class:
+                loss = one_class_loss(F.cosine_similarity(u, head.weight, dim=1), y[rows], tuning)
+            elif binary:
+                out = head(u)
                 loss = F.binary_cross_entropy_with_logits(out.squeeze(1), y[rows], reduction="none")
             else:
-                loss = F.cross_entropy(out, y[rows], reduction="none")
+                loss = F.cross_entropy(head(u), y[rows], reduction="none")
+            if reweighting is not None:
+                loss = loss * reweighting.step(rows, loss.detach(), w[rows])
             loss = (loss * w[rows]).mean()
-            loss = loss + tuning.head_l2 * head.weight.pow(2).sum()
+            if not one_class:  # a cosine does not grow with the weights
+                loss = loss + tuning.head_l2 * head.weight.pow(2).sum()
             if tuning_block:
                 optimiser.param_groups[0]["lr"] = tuning.lr * 0.5 * (1 + math.cos(math.pi * (step - warm) / max(1, steps)))
             optimiser.zero_grad()
@@ -260,6 +296,52 @@ def tune(store: TokenStore, ids: np.ndarray, labels: np.ndarray, weights: np.nda
     return path.eval()
 
 
+class GroupReweighting:
+    """Online Group DRO weights: a group's log-weight rises by `step` x its weighted mean loss in each batch
+    that holds it (`only`: for one class's groups); multipliers on the row weights keep each class's total
+    weight."""
+
+    def __init__(
+        self, labels: np.ndarray, groups: np.ndarray | None, weights: torch.Tensor, step: float, only: int | None = None
+    ):
+        if groups is None:
+            raise ValueError("group_dro needs each row's group")
+        keys = [f"{label}/{group}" for label, group in zip(labels.tolist(), np.asarray(groups).tolist())]
+        names, codes = np.unique(keys, return_inverse=True)
+        self.codes = torch.from_numpy(codes.astype(np.int64))
+        self.classes = torch.from_numpy(np.array([int(name.split("/")[0]) for name in names]))
+        self.totals = torch.zeros(len(names)).index_add_(0, self.codes, weights)
+        self.log_weight = torch.zeros(len(names))
+        self.step_size = step
+        # the groups whose weights move: all, or those of one class (`only`: its label)
+        self.moving = torch.ones(len(names), dtype=torch.bool) if only is None else self.classes == only
+
+    def multipliers(self) -> torch.Tensor:
+        """Per group: exp(log-weight), scaled so that each class's total weight is what it was."""
+        scaled = self.totals * self.log_weight.exp()
+        out = torch.empty_like(scaled)
+        for c in self.classes.unique():
+            in_class = self.classes == c
+            out[in_class] = self.log_weight[in_class].exp() * self.totals[in_class].sum() / scaled[in_class].sum()
+        return out
+
+    def step(self, rows: np.ndarray, loss: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+        """Update on one batch's per-row losses; the batch rows' multipliers."""
+        codes = self.codes[rows]
+        summed = torch.zeros_like(self.log_weight).index_add_(0, codes, loss * weights)
+        mass = torch.zeros_like(self.log_weight).index_add_(0, codes, weights)
+        present = (mass > 0) & self.moving
+        self.log_weight[present] += self.step_size * summed[present] / mass[present]
+        self.log_weight -= self.log_weight.max()  # a shift every group shares cancels in the multipliers; keeps exp finite
+        return self.multipliers()[codes]
+
+
+def one_class_loss(cosine: torch.Tensor, is_ai: torch.Tensor, tuning: Tuning) -> torch.Tensor:
+    """Per row: a real photo pays for a cosine under `real_margin`, an AI face for one over `ai_margin`."""
+    margin = torch.where(is_ai > 0, cosine - tuning.ai_margin, tuning.real_margin - cosine)
+    return F.softplus(tuning.scale * margin)
+
+
 def averaged(paths) -> ClassPath:
     """The weight-by-weight mean of the paths (an iterable, consumed one path at a time: a running mean)."""
     soup = None
@@ -268,7 +350,9 @@ def averaged(paths) -> ClassPath:
     return soup
 
 
-def tuned_soup(store: TokenStore, ids: np.ndarray, labels: np.ndarray, weights: np.ndarray, tuning: Tuning) -> ClassPath:
+def tuned_soup(
+    store: TokenStore, ids: np.ndarray, labels: np.ndarray, weights: np.ndarray, tuning: Tuning, groups: np.ndarray | None = None
+) -> ClassPath:
     """`tuning.soup` paths tuned alike but for their seeds, their weights averaged (a uniform "model soup",
     Wortsman et al., ICML 2022: averaged fine-tunings from one start often hold up better off their data)."""
-    return averaged(tune(store, ids, labels, weights, replace(tuning, seed=tuning.seed + n)) for n in range(tuning.soup))
+    return averaged(tune(store, ids, labels, weights, replace(tuning, seed=tuning.seed + n), groups) for n in range(tuning.soup))

@@ -53,6 +53,14 @@ class TunedFit:
         return TunedFit(self.path, self.store, self.fitted.with_decision(decision), self.seconds)
 
 
+def row_groups(train: SplitData, views: tuple[str, ...], ids: np.ndarray) -> np.ndarray:
+    """The source group of each store row id among the split's views (a face's copies share its group)."""
+    row_of = np.full(max(int(train.views[v].max()) for v in views) + 1, -1)
+    for view in views:
+        row_of[train.views[view]] = np.arange(len(train.labels))
+    return train.groups[row_of[ids]]
+
+
 def generator_soup(
     store: TokenStore, train: SplitData, views: tuple[str, ...], keep: np.ndarray, augment_weight: float,
     ai_augment_weight: float | None, tuning: Tuning,
@@ -88,7 +96,8 @@ def tuned_fitter(
         if tuning.soup_over == "generators":
             return generator_soup(store, train, tune_views, keep_train, augment_weight, ai_augment_weight, unmixed)
         # the rows and weights the shipped head is fitted with, as ids into the store
-        return tuned_soup(store, *training_rows(train, tune_views, keep_train, augment_weight, ai_augment_weight), unmixed)
+        ids, labels, weights = training_rows(train, tune_views, keep_train, augment_weight, ai_augment_weight)
+        return tuned_soup(store, ids, labels, weights, unmixed, row_groups(train, tune_views, ids))
 
     def fit(train: SplitData, validation: SplitData, keep_train=None, keep_validation=None) -> TunedFit:
         keep_train = np.ones(len(train.labels), bool) if keep_train is None else keep_train

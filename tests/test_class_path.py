@@ -14,7 +14,16 @@ import timm
 import torch
 
 from realorai.backbones import CLIP_ARCHITECTURE, clip_backbone_state, clip_class_path, clip_int8_class_path, clip_model_args
-from realorai.class_path import ClassPath, TokenStore, Tuning, interpolated, tune, tuned_soup
+from realorai.class_path import (
+    ClassPath,
+    GroupReweighting,
+    TokenStore,
+    Tuning,
+    interpolated,
+    one_class_loss,
+    tune,
+    tuned_soup,
+)
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
 DEPTH = 11
@@ -170,8 +179,9 @@ def test_the_path_can_be_tuned_with_other_group_weights_than_the_head(clip_path,
     train = SplitData(labels, np.where(labels == 1, generators, "cam"), generators, {"clean": ids}, {"ai/gan": 0.1})
     seen = {}
 
-    def tuned_soup(store, rows, row_labels, weights, tuning):
+    def tuned_soup(store, rows, row_labels, weights, tuning, groups):
         gan = generators[np.searchsorted(ids, rows)] == "gan"
+        assert groups.tolist() == train.groups[np.searchsorted(ids, rows)].tolist()  # each row's group, for Group DRO
         seen.setdefault("tuned", []).append(weights[gan].sum() / weights[(row_labels == 1) & ~gan].sum())
         return store.path
 
@@ -186,6 +196,48 @@ def test_the_path_can_be_tuned_with_other_group_weights_than_the_head(clip_path,
         fit(train, train)
     assert np.allclose(seen["tuned"], [0.1, 1.0])  # GAN rows' share against the other generator's
     assert seen["head"] == [{"ai/gan": 0.1}] * 2
+
+
+def test_group_dro_raises_the_worse_fitted_groups_and_keeps_each_class_total():
+    """`Tuning.group_dro`: within a class, the group with the higher loss gains weight; the class's total
+    weight stays, so the balance of real and AI is the recipe's."""
+    labels = np.array([0, 0, 0, 1, 1, 1, 1])
+    groups = np.array(["real/a", "real/a", "real/b", "ai/x", "ai/x", "ai/y", "ai/z"])
+    weights = torch.tensor([1.0, 1.0, 2.0, 1.0, 1.0, 2.0, 1.0])
+    reweighting = GroupReweighting(labels, groups, weights, step=0.5)
+    losses = torch.tensor([0.1, 0.1, 1.0, 0.2, 0.2, 2.0, 0.5])
+    for _ in range(2):
+        multipliers = reweighting.step(np.arange(7), losses, weights)
+        assert torch.isclose((multipliers * weights)[:3].sum(), weights[:3].sum())
+        assert torch.isclose((multipliers * weights)[3:].sum(), weights[3:].sum())
+        assert multipliers[2] > 1 > multipliers[0] and multipliers[5] > multipliers[6] > multipliers[3]
+    # a batch without a group leaves that group's log-weight where it was
+    before = reweighting.log_weight.clone()
+    reweighting.step(np.array([0, 3]), losses[[0, 3]], weights[[0, 3]])
+    changed = (reweighting.log_weight != before).nonzero().flatten().tolist()
+    assert len(changed) == 2
+    with pytest.raises(ValueError, match="group"):
+        GroupReweighting(labels, None, weights, step=0.5)
+    # over the real sources only: the AI groups keep the recipe's weights
+    real_only = GroupReweighting(labels, groups, weights, step=0.5, only=0)
+    multipliers = real_only.step(np.arange(7), losses, weights)
+    assert torch.allclose(multipliers[3:], torch.ones(4)) and multipliers[2] > 1 > multipliers[0]
+
+
+def test_the_one_class_loss_charges_real_photos_outside_their_margin_and_ai_faces_inside_theirs(clip_path):
+    tuning = Tuning(loss="one-class", real_margin=0.9, ai_margin=0.2, scale=20.0)
+    cosine = torch.tensor([0.95, 0.0, 0.1, 0.5])
+    loss = one_class_loss(cosine, torch.tensor([0.0, 0.0, 1.0, 1.0]), tuning)
+    assert loss[0] < 0.5 < 10 < loss[1] and loss[2] < 0.5 < 5 < loss[3]
+    with pytest.raises(ValueError, match="margins"):
+        Tuning(loss="one-class", real_margin=0.2, ai_margin=0.5)
+    rng = np.random.default_rng(3)
+    store = TokenStore(12, clip_path)
+    ids = store.add(rng.normal(size=(12, 197, 768)).astype(np.float32))
+    tuned = tune(store, ids, np.arange(12) % 2, np.ones(12), replace(tuning, epochs=1, head_epochs=1, batch=4, lr=1e-3))
+    assert not torch.equal(tuned.q.weight, clip_path.q.weight)
+    with pytest.raises(ValueError, match="0/1"):
+        tune(store, ids, np.arange(12) % 3, np.ones(12), tuning)
 
 
 def test_a_faces_features_do_not_depend_on_the_other_faces_run_with_it(real_portrait, ai_portrait):

@@ -84,6 +84,7 @@ class TrainConfig:
     tune_lr: float = Tuning.lr
     tune_epochs: int = Tuning.epochs
     tune_mix: float = Tuning.mix  # how far from CLIP's block towards the tuned one (WiSE-FT)
+    tune_group_dro: float = 0.1  # Group DRO's step size in the tuning (class_path.Tuning; 0 = off; "Tried")
     unseen_real_target: float = UNSEEN_REAL_TARGET  # AI threshold cross-fitted for unseen real sources; 0 = off
     unseen_real_copies: bool = UNSEEN_REAL_COPIES  # ... for their re-shared copies (the non-clean views) too
     tokens: str = "data/tokens"  # cache of the tokens entering the tuned block (GBs for the full dataset)
@@ -183,7 +184,9 @@ def tuning(cfg: TrainConfig) -> Tuning | None:
     """The class-path tuning of the probe recipe, None with --tune none."""
     if cfg.tune == "none":
         return None
-    return Tuning(train=cfg.tune, lr=cfg.tune_lr, epochs=cfg.tune_epochs, mix=cfg.tune_mix, seed=cfg.seed)
+    return Tuning(
+        train=cfg.tune, lr=cfg.tune_lr, epochs=cfg.tune_epochs, mix=cfg.tune_mix, seed=cfg.seed, group_dro=cfg.tune_group_dro
+    )
 
 
 def write_probe_report(model_dir: Path, dataset, cfg: TrainConfig, training: dict | None = None, tokens=None) -> dict:

@@ -195,10 +195,17 @@ def _tuning_text(train_config: dict, depth: int) -> str:
         if mix < 1
         else ""
     )
+    dro = train_config.get("tune_group_dro", 0.0)
+    reweighted = (
+        f"; each real source's and generator's weight in the tuning grew with its running loss (Group DRO, step "
+        f"{dro:g}), each class keeping its total, so the tuning serves its worst-fitted groups"
+        if dro
+        else ""
+    )
     return (
         f"frozen except the class token's path through block {depth}: its {what} were tuned on every token as block "
         f"{depth - 1} leaves it, computed once per image ({train_config.get('tune_epochs')} epochs, "
-        f"AdamW lr {train_config.get('tune_lr'):g}, after a linear head alone for {Tuning.head_epochs})" + wise
+        f"AdamW lr {train_config.get('tune_lr'):g}, after a linear head alone for {Tuning.head_epochs}){reweighted}" + wise
     )
 
 

@@ -49,7 +49,7 @@ class Tuning:
     # > 0: Group DRO's step size (Sagawa et al., ICLR 2020): each (class, source) group's weight grows with
     # its running loss, each class keeping its total, so the tuning serves its worst-fitted groups
     group_dro: float = 0.0
-    group_dro_over: str = "all"  # all | real: which class's groups Group DRO reweights (the other keeps its weights)
+    group_dro_over: str = "all"  # which groups Group DRO reweights (DRO_OVER); the rest keep the recipe's weights
 
     def __post_init__(self) -> None:
         if self.train not in TRAINED:
@@ -60,8 +60,8 @@ class Tuning:
             raise ValueError(f"unknown soup {self.soup_over!r}; use one of {', '.join(SOUPS)}")
         if self.soup < 1:
             raise ValueError(f"soup {self.soup}: at least one path")
-        if self.group_dro_over not in ("all", "real"):
-            raise ValueError(f"group_dro_over {self.group_dro_over!r}: use all or real")
+        if self.group_dro_over not in DRO_OVER:
+            raise ValueError(f"unknown group_dro_over {self.group_dro_over!r}; use one of {', '.join(DRO_OVER)}")
         if self.loss not in LOSSES:
             raise ValueError(f"unknown loss {self.loss!r}; use one of {', '.join(LOSSES)}")
         if self.loss == "one-class" and not -1.0 <= self.ai_margin < self.real_margin <= 1.0:
@@ -75,6 +75,7 @@ class Tuning:
 
 SOUPS = ("seeds", "generators")
 LOSSES = ("logistic", "one-class")
+DRO_OVER = ("all", "real")  # Tuning.group_dro_over: every group, or the real sources only
 
 # What each `Tuning.train` moves (ClassPath parameter names); everything else keeps CLIP's weights.
 TRAINED = {

@@ -160,7 +160,8 @@ def main(argv=None) -> int:
             score = (
                 f"recall {r['recall']:.3f}" if r["kind"] == "ai" else f"called AI {r['false_ai_rate']:.3f} {r.get('p_ai_at', '')}"
             )
-            print(f"  {group:<40} AUC {r['roc_auc']:.3f}  {score}  (threshold {r['ai_from']:.3f})")
+            shares = " ".join(f"{k}:{v:.3f}" for k, v in r.get("called_real_by_share", {}).items())
+            print(f"  {group:<40} AUC {r['roc_auc']:.3f}  {score}  (threshold {r['ai_from']:.3f}; called real by share {shares})")
         print("  re-share: " + ", ".join(f"{v} {r['roc_auc']:.3f}" for v, r in result["reshare"].items()), flush=True)
         if faces:
             pictures = result["pictures"]

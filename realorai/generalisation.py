@@ -189,6 +189,7 @@ def leave_one_out(
         p_held = np.concatenate([fitted.p_ai(s.views["clean"][h]) for s, h in zip(splits, held)])
         real_test, ai_test = test.labels != AI_INDEX, test.labels == AI_INDEX
         row = {"n": int(len(p_held)), "ai_from": fitted.decision.ai_from, "real_up_to": fitted.decision.real_up_to}
+        row["called_real_by_share"] = called_real_by_share(fitted, validation, ~held[1], p_held)
         if group.startswith("ai/"):
             negatives = fitted.p_ai(test.views["clean"][real_test])
             row |= {
@@ -211,6 +212,22 @@ def leave_one_out(
     # what the folds ran; a custom `fit` records its own settings
     recipe = recipe_record(c, train_views, augment_weight, ai_augment_weight) if fit is None else {}
     return {"rows": rows, "summary": summarise(rows), **recipe}
+
+
+REAL_SHARES = (0.9, 0.75, 0.6, 0.5)  # the "real" limits a fold also reports (MIN_REAL_SHARE is the drawn one)
+
+
+def called_real_by_share(fitted, validation: SplitData, keep_validation: np.ndarray, p_held: np.ndarray) -> dict:
+    """The held-out source's share called real had the fold drawn its "real" limit so that every validation
+    real source keeps `share` of its photos called real, for each of REAL_SHARES: how far a *real* verdict
+    can be trusted on a source the model has not seen."""
+    p_val = fitted.p_ai(validation.views["clean"][keep_validation])
+    labels, sources = validation.labels[keep_validation], validation.sources[keep_validation].tolist()
+    shares = {}
+    for share in REAL_SHARES:
+        real_up_to = min(real_first_decision(p_val, labels, sources, min_real_share=share).real_up_to, fitted.decision.ai_from)
+        shares[f"{share:.2f}"] = float((p_held <= real_up_to).mean())
+    return shares
 
 
 def recipe_record(

@@ -4,8 +4,8 @@ import numpy as np
 import torch
 
 from realorai.config import AI_INDEX
-from realorai.generalisation import SplitData, fit_recipe, leave_one_out
-from realorai.probe import LinearHead, balanced_weights, fit_linear_head, real_first_decision
+from realorai.generalisation import REAL_SHARES, SplitData, fit_recipe, leave_one_out
+from realorai.probe import MIN_REAL_SHARE, LinearHead, balanced_weights, fit_linear_head, real_first_decision
 
 
 def test_balanced_weights_give_each_class_and_group_an_equal_share():
@@ -77,6 +77,13 @@ def test_leave_one_out_really_leaves_the_source_out():
     assert rows["real/a"]["kind"] == "real" and 0 <= rows["real/a"]["false_ai_rate"] <= 1
     at = rows["real/a"]["p_ai_at"]  # the thresholds that would have kept 5%, 3%, 1% of the unseen source off "AI"
     assert at["0.95"] <= at["0.97"] <= at["0.99"]
+    # Every fold also says how much of the unseen source a lower "real" limit would still call real: the
+    # drawn limit (MIN_REAL_SHARE) gives the row's own figure, and a lower share never calls more real.
+    for row in rows.values():
+        shares = [row["called_real_by_share"][f"{s:.2f}"] for s in REAL_SHARES]
+        assert shares[REAL_SHARES.index(MIN_REAL_SHARE)] == row["called_real"]
+        assert shares == sorted(shares, reverse=True)
+    assert rows["ai/gen-x"]["called_real_by_share"]["0.50"] < rows["ai/gen-x"]["called_real"]  # x at chance: it moves
 
 
 def test_leave_one_out_refits_a_custom_combination_per_fold_without_the_held_out_source():

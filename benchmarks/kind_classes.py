@@ -27,9 +27,9 @@ from scipy.special import logsumexp
 from sklearn.linear_model import LogisticRegression
 
 from benchmarks.candidates import AUG, BLOCKS, benchmark_arguments, load_splits, measure, row
-from realorai.config import AI_INDEX
+from realorai.config import AI_INDEX, EXAMPLES_DIR
 from realorai.generalisation import AI_COPY_WEIGHT, DEFAULT_C, SplitData, calibrated, training_rows
-from realorai.probe import fit_linear_head
+from realorai.probe import LinearHead, fit_linear_head
 from realorai.reshare import RESHARE
 from realorai.sources import source_facts
 from realorai.unseen_reals import unseen_real_fitter
@@ -85,18 +85,35 @@ class SoftOrHead:
     logits = KindHead.logits
 
 
-def fit_soft_or_head(features: np.ndarray, classes: np.ndarray, weights: np.ndarray, c: float = DEFAULT_C) -> SoftOrHead:
+def fit_soft_or_head(
+    features: np.ndarray, classes: np.ndarray, weights: np.ndarray, c: float = DEFAULT_C, level: float = 0.0
+) -> SoftOrHead:
+    """`level` > 0: each kind's head is shifted so that the real photos' `level` quantile of its margin is 0,
+    every kind then raising the same share of real photos to the same margin: a kind whose head the real
+    photos push high (the GAN head on FFHQ) no longer lifts every real photo in the OR."""
     heads = []
     for kind in sorted(set(classes[classes > 0].tolist())):
         rows = (classes == 0) | (classes == kind)
         is_ai, w = classes[rows] > 0, weights[rows].copy()
         w[is_ai] *= w[~is_ai].sum() / w[is_ai].sum()  # this kind weighs as much as the real photos
-        heads.append(fit_linear_head(features[rows], is_ai.astype(int), w, c))
+        head = fit_linear_head(features[rows], is_ai.astype(int), w, c)
+        if level:
+            head = LinearHead(head.weight, head.bias - float(np.quantile(head.margin(features[classes == 0]), level)))
+        heads.append(head)
     return SoftOrHead(heads)
 
 
-HEADS = {"softmax": fit_kind_head, "soft-or": fit_soft_or_head}
-PER_KIND = {"softmax": "a class per AI kind", "soft-or": "a head per AI kind, soft OR"}  # in the rows' names
+def fit_levelled_soft_or_head(features, classes, weights, c: float = DEFAULT_C) -> SoftOrHead:
+    return fit_soft_or_head(features, classes, weights, c, level=LEVEL)
+
+
+LEVEL = 0.99  # the real photos' quantile each kind's head is levelled at (`--head levelled-soft-or`)
+HEADS = {"softmax": fit_kind_head, "soft-or": fit_soft_or_head, "levelled-soft-or": fit_levelled_soft_or_head}
+PER_KIND = {  # in the rows' names
+    "softmax": "a class per AI kind",
+    "soft-or": "a head per AI kind, soft OR",
+    "levelled-soft-or": f"a head per AI kind levelled at the real photos' {LEVEL:.0%} quantile, soft OR",
+}
 
 
 def frozen_fitter(fit_head=fit_kind_head, views=AUG, c: float = DEFAULT_C):
@@ -114,11 +131,36 @@ def frozen_fitter(fit_head=fit_kind_head, views=AUG, c: float = DEFAULT_C):
     return fit
 
 
-def tuned_fitter(store, tune_classes: str, seed: int = 0, fit_head=fit_kind_head, views=AUG, c: float = DEFAULT_C):
+def levelled(head: SoftOrHead, real_features: np.ndarray, offsets: dict[int, float], level: float = LEVEL) -> SoftOrHead:
+    """Each kind's head shifted so that `level` of the given real photos (held out from its fit: the
+    validation split's) score under margin 0, and kind k then lowered by `offsets[k]` more logits."""
+    heads = []
+    for k, h in enumerate(head.heads):
+        shift = float(np.quantile(h.margin(real_features), level)) + offsets.get(k, 0.0)
+        heads.append(LinearHead(h.weight, h.bias - shift))
+    return SoftOrHead(heads)
+
+
+def tuned_fitter(
+    store,
+    tune_classes: str,
+    seed: int = 0,
+    fit_head=fit_kind_head,
+    views=AUG,
+    c: float = DEFAULT_C,
+    tune_kinds: tuple[str, ...] = (),
+    kind_offsets: dict[str, float] | None = None,
+    memo: dict | None = None,
+):
     """The shipped recipe (block 11's class path tuned, realorai.class_path) with the kind head; the path is
-    tuned against real/AI (`tune_classes` "binary", as shipped) or against the kinds too ("kind")."""
+    tuned against real/AI (`tune_classes` "binary", as shipped) or against the kinds too ("kind"), on every
+    AI kind or only on `tune_kinds`' faces (with every real photo). `kind_offsets` ({kind: logits}): a soft
+    OR whose heads are levelled on the validation split's real photos (`levelled`), each kind then lowered
+    by its offset. `memo` shares the tuned paths between fitters that differ only in the head."""
     from realorai.class_path import Tuning, tune
     from realorai.tuned_recipe import TunedFit
+
+    memo = {} if memo is None else memo
 
     def fit(train: SplitData, validation: SplitData, keep_train=None, keep_validation=None):
         keep_train = np.ones(len(train.labels), bool) if keep_train is None else keep_train
@@ -126,9 +168,19 @@ def tuned_fitter(store, tune_classes: str, seed: int = 0, fit_head=fit_kind_head
         ids, labels, weights = training_rows(train, views, keep_train, 1.0, AI_COPY_WEIGHT)
         classes = kind_classes(train, keep_train, views)
         assert len(classes) == len(weights), "training_rows dropped rows at weight 0; the classes would not line up"
-        path = tune(store, ids, classes if tune_classes == "kind" else labels, weights, Tuning(seed=seed))
+        families = np.array([source_facts(s).family for s in np.tile(train.sources[keep_train], len(views))])
+        tuned_rows = (labels != AI_INDEX) | np.isin(families, tune_kinds) if tune_kinds else np.ones(len(ids), bool)
+        key = (keep_train.tobytes(), tune_classes, seed, tune_kinds)
+        if key not in memo:
+            targets = classes if tune_classes == "kind" else labels
+            memo[key] = tune(store, ids[tuned_rows], targets[tuned_rows], weights[tuned_rows], Tuning(seed=seed))
+        path = memo[key]
         head = fit_head(store.features(path, ids), classes, weights, c)
         tuned_validation = dataclasses.replace(validation, views={"clean": store.features(path, validation.views["clean"])})
+        if kind_offsets is not None:
+            names = sorted(set(families[labels == AI_INDEX].tolist()))
+            reals = tuned_validation.views["clean"][keep_validation & (validation.labels != AI_INDEX)]
+            head = levelled(head, reals, {names.index(k): v for k, v in kind_offsets.items() if k in names})
         return TunedFit(path, store, calibrated(head, tuned_validation, keep_validation), 0.0)
 
     return fit
@@ -147,6 +199,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0, help="tuned: the tuning's seed (batch order, head start)")
     parser.add_argument("--reshare", action="store_true", help="tuned: also score the re-share chains (tokens cached)")
     parser.add_argument("--unseen-real-target", type=float, default=0.0, help="cross-fit the threshold (realorai.unseen_reals)")
+    parser.add_argument(
+        "--pictures",
+        nargs="?",
+        const=str(EXAMPLES_DIR),
+        default="",
+        help="tuned: also score the app's examples (benchmarks.pictures)",
+    )
+    parser.add_argument("--tune-kinds", default="", help="tuned: tune the path on these AI kinds' faces only (e.g. diffusion)")
+    parser.add_argument(
+        "--kind-offsets",
+        default="",
+        help="tuned: a soft OR levelled on the validation real photos, one row per ';'-separated set of "
+        "KIND=LOGITS offsets, e.g. 'gan=0;gan=1;gan=2'",
+    )
     args = parser.parse_args(argv)
     dataset = load_from_disk(args.data)
     if args.recipe == "frozen":
@@ -162,26 +228,57 @@ def main(argv: list[str] | None = None) -> int:
         from realorai.tuned_recipe import token_splits
 
         torch.set_num_threads(2)
+        from benchmarks.pictures import picture_faces, picture_verdicts
+        from realorai.tokens import image_tokens
+
         wanted = {"train": AUG, "validation": ("clean",), "test": ("clean", *(RESHARE if args.reshare else ()))}
-        store, by_split = token_splits(dataset, wanted, Path("data/tokens"), clip_class_path(11), 11)
+        faces = picture_faces(args.pictures) if args.pictures else []
+        store, by_split = token_splits(dataset, wanted, Path("data/tokens"), clip_class_path(11), 11, len(faces))
         splits = tuple(by_split.values())
-        fit = tuned_fitter(store, args.tune_classes, args.seed, HEADS[args.head])
+        picture_ids = store.add(image_tokens([face for *_, face in faces], (10,))[0]) if faces else None
+
+        def scored_pictures(fitted) -> dict:  # the app's examples through the full fit, as benchmarks.tuned_block
+            test = by_split["test"]
+            reals = fitted.p_ai(test.views["clean"][test.labels != AI_INDEX])
+            return {"pictures": picture_verdicts(faces, fitted.p_ai(picture_ids), fitted.decision.band, reals)}
+
+        tune_kinds = tuple(k for k in args.tune_kinds.split(",") if k)
         tuned = "tuned against the kinds" if args.tune_classes == "kind" else "tuned real/AI"
+        tuned += f" on {' and '.join(tune_kinds)} faces only" if tune_kinds else ""
         seed = f", seed {args.seed}" if args.seed else ""
         name = f"clip-b16 block 11 class path {tuned} (attention-kv, lr 1e-4){seed}, {PER_KIND[args.head]} in the head"
-    if args.unseen_real_target:
-        fit = unseen_real_fitter(fit, args.unseen_real_target)
-        name += f", threshold for unseen real sources at {args.unseen_real_target:.0%}"
+        memo: dict = {}
+        if args.kind_offsets:  # one row per offset set, the folds' tuned paths shared
+            fits = {}
+            for spec in args.kind_offsets.split(";"):
+                offsets = {k: float(v) for k, v in (part.split("=") for part in spec.split(",") if part)}
+                described = ", ".join(f"{k} lowered {v:g}" for k, v in offsets.items() if v) or "none lowered"
+                head = f"{PER_KIND['soft-or']}, levelled on validation real photos at {LEVEL:.0%} ({described})"
+                fits[name.replace(PER_KIND[args.head], head)] = tuned_fitter(
+                    store, args.tune_classes, args.seed, fit_soft_or_head, tune_kinds=tune_kinds, kind_offsets=offsets, memo=memo
+                )
+        else:
+            fits = {name: tuned_fitter(store, args.tune_classes, args.seed, HEADS[args.head], tune_kinds=tune_kinds, memo=memo)}
+    if args.recipe == "frozen":
+        fits = {name: fit}
     recorded = {"recipe": args.recipe, "tune_classes": args.tune_classes, "head": args.head, "seed": args.seed}
-    result = measure(fit, *splits, combination="a class per AI kind", **recorded)
-    print(row(name, result))
-    for group, r in result["leave_one_out"]["rows"].items():
-        score = f"recall {r['recall']:.3f}" if r["kind"] == "ai" else f"called AI {r['false_ai_rate']:.3f}"
-        print(f"  {group:<40} AUC {r['roc_auc']:.4f}  {score}  (threshold {r['ai_from']:.3f})")
-    print("  re-share: " + ", ".join(f"{v} {r['roc_auc']:.4f}" for v, r in result["reshare"].items()), flush=True)
+    recorded |= {"tune_kinds": args.tune_kinds, "kind_offsets": args.kind_offsets} if args.recipe == "tuned" else {}
     out = Path(args.out)
-    previous = json.loads(out.read_text()) if out.is_file() else {}
-    out.write_text(json.dumps(previous | {name: result}, indent=1))
+    for name, fit in fits.items():
+        if args.unseen_real_target:
+            fit = unseen_real_fitter(fit, args.unseen_real_target)
+            name += f", threshold for unseen real sources at {args.unseen_real_target:.0%}"
+        also = scored_pictures if args.recipe == "tuned" and args.pictures else None
+        result = measure(fit, *splits, also=also, combination="a class per AI kind", **recorded)
+        print(row(name, result))
+        for picture, copies in result.get("pictures", {}).get("rows", {}).items():
+            print(f"    {picture:<20} " + " ".join(f"{c['p_ai']:.4f}" for c in copies.values()))
+        for group, r in result["leave_one_out"]["rows"].items():
+            score = f"recall {r['recall']:.3f}" if r["kind"] == "ai" else f"called AI {r['false_ai_rate']:.3f}"
+            print(f"  {group:<40} AUC {r['roc_auc']:.4f}  {score}  (threshold {r['ai_from']:.3f})")
+        print("  re-share: " + ", ".join(f"{v} {r['roc_auc']:.4f}" for v, r in result["reshare"].items()), flush=True)
+        previous = json.loads(out.read_text()) if out.is_file() else {}
+        out.write_text(json.dumps(previous | {name: result}, indent=1))
     return 0
 
 

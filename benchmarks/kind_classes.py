@@ -35,12 +35,19 @@ from realorai.sources import source_facts
 from realorai.unseen_reals import unseen_real_fitter
 
 
+def row_kinds(split: SplitData, keep: np.ndarray, views: tuple[str, ...]) -> tuple[np.ndarray, list[str]]:
+    """Each of `training_rows`' rows' kind (`realorai.sources` family; every view of the kept rows in turn)
+    and the AI kinds among them, sorted: kind k's class is k + 1."""
+    labels = np.tile(split.labels[keep], len(views))
+    kinds = np.array([source_facts(s).family for s in np.tile(split.sources[keep], len(views))])
+    return kinds, sorted(set(kinds[labels == AI_INDEX].tolist()))
+
+
 def kind_classes(split: SplitData, keep: np.ndarray, views: tuple[str, ...]) -> np.ndarray:
     """`training_rows`' labels as classes: 0 for a real photo, 1.. for each kind of AI image among the kept
     rows (sorted names). Rows follow `training_rows`' order: every view of the kept rows in turn."""
     labels = np.tile(split.labels[keep], len(views))
-    kinds = np.array([source_facts(s).family for s in np.tile(split.sources[keep], len(views))])
-    names = sorted(set(kinds[labels == AI_INDEX].tolist()))
+    kinds, names = row_kinds(split, keep, views)
     return np.where(labels == AI_INDEX, [names.index(k) + 1 if k in names else 0 for k in kinds], 0)
 
 
@@ -85,29 +92,38 @@ class SoftOrHead:
     logits = KindHead.logits
 
 
-def fit_soft_or_head(
-    features: np.ndarray, classes: np.ndarray, weights: np.ndarray, c: float = DEFAULT_C, level: float = 0.0
-) -> SoftOrHead:
-    """`level` > 0: each kind's head is shifted so that the real photos' `level` quantile of its margin is 0,
-    every kind then raising the same share of real photos to the same margin: a kind whose head the real
-    photos push high (the GAN head on FFHQ) no longer lifts every real photo in the OR."""
+def fit_soft_or_head(features: np.ndarray, classes: np.ndarray, weights: np.ndarray, c: float = DEFAULT_C) -> SoftOrHead:
     heads = []
     for kind in sorted(set(classes[classes > 0].tolist())):
         rows = (classes == 0) | (classes == kind)
         is_ai, w = classes[rows] > 0, weights[rows].copy()
         w[is_ai] *= w[~is_ai].sum() / w[is_ai].sum()  # this kind weighs as much as the real photos
-        head = fit_linear_head(features[rows], is_ai.astype(int), w, c)
-        if level:
-            head = LinearHead(head.weight, head.bias - float(np.quantile(head.margin(features[classes == 0]), level)))
-        heads.append(head)
+        heads.append(fit_linear_head(features[rows], is_ai.astype(int), w, c))
+    return SoftOrHead(heads)
+
+
+# Each kind's head is shifted so that this share of real photos scores under margin 0: every kind then raises
+# the same share of real photos, and a head the real photos push high (the GAN head on FFHQ) no longer lifts
+# every real photo in the OR.
+LEVEL = 0.99
+
+
+def levelled(head: SoftOrHead, real_features: np.ndarray, offsets: dict[int, float], level: float = LEVEL) -> SoftOrHead:
+    """Each kind's head shifted so that `level` of the given real photos score under margin 0, and kind k
+    then lowered by `offsets[k]` more logits."""
+    heads = []
+    for k, h in enumerate(head.heads):
+        shift = float(np.quantile(h.margin(real_features), level)) + offsets.get(k, 0.0)
+        heads.append(LinearHead(h.weight, h.bias - shift))
     return SoftOrHead(heads)
 
 
 def fit_levelled_soft_or_head(features, classes, weights, c: float = DEFAULT_C) -> SoftOrHead:
-    return fit_soft_or_head(features, classes, weights, c, level=LEVEL)
+    """The soft OR levelled on its own training real photos (`tuned_fitter(kind_offsets=...)` levels on the
+    validation split's instead, photos the heads never saw)."""
+    return levelled(fit_soft_or_head(features, classes, weights, c), features[classes == 0], {})
 
 
-LEVEL = 0.99  # the real photos' quantile each kind's head is levelled at (`--head levelled-soft-or`)
 HEADS = {"softmax": fit_kind_head, "soft-or": fit_soft_or_head, "levelled-soft-or": fit_levelled_soft_or_head}
 PER_KIND = {  # in the rows' names
     "softmax": "a class per AI kind",
@@ -129,16 +145,6 @@ def frozen_fitter(fit_head=fit_kind_head, views=AUG, c: float = DEFAULT_C):
         return calibrated(head, validation, keep_validation)
 
     return fit
-
-
-def levelled(head: SoftOrHead, real_features: np.ndarray, offsets: dict[int, float], level: float = LEVEL) -> SoftOrHead:
-    """Each kind's head shifted so that `level` of the given real photos (held out from its fit: the
-    validation split's) score under margin 0, and kind k then lowered by `offsets[k]` more logits."""
-    heads = []
-    for k, h in enumerate(head.heads):
-        shift = float(np.quantile(h.margin(real_features), level)) + offsets.get(k, 0.0)
-        heads.append(LinearHead(h.weight, h.bias - shift))
-    return SoftOrHead(heads)
 
 
 def tuned_fitter(
@@ -168,7 +174,7 @@ def tuned_fitter(
         ids, labels, weights = training_rows(train, views, keep_train, 1.0, AI_COPY_WEIGHT)
         classes = kind_classes(train, keep_train, views)
         assert len(classes) == len(weights), "training_rows dropped rows at weight 0; the classes would not line up"
-        families = np.array([source_facts(s).family for s in np.tile(train.sources[keep_train], len(views))])
+        families, names = row_kinds(train, keep_train, views)
         tuned_rows = (labels != AI_INDEX) | np.isin(families, tune_kinds) if tune_kinds else np.ones(len(ids), bool)
         key = (keep_train.tobytes(), tune_classes, seed, tune_kinds)
         if key not in memo:
@@ -178,7 +184,6 @@ def tuned_fitter(
         head = fit_head(store.features(path, ids), classes, weights, c)
         tuned_validation = dataclasses.replace(validation, views={"clean": store.features(path, validation.views["clean"])})
         if kind_offsets is not None:
-            names = sorted(set(families[labels == AI_INDEX].tolist()))
             reals = tuned_validation.views["clean"][keep_validation & (validation.labels != AI_INDEX)]
             head = levelled(head, reals, {names.index(k): v for k, v in kind_offsets.items() if k in names})
         return TunedFit(path, store, calibrated(head, tuned_validation, keep_validation), 0.0)
@@ -217,10 +222,8 @@ def main(argv: list[str] | None = None) -> int:
     dataset = load_from_disk(args.data)
     if args.recipe == "frozen":
         splits = load_splits(dataset, [f"{BLOCKS}@11"], AUG, Path(args.cache))
-        fit, name = (
-            frozen_fitter(HEADS[args.head]),
-            "clip-b16 block 11 probe, AI copies at weight 0.5, C=0.02, " + PER_KIND[args.head],
-        )
+        name = "clip-b16 block 11 probe, AI copies at weight 0.5, C=0.02, " + PER_KIND[args.head]
+        fits = {name: frozen_fitter(HEADS[args.head])}
     else:
         import torch
 
@@ -228,7 +231,7 @@ def main(argv: list[str] | None = None) -> int:
         from realorai.tuned_recipe import token_splits
 
         torch.set_num_threads(2)
-        from benchmarks.pictures import picture_faces, picture_verdicts
+        from benchmarks.pictures import fit_scorer, picture_faces
         from realorai.tokens import image_tokens
 
         wanted = {"train": AUG, "validation": ("clean",), "test": ("clean", *(RESHARE if args.reshare else ()))}
@@ -236,11 +239,7 @@ def main(argv: list[str] | None = None) -> int:
         store, by_split = token_splits(dataset, wanted, Path("data/tokens"), clip_class_path(11), 11, len(faces))
         splits = tuple(by_split.values())
         picture_ids = store.add(image_tokens([face for *_, face in faces], (10,))[0]) if faces else None
-
-        def scored_pictures(fitted) -> dict:  # the app's examples through the full fit, as benchmarks.tuned_block
-            test = by_split["test"]
-            reals = fitted.p_ai(test.views["clean"][test.labels != AI_INDEX])
-            return {"pictures": picture_verdicts(faces, fitted.p_ai(picture_ids), fitted.decision.band, reals)}
+        scored_pictures = fit_scorer(faces, picture_ids, by_split["test"]) if faces else None
 
         tune_kinds = tuple(k for k in args.tune_kinds.split(",") if k)
         tuned = "tuned against the kinds" if args.tune_classes == "kind" else "tuned real/AI"
@@ -259,8 +258,6 @@ def main(argv: list[str] | None = None) -> int:
                 )
         else:
             fits = {name: tuned_fitter(store, args.tune_classes, args.seed, HEADS[args.head], tune_kinds=tune_kinds, memo=memo)}
-    if args.recipe == "frozen":
-        fits = {name: fit}
     recorded = {"recipe": args.recipe, "tune_classes": args.tune_classes, "head": args.head, "seed": args.seed}
     recorded |= {"tune_kinds": args.tune_kinds, "kind_offsets": args.kind_offsets} if args.recipe == "tuned" else {}
     out = Path(args.out)
@@ -268,7 +265,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.unseen_real_target:
             fit = unseen_real_fitter(fit, args.unseen_real_target)
             name += f", threshold for unseen real sources at {args.unseen_real_target:.0%}"
-        also = scored_pictures if args.recipe == "tuned" and args.pictures else None
+        also = scored_pictures if args.recipe == "tuned" else None
         result = measure(fit, *splits, also=also, combination="a class per AI kind", **recorded)
         print(row(name, result))
         for picture, copies in result.get("pictures", {}).get("rows", {}).items():

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from realorai.config import EXAMPLES_DIR, FACE_MARGIN, FACE_SIZE
+from realorai.config import AI_INDEX, EXAMPLES_DIR, FACE_MARGIN, FACE_SIZE
 from realorai.faces import face_crops
 from realorai.images import load_image
 from realorai.predict import Detector, verdict_for
@@ -77,6 +77,17 @@ def picture_verdicts(
         wrong[label] += verdict == ("ai" if label == "real" else "real")
         of[label] += 1
     return {"thresholds": list(band), "wrong": wrong, "of": of, "rows": rows}
+
+
+def fit_scorer(faces: list[tuple[str, str, str, Image.Image]], picture_ids, test):
+    """For a benchmark's full fit (anything with `p_ai(ids)` and `decision`): its verdicts on the pictures'
+    faces (row ids `picture_ids` in its store), each copy against the test split's real photos."""
+
+    def scored(fitted) -> dict:
+        reals = fitted.p_ai(test.views["clean"][test.labels != AI_INDEX])
+        return {"pictures": picture_verdicts(faces, fitted.p_ai(picture_ids), fitted.decision.band, reals)}
+
+    return scored
 
 
 def main(argv=None) -> int:

@@ -30,10 +30,10 @@ import torch
 from datasets import load_from_disk
 
 from benchmarks.candidates import benchmark_arguments, measure, row
-from benchmarks.pictures import picture_faces, picture_verdicts
+from benchmarks.pictures import fit_scorer, picture_faces
 from realorai.backbones import clip_class_path
 from realorai.class_path import LOSSES, TRAINED, Tuning
-from realorai.config import AI_INDEX, EXAMPLES_DIR
+from realorai.config import EXAMPLES_DIR
 from realorai.generalisation import AI_COPY_WEIGHT, DEFAULT_C, is_reconstruction, parse_group_weights
 from realorai.reshare import RESHARE
 from realorai.tokens import image_tokens
@@ -121,11 +121,7 @@ def main(argv=None) -> int:
     tune_group_weights = None if args.tune_group_weight is None else parse_group_weights(args.tune_group_weight)
     splits["train"] = dataclasses.replace(splits["train"], group_weights=group_weights, recon_share=args.recon_share)
 
-    def scored_pictures(fitted) -> dict:
-        test = splits["test"]
-        reals = fitted.p_ai(test.views["clean"][test.labels != AI_INDEX])
-        return {"pictures": picture_verdicts(faces, fitted.p_ai(picture_ids), fitted.decision.band, reals)}
-
+    scored_pictures = fit_scorer(faces, picture_ids, splits["test"])
     memo, results = {}, {}
     for mix in [float(m) for m in args.mix.split(",")]:
         tuning = dataclasses.replace(base, mix=mix)

@@ -2,9 +2,11 @@
 in Hub layout.
 
 Two recipes. `probe` (default, shipped): CLIP ViT-B/16 cut after block 11, the class token's path through
-that block tuned on the tokens entering it (query, keys, values and attention output; `--tune none` keeps
-CLIP frozen), a balanced linear head on its features (clean and randomly re-shared copies of every
-training face), temperature and real-photos-first thresholds fitted on validation, the AI threshold then
+that block tuned on the tokens entering it (query, keys, values and attention output; on the real photos
+and diffusion faces only; `--tune none` keeps CLIP frozen), a head per kind of AI image on its features
+(diffusion vs real, GAN vs real, on clean and randomly re-shared copies of every training face; each
+levelled on validation real photos, the GAN head lowered 2 logits, combined as a soft OR: realorai.kinds;
+`--head binary`: one real/AI head), temperature and real-photos-first thresholds fitted on validation, the AI threshold then
 raised until real sources left out of refits stay at most 1% called AI (realorai.unseen_reals); reported
 with leave-one-source-out (every fold tuned afresh) and re-share tables. `finetune`: an ImageNet CNN
 fine-tuned end to end (the previous recipe; it generalises worse, README "Tried").
@@ -41,8 +43,9 @@ from realorai.class_path import TRAINED, Tuning
 from realorai.config import LABELS
 from realorai.evaluation import FaceDataset, evaluate_split, predict_logits
 from realorai.finetune import Schedule, load_checkpoint, sampling_weights, save_checkpoint, train_one_epoch, validate
-from realorai.generalisation import AI_COPY_WEIGHT, DEFAULT_C, GROUP_WEIGHTS, parse_group_weights
+from realorai.generalisation import AI_COPY_WEIGHT, DEFAULT_C, parse_group_weights
 from realorai.insights import results_markdown
+from realorai.kinds import KindRecipe, parse_kind_offsets
 from realorai.model_card import render_model_card
 from realorai.modeling import (
     BACKBONE,
@@ -59,6 +62,7 @@ from realorai.preprocess import data_config, eval_transform, train_transform
 from realorai.unseen_reals import UNSEEN_REAL_COPIES, UNSEEN_REAL_TARGET
 
 RECIPES = ("probe", "finetune")
+HEADS = ("kinds", "binary")  # a head per kind of AI image (realorai.kinds, shipped) | one real/AI head
 TUNES = (*TRAINED, "none")
 SAMPLING_SCHEMES = ("class-source", "group")  # see realorai.finetune.sampling_weights
 SELECTION_SCORES = ("pooled-auc", "worst-group-auc")  # early-stopping score, see realorai.finetune.worst_group_auc
@@ -77,14 +81,18 @@ class TrainConfig:
     probe_crop_pct: float = 1.0  # 1.0: resize the face crop to 224; 0.875: centre 224 of the 256 crop, no resampling
     augment_weight: float = 1.0  # weight of each augmented copy of a real photo relative to a clean face
     ai_augment_weight: float = AI_COPY_WEIGHT  # ... of an AI face (less: its copies teach cues unseen generators lack)
+    head: str = "kinds"  # kinds: a head per kind of AI image on the tuned path (realorai.kinds) | binary
+    tune_kinds: str = ",".join(KindRecipe().tune_kinds)  # kinds: the AI kinds the path is tuned on ("" = all)
+    kind_offsets: str = KindRecipe().offsets_text  # kinds: KIND=LOGITS each kind's head is lowered after levelling
     # GROUP=W,...: a source's or generator's faces count W times, their class keeps its total; "" = all equal
-    group_weights: str = GROUP_WEIGHTS
+    # (the binary head shipped before with ai/stylegan2=0.1 and --tune-group-dro 0.1: README "Tried")
+    group_weights: str = ""
     also_fit_on: str = ""  # other runtimes of the same weights (e.g. clip-b16) whose clean features join training
     tune: str = Tuning.train  # the last block's class path: attention | attention-kv | all | none (class_path.TRAINED)
     tune_lr: float = Tuning.lr
     tune_epochs: int = Tuning.epochs
     tune_mix: float = Tuning.mix  # how far from CLIP's block towards the tuned one (WiSE-FT)
-    tune_group_dro: float = 0.1  # Group DRO's step size in the tuning (class_path.Tuning; 0 = off; "Tried")
+    tune_group_dro: float = 0.0  # Group DRO's step size in the tuning (class_path.Tuning; 0 = off; "Tried")
     unseen_real_target: float = UNSEEN_REAL_TARGET  # AI threshold cross-fitted for unseen real sources; 0 = off
     unseen_real_copies: bool = UNSEEN_REAL_COPIES  # ... for their re-shared copies (the non-clean views) too
     tokens: str = "data/tokens"  # cache of the tokens entering the tuned block (GBs for the full dataset)
@@ -117,11 +125,17 @@ class TrainConfig:
     push_to_hub: str = ""  # ORG/NAME; empty = nothing leaves the machine
 
     def __post_init__(self) -> None:  # fail on a typo before the dataset is read or a model is built
-        choices = (("recipe", RECIPES), ("sampling", SAMPLING_SCHEMES), ("select_on", SELECTION_SCORES), ("tune", TUNES))
+        choices = (
+            ("recipe", RECIPES), ("sampling", SAMPLING_SCHEMES), ("select_on", SELECTION_SCORES), ("tune", TUNES),
+            ("head", HEADS),
+        )  # fmt: skip
         for name, allowed in choices:
             if getattr(self, name) not in allowed:
                 raise ValueError(f"unknown --{name.replace('_', '-')} {getattr(self, name)!r}; use one of {', '.join(allowed)}")
         parse_group_weights(self.group_weights)
+        parse_kind_offsets(self.kind_offsets)
+        if self.recipe == "probe" and self.head == "kinds" and self.tune == "none":
+            raise ValueError("--head kinds fits its heads on the tuned class path; use --head binary with --tune none")
 
 
 def parse_args(argv: list[str] | None = None) -> TrainConfig:
@@ -160,7 +174,7 @@ def train_probe(cfg: TrainConfig) -> Path:
         {"depth": cfg.depth, "pool": cfg.pool, "crop_pct": cfg.probe_crop_pct},
         probe_training.dataset_face_crop(cfg.data), cfg.augment_weight, cfg.ai_augment_weight,
         tuning(cfg), _tokens(cfg), tokens, cfg.unseen_real_target, parse_group_weights(cfg.group_weights),
-        cfg.unseen_real_copies,
+        cfg.unseen_real_copies, kind_recipe(cfg),
     )  # fmt: skip
     training = {"command": "python " + " ".join(sys.argv), "config": asdict(cfg), "seconds": round(time.time() - started)}
     training["unseen_real_margins"] = margins  # logits each real source, unseen, asked the threshold to rise
@@ -189,6 +203,13 @@ def tuning(cfg: TrainConfig) -> Tuning | None:
     )
 
 
+def kind_recipe(cfg: TrainConfig) -> KindRecipe | None:
+    """The head per kind of AI image, None with --head binary."""
+    if cfg.head != "kinds":
+        return None
+    return KindRecipe(tuple(_names(cfg.tune_kinds)), parse_kind_offsets(cfg.kind_offsets))
+
+
 def write_probe_report(model_dir: Path, dataset, cfg: TrainConfig, training: dict | None = None, tokens=None) -> dict:
     """Evaluate a probe model folder: test, re-share, leave-one-out; write metrics.json, plots and README.md.
 
@@ -196,12 +217,14 @@ def write_probe_report(model_dir: Path, dataset, cfg: TrainConfig, training: dic
     `tokens`, `probe_training.token_data`'s store, when the caller has it)."""
     config = json.loads((Path(model_dir) / "config.json").read_text())
     tuned = config[SERVING_KEY]["backbone"].get("fast_runtime") == CLASS_PATH_RUNTIME
+    per_kind = len(config["label_names"]) > len(LABELS)  # the folds refit the head the folder has
     metrics = {
         "command": "python " + " ".join(sys.argv),
         **probe_training.report(
             model_dir, dataset, cfg.c, _names(cfg.views), _cache(cfg), cfg.leave_one_out, cfg.augment_weight,
             _names(cfg.also_fit_on), cfg.ai_augment_weight, tuning(cfg) if tuned else None, _tokens(cfg), tokens,
             cfg.unseen_real_target, parse_group_weights(cfg.group_weights), cfg.unseen_real_copies,
+            kind_recipe(cfg) if per_kind else None,
         ),  # fmt: skip
         "dataset": {name: _counts(split) for name, split in dataset.items()},
     }

@@ -18,16 +18,16 @@ import numpy as np
 from datasets import load_from_disk
 from PIL import ImageOps
 
-from realorai.calibration import sigmoid
-from realorai.config import AI_INDEX
+from realorai.calibration import ai_probability, logit, sigmoid
 from realorai.evaluation import predict_logits, probability_report
 from realorai.modeling import load_classifier
 from realorai.preprocess import data_config, eval_transform
 
 
 def calibrated_log_odds(logits: np.ndarray, temperature: float) -> np.ndarray:
-    """log P(ai)/P(real) after temperature scaling; averaging these is averaging the models' evidence."""
-    return (logits[:, AI_INDEX] - logits[:, 1 - AI_INDEX]) / temperature
+    """log P(ai)/P(real) after temperature scaling (the AI kinds summed when a model has a class per kind);
+    averaging these is averaging the models' evidence."""
+    return logit(ai_probability(logits, temperature))
 
 
 def summary(labels: np.ndarray, log_odds: np.ndarray, split) -> dict:

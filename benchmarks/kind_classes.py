@@ -29,26 +29,9 @@ from sklearn.linear_model import LogisticRegression
 from benchmarks.candidates import AUG, BLOCKS, benchmark_arguments, load_splits, measure, row
 from realorai.config import AI_INDEX, EXAMPLES_DIR
 from realorai.generalisation import AI_COPY_WEIGHT, DEFAULT_C, SplitData, calibrated, training_rows
-from realorai.probe import LinearHead, fit_linear_head
+from realorai.kinds import LEVEL, KindHeads, fit_kind_heads, kind_classes, levelled, parse_kind_offsets, row_kinds
 from realorai.reshare import RESHARE
-from realorai.sources import source_facts
 from realorai.unseen_reals import unseen_real_fitter
-
-
-def row_kinds(split: SplitData, keep: np.ndarray, views: tuple[str, ...]) -> tuple[np.ndarray, list[str]]:
-    """Each of `training_rows`' rows' kind (`realorai.sources` family; every view of the kept rows in turn)
-    and the AI kinds among them, sorted: kind k's class is k + 1."""
-    labels = np.tile(split.labels[keep], len(views))
-    kinds = np.array([source_facts(s).family for s in np.tile(split.sources[keep], len(views))])
-    return kinds, sorted(set(kinds[labels == AI_INDEX].tolist()))
-
-
-def kind_classes(split: SplitData, keep: np.ndarray, views: tuple[str, ...]) -> np.ndarray:
-    """`training_rows`' labels as classes: 0 for a real photo, 1.. for each kind of AI image among the kept
-    rows (sorted names). Rows follow `training_rows`' order: every view of the kept rows in turn."""
-    labels = np.tile(split.labels[keep], len(views))
-    kinds, names = row_kinds(split, keep, views)
-    return np.where(labels == AI_INDEX, [names.index(k) + 1 if k in names else 0 for k in kinds], 0)
 
 
 @dataclasses.dataclass
@@ -71,60 +54,20 @@ class KindHead:
         return np.concatenate([-half, half], axis=1)
 
 
-def fit_kind_head(features: np.ndarray, classes: np.ndarray, weights: np.ndarray, c: float = DEFAULT_C) -> KindHead:
+def fit_kind_head(features: np.ndarray, classes: np.ndarray, weights: np.ndarray, kinds, c: float = DEFAULT_C) -> KindHead:
     features = np.asarray(features, dtype=np.float64)
     mean, std = features.mean(axis=0), features.std(axis=0) + 1e-6
     model = LogisticRegression(C=c, max_iter=3000, tol=1e-5).fit((features - mean) / std, classes, sample_weight=weights)
     return KindHead(model, mean, std)
 
 
-@dataclasses.dataclass
-class SoftOrHead:
-    """One binary head per kind of AI image, each fitted on that kind against every real photo, combined as
-    a soft OR: P(real) = 1 / (1 + sum_k exp(m_k)), i.e. a softmax over the logits (0, m_1, m_2, ...), which
-    a timm head with a class per kind could serve as it is."""
-
-    heads: list
-
-    def margin(self, features: np.ndarray) -> np.ndarray:
-        return logsumexp(np.stack([h.margin(features) for h in self.heads], axis=1), axis=1)
-
-    logits = KindHead.logits
+def fit_levelled_soft_or_head(features, classes, weights, kinds, c: float = DEFAULT_C) -> KindHeads:
+    """The soft OR levelled on its own training real photos (the shipped recipe levels on the validation
+    split's instead, photos the heads never saw: realorai.tuned_recipe)."""
+    return levelled(fit_kind_heads(features, classes, weights, kinds, c), features[classes == 0], {})
 
 
-def fit_soft_or_head(features: np.ndarray, classes: np.ndarray, weights: np.ndarray, c: float = DEFAULT_C) -> SoftOrHead:
-    heads = []
-    for kind in sorted(set(classes[classes > 0].tolist())):
-        rows = (classes == 0) | (classes == kind)
-        is_ai, w = classes[rows] > 0, weights[rows].copy()
-        w[is_ai] *= w[~is_ai].sum() / w[is_ai].sum()  # this kind weighs as much as the real photos
-        heads.append(fit_linear_head(features[rows], is_ai.astype(int), w, c))
-    return SoftOrHead(heads)
-
-
-# Each kind's head is shifted so that this share of real photos scores under margin 0: every kind then raises
-# the same share of real photos, and a head the real photos push high (the GAN head on FFHQ) no longer lifts
-# every real photo in the OR.
-LEVEL = 0.99
-
-
-def levelled(head: SoftOrHead, real_features: np.ndarray, offsets: dict[int, float], level: float = LEVEL) -> SoftOrHead:
-    """Each kind's head shifted so that `level` of the given real photos score under margin 0, and kind k
-    then lowered by `offsets[k]` more logits."""
-    heads = []
-    for k, h in enumerate(head.heads):
-        shift = float(np.quantile(h.margin(real_features), level)) + offsets.get(k, 0.0)
-        heads.append(LinearHead(h.weight, h.bias - shift))
-    return SoftOrHead(heads)
-
-
-def fit_levelled_soft_or_head(features, classes, weights, c: float = DEFAULT_C) -> SoftOrHead:
-    """The soft OR levelled on its own training real photos (`tuned_fitter(kind_offsets=...)` levels on the
-    validation split's instead, photos the heads never saw)."""
-    return levelled(fit_soft_or_head(features, classes, weights, c), features[classes == 0], {})
-
-
-HEADS = {"softmax": fit_kind_head, "soft-or": fit_soft_or_head, "levelled-soft-or": fit_levelled_soft_or_head}
+HEADS = {"softmax": fit_kind_head, "soft-or": fit_kind_heads, "levelled-soft-or": fit_levelled_soft_or_head}
 PER_KIND = {  # in the rows' names
     "softmax": "a class per AI kind",
     "soft-or": "a head per AI kind, soft OR",
@@ -141,28 +84,21 @@ def frozen_fitter(fit_head=fit_kind_head, views=AUG, c: float = DEFAULT_C):
         features, _, weights = training_rows(train, views, keep_train, 1.0, AI_COPY_WEIGHT)
         classes = kind_classes(train, keep_train, views)
         assert len(classes) == len(weights), "training_rows dropped rows at weight 0; the classes would not line up"
-        head = fit_head(features, classes, weights, c)
+        head = fit_head(features, classes, weights, row_kinds(train, keep_train, views)[1], c)
         return calibrated(head, validation, keep_validation)
 
     return fit
 
 
 def tuned_fitter(
-    store,
-    tune_classes: str,
-    seed: int = 0,
-    fit_head=fit_kind_head,
-    views=AUG,
-    c: float = DEFAULT_C,
-    tune_kinds: tuple[str, ...] = (),
-    kind_offsets: dict[str, float] | None = None,
-    memo: dict | None = None,
-):
-    """The shipped recipe (block 11's class path tuned, realorai.class_path) with the kind head; the path is
-    tuned against real/AI (`tune_classes` "binary", as shipped) or against the kinds too ("kind"), on every
-    AI kind or only on `tune_kinds`' faces (with every real photo). `kind_offsets` ({kind: logits}): a soft
-    OR whose heads are levelled on the validation split's real photos (`levelled`), each kind then lowered
-    by its offset. `memo` shares the tuned paths between fitters that differ only in the head."""
+    store, tune_classes: str, seed: int = 0, fit_head=fit_kind_head, views=AUG, c: float = DEFAULT_C,
+    tune_kinds: tuple[str, ...] = (), memo: dict | None = None,
+):  # fmt: skip
+    """The shipped recipe (block 11's class path tuned, realorai.class_path) with a kind head fitted on its
+    training photos; the path is tuned against real/AI (`tune_classes` "binary") or against the kinds too
+    ("kind"), on every AI kind or only on `tune_kinds`' faces (with every real photo). The shipped head,
+    levelled on validation real photos, is realorai.tuned_recipe's (`--kind-offsets`). `memo` shares the
+    tuned paths between fitters that differ only in the head."""
     from realorai.class_path import Tuning, tune
     from realorai.tuned_recipe import TunedFit
 
@@ -181,11 +117,8 @@ def tuned_fitter(
             targets = classes if tune_classes == "kind" else labels
             memo[key] = tune(store, ids[tuned_rows], targets[tuned_rows], weights[tuned_rows], Tuning(seed=seed))
         path = memo[key]
-        head = fit_head(store.features(path, ids), classes, weights, c)
+        head = fit_head(store.features(path, ids), classes, weights, names, c)
         tuned_validation = dataclasses.replace(validation, views={"clean": store.features(path, validation.views["clean"])})
-        if kind_offsets is not None:
-            reals = tuned_validation.views["clean"][keep_validation & (validation.labels != AI_INDEX)]
-            head = levelled(head, reals, {names.index(k): v for k, v in kind_offsets.items() if k in names})
         return TunedFit(path, store, calibrated(head, tuned_validation, keep_validation), 0.0)
 
     return fit
@@ -228,7 +161,9 @@ def main(argv: list[str] | None = None) -> int:
         import torch
 
         from realorai.backbones import clip_class_path
+        from realorai.class_path import Tuning
         from realorai.tuned_recipe import token_splits
+        from realorai.tuned_recipe import tuned_fitter as shipped_kinds_fitter
 
         torch.set_num_threads(2)
         from benchmarks.pictures import fit_scorer, picture_faces
@@ -250,12 +185,13 @@ def main(argv: list[str] | None = None) -> int:
         if args.kind_offsets:  # one row per offset set, the folds' tuned paths shared
             fits = {}
             for spec in args.kind_offsets.split(";"):
-                offsets = {k: float(v) for k, v in (part.split("=") for part in spec.split(",") if part)}
+                offsets = parse_kind_offsets(spec)
                 described = ", ".join(f"{k} lowered {v:g}" for k, v in offsets.items() if v) or "none lowered"
                 head = f"{PER_KIND['soft-or']}, levelled on validation real photos at {LEVEL:.0%} ({described})"
-                fits[name.replace(PER_KIND[args.head], head)] = tuned_fitter(
-                    store, args.tune_classes, args.seed, fit_soft_or_head, tune_kinds=tune_kinds, kind_offsets=offsets, memo=memo
-                )
+                fits[name.replace(PER_KIND[args.head], head)] = shipped_kinds_fitter(
+                    store, Tuning(seed=args.seed), DEFAULT_C, AUG, 1.0, AI_COPY_WEIGHT, memo, tune_kinds=tune_kinds,
+                    kind_offsets=offsets,
+                )  # fmt: skip
         else:
             fits = {name: tuned_fitter(store, args.tune_classes, args.seed, HEADS[args.head], tune_kinds=tune_kinds, memo=memo)}
     recorded = {"recipe": args.recipe, "tune_classes": args.tune_classes, "head": args.head, "seed": args.seed}

@@ -1,22 +1,30 @@
-"""Temperature scaling: one scalar that turns over-confident logits into honest probabilities; and the
-probability <-> log-odds maps the thresholds and ensembles work in."""
+"""Temperature scaling: one scalar that turns over-confident logits into honest probabilities; P(AI) from a
+model's logits (one AI class or one per kind of AI image); and the probability <-> log-odds maps the
+thresholds and ensembles work in."""
 
 from __future__ import annotations
 
 import numpy as np
 import torch
 
+from .config import AI_INDEX, REAL_INDEX
 
-def fit_temperature(logits: np.ndarray, labels: np.ndarray) -> float:
-    """Temperature T > 0 minimising the negative log-likelihood of softmax(logits / T) on held-out data."""
+
+def fit_temperature(logits: np.ndarray, labels: np.ndarray, real_index: int = REAL_INDEX) -> float:
+    """Temperature T > 0 minimising the negative log-likelihood of P(AI) = 1 - softmax(logits / T)[real] on
+    held-out data (`labels`: the dataset's real/AI). With two classes that is softmax's own cross-entropy;
+    with a class per kind of AI image, the kinds' probabilities are summed first, as the app reads them."""
     logits_t = torch.as_tensor(logits, dtype=torch.float64)
-    labels_t = torch.as_tensor(labels, dtype=torch.long)
+    is_ai = torch.as_tensor(np.asarray(labels) == AI_INDEX)
+    ai_columns = [c for c in range(logits_t.shape[1]) if c != real_index]
     log_t = torch.zeros(1, dtype=torch.float64, requires_grad=True)  # optimise log T so T stays positive
     optimizer = torch.optim.LBFGS([log_t], lr=0.1, max_iter=200, line_search_fn="strong_wolfe")
 
     def closure():
         optimizer.zero_grad()
-        loss = torch.nn.functional.cross_entropy(logits_t / log_t.exp(), labels_t)
+        log_p = torch.log_softmax(logits_t / log_t.exp(), dim=1)
+        log_p_ai = torch.logsumexp(log_p[:, ai_columns], dim=1)
+        loss = -torch.where(is_ai, log_p_ai, log_p[:, real_index]).mean()
         loss.backward()
         return loss
 
@@ -29,6 +37,13 @@ def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
     z = z - z.max(axis=1, keepdims=True)
     e = np.exp(z)
     return e / e.sum(axis=1, keepdims=True)
+
+
+def ai_probability(logits: np.ndarray, temperature: float = 1.0, real_index: int = REAL_INDEX) -> np.ndarray:
+    """P(AI) of each row: the summed probability of every class but "real" (the AI class, or each kind of
+    AI image), summed rather than 1 - P(real) so that tiny values keep their order."""
+    p = softmax(logits, temperature)
+    return np.delete(p, real_index, axis=1).sum(axis=1)
 
 
 def logit(p) -> np.ndarray:

@@ -11,6 +11,9 @@ from pathlib import Path
 # Class index -> name. The dataset's ClassLabel, the model's label_names and the app all come from this.
 LABELS: tuple[str, ...] = ("real", "ai")
 AI_INDEX = LABELS.index("ai")
+REAL_INDEX = LABELS.index("real")
+# A model may split "ai" into a class per kind of AI image ("ai-diffusion", "ai-gan": realorai.kinds); every
+# class but "real" is then a kind of AI image and P(AI) = 1 - P(real) (realorai.calibration.ai_probability).
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 BUNDLED_MODEL_DIR = REPO_ROOT / "model"  # the shipped default model, in Hub layout

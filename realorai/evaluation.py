@@ -14,7 +14,7 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
-from .calibration import softmax
+from .calibration import ai_probability
 from .config import AI_INDEX
 from .metrics import binary_metrics
 from .preprocess import blur, down_up, jpeg
@@ -112,8 +112,8 @@ def probability_report(labels: np.ndarray, p_ai: np.ndarray, split, threshold: f
 def evaluate_split(model, split, transform, temperature: float, robustness: bool = True, name: str = "test") -> dict:
     """Everything we report for one split; also returns the raw probabilities for plots."""
     logits, labels = predict_logits(model, split, transform, desc=f"{name}: clean")
-    p_raw = softmax(logits)[:, AI_INDEX]
-    p_cal = softmax(logits, temperature)[:, AI_INDEX]
+    p_raw = ai_probability(logits)
+    p_cal = ai_probability(logits, temperature)
     result = {
         **probability_report(labels, p_cal, split),
         "ece_before_calibration": binary_metrics(labels, p_raw)["ece"],
@@ -128,5 +128,5 @@ def evaluate_split(model, split, transform, temperature: float, robustness: bool
         result["robustness"] = {}
         for degradation, fn in ROBUSTNESS.items():
             d_logits, d_labels = predict_logits(model, split, transform, degrade=fn, desc=f"{name}: {degradation}")
-            result["robustness"][degradation] = binary_metrics(d_labels, softmax(d_logits, temperature)[:, AI_INDEX])
+            result["robustness"][degradation] = binary_metrics(d_labels, ai_probability(d_logits, temperature))
     return result

@@ -18,8 +18,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from .calibration import softmax
-from .config import AI_INDEX
+from .calibration import ai_probability
 from .evaluation import grouped_metrics, predict_logits
 from .metrics import binary_metrics
 from .probe import group_names
@@ -110,7 +109,7 @@ def validate(model: torch.nn.Module, split, transform, workers: int = 2) -> dict
     """Validation metrics of `model` on a dataset split: pooled ROC-AUC and balanced accuracy at 0.5, and
     the worst group (real source or generator) with its AUC against the other class."""
     logits, labels = predict_logits(model, split, transform, desc="validation", workers=workers)
-    p_ai = softmax(logits)[:, AI_INDEX]
+    p_ai = ai_probability(logits)
     pooled = binary_metrics(labels, p_ai)
     worst_auc, worst = worst_group_auc(labels, p_ai, group_names(split["label"], split["source"], split["generator"]))
     return {

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .calibration import fit_temperature, softmax
+from .calibration import ai_probability, fit_temperature
 from .config import AI_INDEX
 from .metrics import binary_metrics
 from .probe import Decision, LinearHead, balanced_weights, fit_linear_head, group_names, real_first_decision
@@ -63,7 +63,7 @@ class FittedHead:
     decision: Decision
 
     def p_ai(self, features: np.ndarray) -> np.ndarray:
-        return softmax(self.head.logits(features), self.temperature)[:, AI_INDEX]
+        return ai_probability(self.head.logits(features), self.temperature)
 
     def with_decision(self, decision: Decision) -> FittedHead:
         return FittedHead(self.head, self.temperature, decision)
@@ -153,7 +153,7 @@ def calibrated(head: LinearHead, validation: SplitData, keep_validation: np.ndar
     """The head with its temperature and real-first thresholds, fitted on the kept validation rows (clean)."""
     val_features, val_labels = validation.views["clean"][keep_validation], validation.labels[keep_validation]
     temperature = fit_temperature(head.logits(val_features), val_labels)
-    p_val = softmax(head.logits(val_features), temperature)[:, AI_INDEX]
+    p_val = ai_probability(head.logits(val_features), temperature)
     decision = real_first_decision(p_val, val_labels, validation.sources[keep_validation].tolist())
     return FittedHead(head, temperature, decision)
 

@@ -118,19 +118,25 @@ def new_classifier(
 
 
 def frozen_classifier(
-    head_state: dict[str, torch.Tensor], depth: int = 12, pool: str = "token", crop_pct: float = 1.0, img_size: int = 224
+    head_state: dict[str, torch.Tensor],
+    depth: int = 12,
+    pool: str = "token",
+    crop_pct: float = 1.0,
+    img_size: int = 224,
+    labels: tuple[str, ...] = LABELS,
 ) -> nn.Module:
-    """CLIP ViT-B/16 (frozen, from the wheel; cut after `depth` blocks, pooled by `pool`) with our fitted head."""
+    """CLIP ViT-B/16 (frozen, from the wheel; cut after `depth` blocks, pooled by `pool`) with our fitted head
+    (a class per name in `labels`: real/AI, or real and each kind of AI image, realorai.kinds)."""
     from .backbones import CLIP_ARCHITECTURE, clip_backbone_state, clip_model_args
 
-    model = timm.create_model(CLIP_ARCHITECTURE, pretrained=False, num_classes=len(LABELS), **clip_model_args(depth, pool))
+    model = timm.create_model(CLIP_ARCHITECTURE, pretrained=False, num_classes=len(labels), **clip_model_args(depth, pool))
     model.load_state_dict({**clip_backbone_state(depth, pool), **head_state}, strict=True)
     model.pretrained_cfg = {
         **model.pretrained_cfg,
         "input_size": (3, img_size, img_size),
         "crop_pct": crop_pct,  # as the probe's features were computed
-        "num_classes": len(LABELS),
-        "label_names": list(LABELS),
+        "num_classes": len(labels),
+        "label_names": list(labels),
         "tag": "real-or-ai",
     }
     return model.eval()

@@ -16,7 +16,7 @@ from matplotlib import colormaps
 from PIL import Image, ImageDraw, ImageFont
 
 from .backbones import CLASS_PATH_RUNTIME, Backbone, build_backbone, clip_options
-from .calibration import softmax
+from .calibration import ai_probability
 from .config import BUNDLED_MODEL_DIR
 from .faces import DETECT_MAX_SIDE, MIN_SCORE, FaceCrop, FaceDetector, default_detector, face_crops, whole_image_crop
 from .images import fit_within
@@ -154,8 +154,9 @@ class Detector:
             return self.model(batch).float().numpy()
 
     def probabilities(self, crops: list[Image.Image]) -> np.ndarray:
-        """Calibrated P(ai) for each face crop, in one forward pass."""
-        return softmax(self.logits(crops), self.serving.temperature)[:, self.serving.labels.index("ai")]
+        """Calibrated P(ai) for each face crop, in one forward pass (the AI kinds' probabilities summed when
+        the model has a class per kind)."""
+        return ai_probability(self.logits(crops), self.serving.temperature, self.serving.labels.index("real"))
 
     def analyse(self, image: Image.Image) -> Analysis:
         crops: list[FaceCrop] = face_crops(image, self.faces, self.serving.face_size, self.serving.face_margin)
@@ -192,13 +193,13 @@ class Detector:
         """Grad-CAM heat map (values 0..1, crop-sized) of what pushed the model towards 'ai'."""
         self._load_model()
         x = self.transform(crop).unsqueeze(0)
-        ai = self.serving.labels.index("ai")
+        log_odds = ai_log_odds(self.serving.labels.index("real"))
         with self._explain_lock, torch.enable_grad():
             if hasattr(self.model, "blocks"):
-                cam = _vit_grad_cam(self.model, x, ai)
+                cam = _vit_grad_cam(self.model, x, log_odds)
             else:
                 features = self.model.forward_features(x).detach().requires_grad_(True)
-                logit = self.model.forward_head(features)[0, ai]
+                logit = log_odds(self.model.forward_head(features))[0]
                 (grad,) = torch.autograd.grad(logit, features)
                 weights = grad.mean(dim=(2, 3), keepdim=True)
                 cam = torch.relu((weights * features).sum(dim=1))[0].detach().numpy()
@@ -206,8 +207,18 @@ class Detector:
         return np.asarray(Image.fromarray(np.uint8(cam * 255)).resize(crop.size, Image.BICUBIC), dtype=np.float32) / 255
 
 
-def _vit_grad_cam(model, x: torch.Tensor, target: int) -> np.ndarray:
-    """Grad-CAM on a ViT's patch tokens as they enter the last block.
+def ai_log_odds(real_index: int):
+    """logits -> log P(AI) - log P(real) per row: what Grad-CAM follows, one AI class or one per kind."""
+
+    def log_odds(logits: torch.Tensor) -> torch.Tensor:
+        ai = [c for c in range(logits.shape[1]) if c != real_index]
+        return torch.logsumexp(logits[:, ai], dim=1) - logits[:, real_index]
+
+    return log_odds
+
+
+def _vit_grad_cam(model, x: torch.Tensor, target) -> np.ndarray:
+    """Grad-CAM on a ViT's patch tokens as they enter the last block, following `target(logits)`.
 
     The head reads only the class token after the last block, so the last block's own output carries no
     gradient on patch tokens; its input does (through the last attention).
@@ -215,7 +226,7 @@ def _vit_grad_cam(model, x: torch.Tensor, target: int) -> np.ndarray:
     captured = {}
     hook = model.blocks[-1].register_forward_pre_hook(lambda module, args: captured.setdefault("tokens", args[0]))
     try:
-        logit = model(x)[0, target]
+        logit = target(model(x))[0]
     finally:
         hook.remove()
     tokens = captured["tokens"]

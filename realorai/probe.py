@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from sklearn.linear_model import LogisticRegression
 
-from .config import AI_INDEX
+from .config import AI_INDEX, LABELS
 
 
 def group_names(labels, sources, generators) -> list[str]:  # also the fine-tune recipe's sampling groups
@@ -41,6 +41,7 @@ class LinearHead:
 
     weight: np.ndarray  # (d,)
     bias: float
+    labels = LABELS  # the served classes (realorai.kinds.KindHeads has one per kind of AI image)
 
     def margin(self, features: np.ndarray) -> np.ndarray:
         return np.asarray(features, dtype=np.float64) @ self.weight + self.bias

@@ -13,9 +13,9 @@ from pathlib import Path
 import numpy as np
 
 from .backbones import CLASS_PATH_RUNTIME, Backbone, build_backbone, clip_class_path, clip_options, clip_source
-from .calibration import softmax
+from .calibration import ai_probability
 from .class_path import Tuning
-from .config import AI_INDEX, FACE_SIZE, LABELS
+from .config import FACE_SIZE
 from .evaluation import probability_report
 from .faces import face_crop_settings
 from .features import split_features
@@ -28,6 +28,7 @@ from .generalisation import (
     recipe_record,
     reshare_table,
 )  # fmt: skip
+from .kinds import KindRecipe, head_from_torch_state
 from .metrics import binary_metrics
 from .modeling import (
     ServingConfig,
@@ -39,7 +40,7 @@ from .modeling import (
     slim_folder,
 )  # fmt: skip
 from .predict import trained_prefixes
-from .probe import MAX_FALSE_AI_ON_VALIDATION, MIN_REAL_SHARE, Decision, LinearHead
+from .probe import MAX_FALSE_AI_ON_VALIDATION, MIN_REAL_SHARE, Decision
 from .reshare import RESHARE
 from .unseen_reals import unseen_real_fitter
 
@@ -100,6 +101,7 @@ def fit_and_save(
     unseen_real_target: float = 0.0,
     group_weights: dict | None = None,
     unseen_real_copies: bool = False,
+    kinds: KindRecipe | None = None,
 ) -> tuple[FittedHead, dict[str, float]]:
     """Fit the head on train (all views, all runtimes), calibrate and threshold on validation, write the folder.
 
@@ -107,7 +109,8 @@ def fit_and_save(
     last block's class path on the tokens entering it (cached under `tokens`; `tokens_loaded`: `token_data`'s
     store, if already built), then fit the head on its features. `unseen_real_target`: raise the AI threshold by
     cross-fitting (realorai.unseen_reals; `unseen_real_copies`: the left-out sources' re-shared copies held too).
-    `group_weights`: {group: weight} of the training rows (SplitData's).
+    `group_weights`: {group: weight} of the training rows (SplitData's). `kinds`: a head per kind of AI image on
+    the tuned path (realorai.kinds) instead of the binary head.
     Returns the fitted head and the cross-fit's margins per real source.
     """
     clip = clip_options(clip or {})
@@ -116,11 +119,13 @@ def fit_and_save(
         if also_fit_on or clip["pool"] != "token" or clip["crop_pct"] != 1.0:
             raise ValueError("tuning the class path works on the class token of the resized face, one runtime")
         data = tokens_loaded or token_data(dataset, clip["depth"], tokens, views)
-        fit, (train, validation, _) = tuned_fit(tuning, c, views, augment_weight, ai_augment_weight, data, group_weights)
+        fit, (train, validation, _) = tuned_fit(tuning, c, views, augment_weight, ai_augment_weight, data, group_weights, kinds)
         crossed = unseen_real_fitter(fit, unseen_real_target, unseen_real_copies)(train, validation)
         fitted, tuned_state = crossed.fitted.fitted, crossed.fitted.path.model_state(clip["depth"] - 1)
         print(f"class path tuned ({tuning.train}, mix {tuning.mix}) and head fitted")
     else:
+        if kinds is not None:
+            raise ValueError("a head per kind of AI image is fitted on the tuned class path (--tune)")
         backbones = [build_backbone(name, **clip) for name in [backbone, *also_fit_on]]
         train, validation, train_views = training_data(backbones, dataset, views, cache, group_weights)
         fit = recipe_fitter(c, train_views, augment_weight, ai_augment_weight)
@@ -132,8 +137,9 @@ def fit_and_save(
         uncertain_band=fitted.decision.band,
         backbone=clip_source(**clip, fast_runtime=CLASS_PATH_RUNTIME if tuning else "clip-b16-int8"),
         face_crop=face_crop,
+        labels=fitted.head.labels,
     )
-    model = frozen_classifier(fitted.head.torch_state(), **clip)
+    model = frozen_classifier(fitted.head.torch_state(), **clip, labels=fitted.head.labels)
     loaded = model.load_state_dict(tuned_state, strict=False)
     if loaded.unexpected_keys:
         raise ValueError(f"tuned tensors the model does not have: {loaded.unexpected_keys}")
@@ -162,13 +168,17 @@ def token_data(dataset, depth: int, tokens: Path | None, views) -> tuple:
     return token_splits(dataset, wanted, Path(tokens), clip_class_path(depth), depth)
 
 
-def tuned_fit(tuning: Tuning, c, views, augment_weight, ai_augment_weight, data: tuple, group_weights: dict | None = None):
+def tuned_fit(
+    tuning: Tuning, c, views, augment_weight, ai_augment_weight, data: tuple, group_weights: dict | None = None,
+    kinds: KindRecipe | None = None,
+):  # fmt: skip
     """The tuned recipe's fit function and its (train, validation, test) SplitData, from `token_data`'s store;
-    train's rows weighted by `group_weights` (SplitData's)."""
+    train's rows weighted by `group_weights` (SplitData's); `kinds`: a head per kind of AI image."""
     from .tuned_recipe import tuned_fitter
 
     store, splits = data
-    fit = tuned_fitter(store, tuning, c, tuple(views), augment_weight, ai_augment_weight)
+    per_kind = {"tune_kinds": kinds.tune_kinds, "kind_offsets": kinds.offsets} if kinds else {}
+    fit = tuned_fitter(store, tuning, c, tuple(views), augment_weight, ai_augment_weight, **per_kind)
     train = replace(splits["train"], group_weights=dict(group_weights or {}))
     return fit, (train, splits["validation"], splits["test"])
 
@@ -176,7 +186,7 @@ def tuned_fit(tuning: Tuning, c, views, augment_weight, ai_augment_weight, data:
 def load_fitted(folder: Path) -> tuple[FittedHead, ServingConfig]:
     """The head, temperature and thresholds of a probe model folder (slim or full)."""
     serving = ServingConfig.from_config_json(read_config(folder))
-    head = LinearHead.from_torch_state(load_trained(folder, ("head.",)))
+    head = head_from_torch_state(load_trained(folder, ("head.",)), serving.labels)
     return FittedHead(head, serving.temperature, Decision(*serving.uncertain_band)), serving
 
 
@@ -203,6 +213,7 @@ def report(
     unseen_real_target: float = 0.0,
     group_weights: dict | None = None,
     unseen_real_copies: bool = False,
+    kinds: KindRecipe | None = None,
 ) -> dict:
     """Everything we report for a probe model: test (clean, per source/generator), re-share, leave-one-out.
 
@@ -212,7 +223,7 @@ def report(
     clip = clip_options(serving.backbone)
     runtime = served_runtime(folder, serving)
     test = split_data([runtime], dataset, "test", ["clean", *RESHARE], cache)
-    p_raw = softmax(fitted.head.logits(test.views["clean"]))[:, AI_INDEX]
+    p_raw = ai_probability(fitted.head.logits(test.views["clean"]))
     p = fitted.p_ai(test.views["clean"])
     threshold = fitted.decision.ai_from
     reshare = reshare_table(fitted, test)
@@ -232,7 +243,7 @@ def report(
     }
     result["float_runtime_check"] = float_runtime_check(fitted, dataset, test, p, cache, folder, runtime.name)
     metrics = {
-        "labels": list(LABELS),
+        "labels": list(serving.labels),
         "temperature": fitted.temperature,
         "uncertain_band": list(fitted.decision.band),
         "decision": {
@@ -246,9 +257,10 @@ def report(
     }
     recipe = recipe_record(c, views, augment_weight, ai_augment_weight, group_weights)
     recipe |= {"unseen_real_target": unseen_real_target, "unseen_real_copies": unseen_real_copies}
+    recipe |= kinds.to_dict() if kinds else {}
     if leave_out and tuning is not None:  # every fold tunes its own class path, then fits the shipped recipe
         data = tokens_loaded or token_data(dataset, clip["depth"], tokens, views)
-        fit, splits = tuned_fit(tuning, c, views, augment_weight, ai_augment_weight, data, group_weights)
+        fit, splits = tuned_fit(tuning, c, views, augment_weight, ai_augment_weight, data, group_weights, kinds)
         fit = unseen_real_fitter(fit, unseen_real_target, unseen_real_copies)
         metrics["leave_one_out"] = leave_one_out(*splits, fit=fit) | recipe | {"tuning": tuning.to_dict()}
     elif leave_out:  # every fold refits exactly the shipped recipe: same views, same runtimes

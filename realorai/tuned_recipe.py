@@ -15,7 +15,8 @@ import numpy as np
 
 from .class_path import ClassPath, TokenStore, Tuning, averaged, interpolated, tune, tuned_soup
 from .config import AI_INDEX
-from .generalisation import FittedHead, SplitData, fit_recipe, training_rows
+from .generalisation import FittedHead, SplitData, calibrated, fit_recipe, training_rows
+from .kinds import fit_kind_heads, kind_classes, levelled, row_kinds
 from .tokens import split_tokens
 
 
@@ -76,17 +77,22 @@ def generator_soup(
 def tuned_fitter(
     store: TokenStore, tuning: Tuning, c: float, views: tuple[str, ...], augment_weight: float = 1.0,
     ai_augment_weight: float | None = None, memo: dict | None = None, tune_views: tuple[str, ...] | None = None,
-    tune_group_weights: dict[str, float] | None = None,
+    tune_group_weights: dict[str, float] | None = None, tune_kinds: tuple[str, ...] = (),
+    kind_offsets: dict[str, float] | None = None,
 ):  # fmt: skip
     """fit(train, validation, keep_train, keep_validation) -> TunedFit, for `leave_one_out` and the shipped fit.
 
     `memo` (shared between fitters) keeps each fold's tuned path before mixing, so several `mix` values cost
     one tuning per fold. `tune_views`: the views the path is tuned on, if not all of `views` (the head
     always uses all). `tune_group_weights`: the group weights the path is tuned with, if not the training
-    split's own (the head always uses those)."""
+    split's own (the head always uses those). `tune_kinds`: the path is tuned on the real photos and these
+    kinds of AI image only (realorai.kinds; empty, or none of them in the fold: every face).
+    `kind_offsets` ({kind: logits}): a head per kind of AI image, levelled on the fold's validation real
+    photos and each kind lowered by its offset (realorai.kinds), instead of the binary head."""
     memo = {} if memo is None else memo
     unmixed = dataclasses.replace(tuning, mix=1.0)
     tune_views = tuple(tune_views or views)
+    tune_kinds = tuple(tune_kinds)
 
     def tuned_path(train: SplitData, keep_train: np.ndarray) -> ClassPath:
         if tune_group_weights is not None:
@@ -97,21 +103,45 @@ def tuned_fitter(
             return generator_soup(store, train, tune_views, keep_train, augment_weight, ai_augment_weight, unmixed)
         # the rows and weights the shipped head is fitted with, as ids into the store
         ids, labels, weights = training_rows(train, tune_views, keep_train, augment_weight, ai_augment_weight)
+        kinds = aligned_kinds(train, keep_train, tune_views, len(ids)) if tune_kinds else None
+        if kinds is not None and np.isin(kinds[labels == AI_INDEX], tune_kinds).any():  # else: every face
+            tuned = (labels != AI_INDEX) | np.isin(kinds, tune_kinds)
+            ids, labels, weights = ids[tuned], labels[tuned], weights[tuned]
         return tuned_soup(store, ids, labels, weights, unmixed, row_groups(train, tune_views, ids))
+
+    def fit_head(tuned_train: SplitData, tuned_validation: SplitData, keep_train, keep_validation) -> FittedHead:
+        if kind_offsets is None:
+            return fit_recipe(
+                tuned_train, tuned_validation, c, views, keep_train, keep_validation, augment_weight, ai_augment_weight
+            )
+        features, _, weights = training_rows(tuned_train, views, keep_train, augment_weight, ai_augment_weight)
+        aligned_kinds(tuned_train, keep_train, views, len(weights))
+        kinds = row_kinds(tuned_train, keep_train, views)[1]
+        head = fit_kind_heads(features, kind_classes(tuned_train, keep_train, views), weights, kinds, c)
+        reals = tuned_validation.views["clean"][keep_validation & (tuned_validation.labels != AI_INDEX)]
+        return calibrated(levelled(head, reals, kind_offsets), tuned_validation, keep_validation)
 
     def fit(train: SplitData, validation: SplitData, keep_train=None, keep_validation=None) -> TunedFit:
         keep_train = np.ones(len(train.labels), bool) if keep_train is None else keep_train
+        keep_validation = np.ones(len(validation.labels), bool) if keep_validation is None else keep_validation
         started = time.time()
-        key = (keep_train.tobytes(), unmixed, tune_views, str(tune_group_weights))
+        key = (keep_train.tobytes(), unmixed, tune_views, str(tune_group_weights), tune_kinds)
         if key not in memo:
             memo[key] = tuned_path(train, keep_train)
         path = interpolated(store.path, memo[key], tuning.mix)
         tuned_train = dataclasses.replace(train, views={v: store.features(path, train.views[v]) for v in views})
         tuned_validation = dataclasses.replace(validation, views={"clean": store.features(path, validation.views["clean"])})
-        fitted = fit_recipe(
-            tuned_train, tuned_validation, c, views, keep_train, keep_validation, augment_weight, ai_augment_weight
-        )
+        fitted = fit_head(tuned_train, tuned_validation, keep_train, keep_validation)
         print(f"    tuned and fitted in {time.time() - started:.0f}s", flush=True)
         return TunedFit(path, store, fitted, time.time() - started)
 
     return fit
+
+
+def aligned_kinds(train: SplitData, keep: np.ndarray, views: tuple[str, ...], rows: int) -> np.ndarray:
+    """Each of `training_rows`' rows' kind (realorai.kinds), refused if that function dropped rows (a group
+    weighted 0, an autoencoder view): the kinds would no longer line up with the rows."""
+    kinds = row_kinds(train, keep, views)[0]
+    if len(kinds) != rows:
+        raise ValueError("a head per kind needs every training row kept: no group weighted 0, no autoencoder view")
+    return kinds

@@ -5,10 +5,11 @@ import numpy as np
 import pytest
 import torch
 
-from benchmarks.kind_classes import fit_kind_head, kind_classes
+from benchmarks.kind_classes import fit_kind_head
 from realorai.backbones import clip_class_path
 from realorai.class_path import TokenStore, Tuning, tune
 from realorai.generalisation import SplitData, training_rows
+from realorai.kinds import kind_classes
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
 
@@ -28,7 +29,7 @@ def test_classes_follow_the_training_rows_and_p_ai_is_one_minus_p_real():
 
     x = np.r_[rng.normal(0, 1, (30, 3)), rng.normal(2, 1, (30, 3)), rng.normal(-2, 1, (30, 3))]
     y = np.repeat([0, 1, 2], 30)
-    head = fit_kind_head(x, y, np.ones(90), c=1.0)
+    head = fit_kind_head(x, y, np.ones(90), ["diffusion", "gan"], c=1.0)
     p_real = head.model.predict_proba((x - head.mean) / head.std)[:, 0]
     assert np.allclose(head.margin(x), np.log((1 - p_real) / p_real), atol=1e-8)
     logits = head.logits(x)  # two-class logits for the temperature and thresholds: the same P(AI)
@@ -47,20 +48,3 @@ def test_tuning_against_kinds_uses_the_kinds():
     start = dict(path.named_parameters())
     assert not torch.equal(by_kind["kv_weight"], start["kv_weight"])
     assert not torch.allclose(by_kind["q.weight"], binary["q.weight"])  # the kinds, not just real/AI, reach the loss
-
-
-def test_levelled_heads_put_the_same_share_of_real_photos_under_zero_then_lower_one_kind():
-    from benchmarks.kind_classes import SoftOrHead, levelled
-    from realorai.probe import LinearHead
-
-    rng = np.random.default_rng(1)
-    reals = rng.normal(size=(1000, 3))
-    # the second head scores real photos much higher: unlevelled, it would lift every real photo in the OR
-    head = SoftOrHead([LinearHead(np.array([1.0, 0, 0]), -3.0), LinearHead(np.array([0, 2.0, 0]), 1.5)])
-    level = levelled(head, reals, {})
-    for h in level.heads:
-        assert abs((h.margin(reals) < 0).mean() - 0.99) <= 0.002
-    lowered = levelled(head, reals, {1: 1.5})
-    assert np.allclose(lowered.heads[1].margin(reals), level.heads[1].margin(reals) - 1.5)
-    assert np.allclose(lowered.heads[0].margin(reals), level.heads[0].margin(reals))
-    assert (lowered.margin(reals) < level.margin(reals)).all()  # the OR falls with the lowered kind

@@ -11,7 +11,6 @@ import torch
 from safetensors.torch import load_file
 
 from realorai.backbones import clip_backbone_state
-from realorai.generalisation import GROUP_WEIGHTS, parse_group_weights
 from realorai.modeling import TRAINED_FILE, WEIGHTS_FILE, materialize
 from realorai.onnx_weights import state_dict_digest
 from realorai.reshare import RESHARE
@@ -20,6 +19,7 @@ from tests.hub_cache import add_to_hub_cache
 from tests.test_hub_push import hub, hub_env  # noqa: F401  (fixture)
 
 pytestmark = pytest.mark.slow  # trains or builds datasets: out of `make test-fast`
+KIND_LABELS = ["real", "ai-diffusion", "ai-gan"]  # the tiny dataset's kinds: SD 2.1 and StyleGAN2
 
 
 @pytest.fixture(scope="session")
@@ -40,7 +40,7 @@ def test_training_writes_a_slim_folder_with_the_generalisation_report(probe_mode
     tuned = {"blocks.10.attn.qkv.weight", "blocks.10.attn.qkv.bias", "blocks.10.attn.proj.weight", "blocks.10.attn.proj.bias"}
     assert set(load_file(folder / TRAINED_FILE)) == {"head.weight", "head.bias"} | tuned
     config = json.loads((folder / "config.json").read_text())
-    assert config["architecture"] == "vit_base_patch16_clip_quickgelu_224" and config["label_names"] == ["real", "ai"]
+    assert config["architecture"] == "vit_base_patch16_clip_quickgelu_224" and config["label_names"] == KIND_LABELS
     serving = config["realorai"]
     low, high = serving["uncertain_band"]
     assert 0 <= low <= high and high >= 0.5 and serving["temperature"] > 0
@@ -53,7 +53,9 @@ def test_training_writes_a_slim_folder_with_the_generalisation_report(probe_mode
     assert set(rows) == {"ai/stable-diffusion-2.1", "ai/stylegan2", "real/ffhq", "real/utkface"}
     assert metrics["leave_one_out"]["tuning"]["train"] == "attention-kv"  # every fold tuned its own path
     assert metrics["training"]["config"]["tune"] == "attention-kv"
-    assert metrics["leave_one_out"]["group_weights"] == parse_group_weights(GROUP_WEIGHTS)  # the shipped weighting, every fold
+    # the shipped head, every fold: a head per kind of AI image, the path tuned on diffusion faces, GAN lowered 2
+    assert metrics["leave_one_out"]["kind_offsets"] == {"gan": 2.0} and metrics["leave_one_out"]["tune_kinds"] == ["diffusion"]
+    assert metrics["leave_one_out"]["group_weights"] == {} and metrics["labels"] == KIND_LABELS
     # the threshold was drawn against each real source left out of a refit, in the shipped fit and every fold
     assert metrics["decision"]["unseen_real_target"] == metrics["leave_one_out"]["unseen_real_target"] == 0.01
     assert set(metrics["training"]["unseen_real_margins"]) == {"real/ffhq", "real/utkface"}
@@ -132,14 +134,14 @@ def test_push_uploads_full_weights_that_timm_and_transformers_load_offline(hub, 
         "import timm, torch\n"
         "model = timm.create_model('hf-hub:real-or-ai/probe-test', pretrained=True).eval()\n"
         "cfg = timm.data.resolve_data_config({}, model=model)\n"
-        "assert model.pretrained_cfg['label_names'] == ['real', 'ai'] and cfg['input_size'] == (3, 224, 224)\n"
+        f"assert model.pretrained_cfg['label_names'] == {KIND_LABELS} and cfg['input_size'] == (3, 224, 224)\n"
         "from realorai.predict import Detector\n"
         "hub = Detector('hf-hub:real-or-ai/probe-test', runtime='torch')\n"
         f"local = Detector({str(folder)!r}, runtime='torch', faces=hub.faces)\n"
         "x = torch.randn(2, 3, 224, 224)\n"
         "assert torch.equal(model(x), local.model(x)); print('hub model equals the local one')\n"
         # transformers loads the same Hub repo through its timm wrapper: human labels, timm's probabilities,
-        # and the card's calibration (softmax of logits / temperature) gives the app's P(AI).
+        # and the card's calibration (1 - P(real) of the logits / temperature) gives the app's P(AI).
         "from transformers import pipeline\n"
         "from realorai.images import load_image\n"
         "pipe = pipeline('image-classification', model='real-or-ai/probe-test')\n"
@@ -147,11 +149,12 @@ def test_push_uploads_full_weights_that_timm_and_transformers_load_offline(hub, 
         "scores = {r['label']: r['score'] for r in pipe(crop)}\n"
         "logits = {r['label']: r['score'] for r in pipe(crop, function_to_apply='none')}\n"
         "timm_p = local.model(local.transform(crop)[None]).softmax(-1)[0].tolist()\n"
-        "assert set(scores) == {'real', 'ai'} and abs(scores['ai'] - timm_p[1]) < 1e-4, (scores, timm_p)\n"
+        f"assert set(scores) == set({KIND_LABELS}) and abs(scores['ai-gan'] - timm_p[2]) < 1e-4, (scores, timm_p)\n"
         "t = local.serving.temperature\n"
-        "calibrated = torch.tensor([logits['real'], logits['ai']]).div(t).softmax(-1)[1].item()\n"
+        f"calibrated = 1 - torch.tensor([logits[k] for k in {KIND_LABELS}]).div(t).softmax(-1)[0].item()\n"
         "app_p = float(local.probabilities([crop])[0])\n"
-        "assert abs(calibrated - app_p) < 1e-4 and abs(calibrated - scores['ai']) > 1e-3 * (t != 1), (calibrated, app_p)\n"
+        "uncalibrated = 1 - scores['real']\n"
+        "assert abs(calibrated - app_p) < 1e-4 and abs(calibrated - uncalibrated) > 1e-3 * (t != 1), (calibrated, app_p)\n"
         "print('transformers gives timm probabilities and, calibrated, the app', scores, calibrated)\n"
     )
     out = run_python("-c", code, env={"HF_HUB_OFFLINE": "1", "HF_HUB_CACHE": str(cache), **env})

@@ -68,10 +68,13 @@ on a picture from a new generator is weak evidence.
 - *Faces only.* The model judges face crops. Landscapes, objects, or AI edits outside the face are not seen.
 - *Generator families seen:* {generators}. Others (Midjourney, Imagen, GPT-image, face swaps, video
   deepfakes) were not in training; treat verdicts on them with suspicion.
+- *Caught as AI, by generator family* (our test split, at the real-photos-first threshold): {caught}. The
+  faces the threshold does not reach are *Uncertain* or, fewer, *Real photo*: the threshold is set so real
+  photos are almost never called AI, and GAN faces pay for that most.
 - *Small or blurry faces* carry less evidence; the confidence drops, and so should yours.
 - *Studio portraits.* Plain backdrop, even light, a frontal pose (passport and studio shots): none of the
   real photos it learnt from is one, and to the model they look most like AI faces. A real studio portrait
-  can score close to the AI threshold, and a downscaled or re-compressed copy of it can cross it
+  can score well above even odds, and a downscaled or re-compressed copy of it close to the AI threshold
   (README: "Beyond the test split's crops").
 - *No face found* → the app judges the whole picture and says so; that verdict is much weaker.
 
@@ -419,6 +422,7 @@ def build_demo(service: Service, model_note: str) -> gr.Blocks:
                 TAKEAWAYS.format(
                     generalisation_sentence=insights.generalisation_sentence(metrics),
                     generators=generators_seen(metrics or {}),
+                    caught=insights.caught_by_generator(metrics),
                     keep_minutes=scratch.MAX_AGE_S // 60,
                     licences=licence_summary(training_sources(metrics)) if metrics else "see the model card",
                 )

@@ -75,15 +75,23 @@ def model_sentence(config: dict, metrics: dict | None) -> str:
         return (
             f"a general-purpose image encoder — {weights_origin(config['architecture'])} — "
             + ("frozen but for how its last block's summary token attends to the image, " if tuned else "kept frozen, ")
-            + f"whose features feed a linear classifier trained on real portraits ({sources_seen(metrics)}) and AI portraits "
-            f"(generator families: {generators}). Every training face was also shown in randomly re-shared copies "
-            "(downscaled, re-compressed as JPEG or WebP, cropped, blurred)" + _reshare_clause(metrics or {})
+            + f"whose features feed {_classifier_words(config)} trained on real portraits ({sources_seen(metrics)}) "
+            f"and AI portraits (generator families: {generators}). Every training face was also shown in randomly "
+            "re-shared copies (downscaled, re-compressed as JPEG or WebP, cropped, blurred)" + _reshare_clause(metrics or {})
         )
     return (
         f"a convolutional network ({config.get('architecture', 'unknown')}, pretrained on ImageNet) fine-tuned on "
         f"real portraits ({sources_seen(metrics)}) and AI portraits (generator families: {generators}), with JPEG "
         "re-compression, resizing and blur on both classes"
     )
+
+
+def _classifier_words(config: dict) -> str:
+    """The head in words: one real/AI classifier, or one per kind of AI image (realorai.kinds)."""
+    kinds = [name.removeprefix("ai-") for name in config.get("label_names", []) if name.startswith("ai-")]
+    if not kinds:
+        return "a linear classifier"
+    return f"one linear classifier per kind of AI image ({', '.join(kinds)}; either can call a face AI),"
 
 
 def _reshare_clause(metrics: dict) -> str:
@@ -117,6 +125,15 @@ def generalisation_sentence(metrics: dict | None) -> str:
         f"{s['real_false_ai_mean']:.1%} "
         f"of its photos called AI (worst {s['real_false_ai_worst']:.1%})."
     )
+
+
+def caught_by_generator(metrics: dict | None) -> str:
+    """The share of each generator family's test faces called AI at the model's threshold, most caught first."""
+    generators = (metrics or {}).get("splits", {}).get("test", {}).get("per_generator", {})
+    caught = {name.split(" (")[0]: m["ai_recall"] for name, m in generators.items() if m.get("n_ai")}
+    if not caught:
+        return "not measured"
+    return ", ".join(f"{name} {share:.0%}" for name, share in sorted(caught.items(), key=lambda item: -item[1]))
 
 
 def results_markdown(metrics: dict | None, folder: Path | None = None) -> str:

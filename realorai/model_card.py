@@ -9,6 +9,7 @@ from string import Template
 from .class_path import Tuning
 from .config import REPO_ROOT
 from .generalisation import parse_group_weights
+from .kinds import LEVEL, parse_kind_offsets
 from .modeling import weights_origin
 from .sources import licence_lines, training_sources
 
@@ -202,10 +203,28 @@ def _tuning_text(train_config: dict, depth: int) -> str:
         if dro
         else ""
     )
+    kinds = train_config.get("tune_kinds", "") if train_config.get("head") == "kinds" else ""
+    faces = f" (on the real photos and the {' and '.join(kinds.split(','))} faces only)" if kinds else ""
     return (
-        f"frozen except the class token's path through block {depth}: its {what} were tuned on every token as block "
-        f"{depth - 1} leaves it, computed once per image ({train_config.get('tune_epochs')} epochs, "
+        f"frozen except the class token's path through block {depth}: its {what} were tuned{faces} on every token "
+        f"as block {depth - 1} leaves it, computed once per image ({train_config.get('tune_epochs')} epochs, "
         f"AdamW lr {train_config.get('tune_lr'):g}, after a linear head alone for {Tuning.head_epochs}){reweighted}" + wise
+    )
+
+
+def _head_text(train_config: dict) -> str:
+    """The head training fitted (--head), in words, up to the features it reads."""
+    c = train_config.get("c", "?")
+    if train_config.get("head") != "kinds":
+        return f". A logistic-regression head (C = {c} on standardised features, folded into timm's `head`) is fitted"
+    offsets = parse_kind_offsets(train_config.get("kind_offsets", ""))
+    lowered = "".join(f", the {kind} head then lowered {value:g} logits more" for kind, value in offsets.items() if value)
+    return (
+        f". One logistic-regression head per kind of AI image (C = {c} on standardised features), each fitted on "
+        "that kind against every real photo (the kind weighing as much as the real photos), each shifted so that "
+        f"{LEVEL:.0%} of the validation split's real photos score under 0{lowered}; timm's `head` serves them as one "
+        "class per kind next to a zero \"real\" row, so P(AI) = 1 − P(real) is their soft OR (realorai.kinds). "
+        "The heads are fitted"
     )
 
 
@@ -222,9 +241,8 @@ def training_text(metrics: dict, config: dict) -> str:
             f"{config['architecture']} cut after block {backbone.get('depth', 12)} "
             f"({origin}; every tensor mapped into timm and checked against the graph), "
             + _tuning_text(train_config, backbone.get("depth", 12))
-            + ". A logistic-regression head (C = "
-            f"{train_config.get('c', '?')} on standardised features, folded into timm's `head`) is fitted on the "
-            f"pooled features of every training face in {len(views)} views — clean and {copies} randomly re-shared "
+            + _head_text(train_config)
+            + f" on the pooled features of every training face in {len(views)} views — clean and {copies} randomly re-shared "
             f"cop{'y' if copies == 1 else 'ies'} (resize, JPEG, WebP, crop, "
             "blur, flip) — on both classes"
             + _copy_weights(train_config)
@@ -306,6 +324,7 @@ def render_model_card(metrics: dict, model_dir: Path, repo_id: str = DEFAULT_REP
         "repo_id": repo_id,
         "dataset_id": DEFAULT_DATASET_ID,
         "labels": ", ".join(config.get("label_names", [])),
+        "label_list": json.dumps(config.get("label_names", [])),
         "face_margin": serving.get("face_margin"),
         "face_size": serving.get("face_size"),
         "temperature": f"{metrics['temperature']:.3f}",

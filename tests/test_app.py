@@ -95,8 +95,8 @@ def test_several_faces_each_get_a_verdict(client, tmp_path, real_portrait, ai_po
 
 def test_predict_batch_returns_rows_and_csv_even_with_bad_files(client, tmp_path, real_portrait):
     bad = write_bad_files(tmp_path, real_portrait)["not_an_image.jpg"]
-    # generated-photos faces are caught above the real-first threshold (StyleGAN2 ones often land in "uncertain")
-    files = [path for _, path in portraits([("real", "ffhq"), ("ai", "genphotos")], per_source=1)] + [bad]
+    # text-to-image faces are caught above the real-first threshold (GAN faces mostly land in "uncertain")
+    files = [path for _, path in portraits([("real", "ffhq"), ("ai", "sfhq-t2i")], per_source=1)] + [bad]
     rows, csv_path = client.predict([handle_file(str(p)) for p in files], api_name="/predict_batch")
     assert [r["file"] for r in rows] == [p.name for p in files]
     assert rows[0]["verdict"] == "Real photo" and rows[1]["verdict"] == "AI-generated"
@@ -131,7 +131,7 @@ def test_upload_tab_action_with_several_files(client):
 
 def test_upload_tab_survives_a_bad_first_file(client, tmp_path, real_portrait):
     bad = write_bad_files(tmp_path, real_portrait)["truncated.jpg"]
-    good = portrait_files("ai", "genphotos", 1, seed=4)[0]
+    good = portrait_files("ai", "sfhq-t2i", 1, seed=4)[0]
     *_, details, table, csv_file = client.predict([handle_file(str(bad)), handle_file(str(good))], api_name="/analyse_upload")
     assert "truncated" in details["error"]
     assert table["data"][0][0] == "truncated.jpg" and "truncated" in table["data"][0][-1]

@@ -4,7 +4,6 @@ import json
 
 from realorai import insights
 from realorai.config import BUNDLED_MODEL_DIR
-from realorai.generalisation import parse_group_weights
 from realorai.modeling import read_config
 
 
@@ -16,12 +15,18 @@ def test_home_and_takeaway_sentences_quote_the_models_own_report():
         assert value in sentence, value
     described = insights.model_sentence(read_config(BUNDLED_MODEL_DIR), metrics)
     assert "CLIP ViT-B/16" in described and "frozen" in described
+    assert "one linear classifier per kind of AI image (diffusion, gan; either can call a face AI)" in described
     for source in ("ffhq", "pixabay", "utkface", "yonsei"):  # the training split's real sources, from the counts
         assert source in described
     reshare = metrics["splits"]["test"]["reshare"]
     caught = min(r["ai_recall"] for name, r in reshare.items() if name != "clean")
     assert f"{caught:.0%} after the hardest re-share" in described  # the cost of the half-weight AI copies, stated
     assert "no leave-one-source-out" in insights.generalisation_sentence({})
+    caught = insights.caught_by_generator(metrics)  # the Take-aways' per-family recall, from the same report
+    generators = {n: m for n, m in metrics["splits"]["test"]["per_generator"].items() if m.get("n_ai")}
+    assert len(generators) >= 4 and caught.count("%") == len(generators)
+    for name, m in generators.items():
+        assert f"{name.split(' (')[0]} {m['ai_recall']:.0%}" in caught
 
 
 def test_the_cli_report_card_and_insights_share_one_renderer(tmp_path):
@@ -41,17 +46,21 @@ def test_the_cli_report_card_and_insights_share_one_renderer(tmp_path):
     assert missing.returncode == 2 and "no metrics.json" in missing.stderr
 
 
-def test_the_card_names_groups_that_count_other_than_equally():
-    """--group-weights changes what the head learns from, so the card must say it: the bundled model
-    (StyleGAN2 weighted down) says so in words, and the same settings with every group equal say nothing more."""
+def test_the_card_says_how_the_head_was_fitted_and_which_groups_count_other_than_equally():
+    """--head and --group-weights change what the head learns from, so the card must say them: the bundled
+    model's heads per kind of AI image in words, and a group weighted down named, nothing more when all are equal."""
     from realorai.model_card import training_text
 
     metrics = json.loads((BUNDLED_MODEL_DIR / "metrics.json").read_text())
     config = read_config(BUNDLED_MODEL_DIR)
-    weighted = training_text(metrics, config)
-    (group, weight), *_ = parse_group_weights(metrics["training"]["config"]["group_weights"]).items()
-    assert f"count equally, except {group} at {weight:g} times an equal share" in weighted.replace("\n", " ")
-    assert "count equally, except" in (BUNDLED_MODEL_DIR / "README.md").read_text().replace("\n", " ")
-    metrics["training"]["config"]["group_weights"] = ""
-    plain = training_text(metrics, config)
-    assert "count equally. Temperature" in plain.replace("\n", " ")
+    card = (BUNDLED_MODEL_DIR / "README.md").read_text().replace("\n", " ")
+    assert metrics["training"]["config"]["head"] == "kinds" and config["label_names"] == ["real", "ai-diffusion", "ai-gan"]
+    for text in (training_text(metrics, config).replace("\n", " "), card):
+        assert "One logistic-regression head per kind of AI image" in text and "the gan head then lowered 2 logits" in text
+        assert "tuned (on the real photos and the diffusion faces only)" in text
+    assert "count equally. Temperature" in card
+    metrics["training"]["config"]["group_weights"] = "ai/stylegan2=0.1"
+    weighted = training_text(metrics, config).replace("\n", " ")
+    assert "count equally, except ai/stylegan2 at 0.1 times an equal share" in weighted
+    metrics["training"]["config"]["head"] = "binary"
+    assert "A logistic-regression head (C = " in training_text(metrics, config)

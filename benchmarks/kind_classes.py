@@ -135,6 +135,7 @@ def main(argv: list[str] | None = None) -> int:
         help="one softmax over the kinds, or a soft OR of one binary head per kind",
     )
     parser.add_argument("--seed", type=int, default=0, help="tuned: the tuning's seed (batch order, head start)")
+    parser.add_argument("--group-dro", type=float, default=0.0, help="tuned, --kind-offsets: Group DRO's step in the tuning")
     parser.add_argument("--reshare", action="store_true", help="tuned: also score the re-share chains (tokens cached)")
     parser.add_argument("--unseen-real-target", type=float, default=0.0, help="cross-fit the threshold (realorai.unseen_reals)")
     parser.add_argument(
@@ -180,6 +181,7 @@ def main(argv: list[str] | None = None) -> int:
         tuned = "tuned against the kinds" if args.tune_classes == "kind" else "tuned real/AI"
         tuned += f" on {' and '.join(tune_kinds)} faces only" if tune_kinds else ""
         seed = f", seed {args.seed}" if args.seed else ""
+        seed += f", Group DRO {args.group_dro:g}" if args.group_dro else ""
         name = f"clip-b16 block 11 class path {tuned} (attention-kv, lr 1e-4){seed}, {PER_KIND[args.head]} in the head"
         memo: dict = {}
         if args.kind_offsets:  # one row per offset set, the folds' tuned paths shared
@@ -189,12 +191,14 @@ def main(argv: list[str] | None = None) -> int:
                 described = ", ".join(f"{k} lowered {v:g}" for k, v in offsets.items() if v) or "none lowered"
                 head = f"{PER_KIND['soft-or']}, levelled on validation real photos at {LEVEL:.0%} ({described})"
                 fits[name.replace(PER_KIND[args.head], head)] = shipped_kinds_fitter(
-                    store, Tuning(seed=args.seed), DEFAULT_C, AUG, 1.0, AI_COPY_WEIGHT, memo, tune_kinds=tune_kinds,
+                    store, Tuning(seed=args.seed, group_dro=args.group_dro), DEFAULT_C, AUG, 1.0, AI_COPY_WEIGHT, memo,
+                    tune_kinds=tune_kinds,
                     kind_offsets=offsets,
                 )  # fmt: skip
         else:
             fits = {name: tuned_fitter(store, args.tune_classes, args.seed, HEADS[args.head], tune_kinds=tune_kinds, memo=memo)}
     recorded = {"recipe": args.recipe, "tune_classes": args.tune_classes, "head": args.head, "seed": args.seed}
+    recorded |= {"group_dro": args.group_dro} if args.group_dro else {}
     recorded |= {"tune_kinds": args.tune_kinds, "kind_offsets": args.kind_offsets} if args.recipe == "tuned" else {}
     out = Path(args.out)
     for name, fit in fits.items():

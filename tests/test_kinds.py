@@ -64,3 +64,30 @@ def test_kind_offsets_are_parsed_or_refused_clearly():
     for bad in ("gan", "gan=two", "=2"):
         with pytest.raises(ValueError, match="KIND=LOGITS"):
             parse_kind_offsets(bad)
+
+
+def test_the_shipped_fit_tunes_on_real_photos_and_the_named_kinds_then_fits_a_head_per_kind():
+    from realorai.backbones import clip_class_path
+    from realorai.class_path import TokenStore, Tuning, tune
+    from realorai.generalisation import SplitData, training_rows
+    from realorai.tuned_recipe import row_groups, tuned_fitter
+
+    rng = np.random.default_rng(4)
+    store = TokenStore(12, clip_class_path(11))
+    ids = store.add(rng.normal(size=(12, 197, 768)).astype(np.float32))
+    sources = np.array(["ffhq", "sdfd", "tpdne", "utkface"] * 3)  # real, diffusion, GAN, real
+    split = SplitData(np.isin(sources, ["sdfd", "tpdne"]).astype(int), sources, sources, {"clean": ids})
+    one = Tuning(epochs=1, head_epochs=1, batch=4, lr=1e-3)
+    memo: dict = {}
+    fit = tuned_fitter(store, one, 0.5, ("clean",), memo=memo, tune_kinds=("diffusion",), kind_offsets={"gan": 2.0})
+    fitted = fit(split, split)
+    (path,) = memo.values()
+    rows, labels, weights = training_rows(split, ("clean",))
+    keep = sources != "tpdne"  # the GAN faces never reach the tuning
+    expected = tune(store, rows[keep], labels[keep], weights[keep], one, row_groups(split, ("clean",), rows[keep]))
+    for (name, tuned), (_, wanted) in zip(path.named_parameters(), expected.named_parameters()):
+        assert torch.equal(tuned, wanted), name
+    assert fitted.fitted.head.labels == ("real", "ai-diffusion", "ai-gan")
+    reals = store.features(path, ids[split.labels == 0])
+    gan = fitted.fitted.head.heads[1].margin(reals)  # levelled at 99% of these real photos, then lowered 2
+    assert np.quantile(gan, 0.99) == pytest.approx(-2.0, abs=1e-6)

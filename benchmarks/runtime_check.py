@@ -24,19 +24,9 @@ from datasets import load_from_disk
 
 from realorai.calibration import logit
 from realorai.config import AI_INDEX
-from realorai.int8_products import signed_products_exact
+from realorai.int8_products import int8_machine
 from realorai.metrics import binary_metrics
 from realorai.predict import Detector
-
-
-def cpu_flags() -> list[str]:
-    """The CPU's VNNI / AVX-512 flags as Linux lists them (empty elsewhere)."""
-    try:
-        text = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return []
-    flags = next((line.split(":", 1)[1].split() for line in text.splitlines() if line.startswith("flags")), [])
-    return sorted(f for f in flags if "vnni" in f or f in ("avx2", "avx512f"))
 
 
 def compare(labels: np.ndarray, recorded: np.ndarray, here: np.ndarray, ai_from: float) -> dict:
@@ -74,11 +64,7 @@ def main(argv=None) -> int:
     result = {
         "model": detector.name,
         "runtime": detector.runtime,
-        "machine": {
-            "processor": platform.processor() or platform.machine(),
-            "cpu_flags": cpu_flags(),
-            "signed_int8_products_exact": signed_products_exact(),
-        },
+        "machine": {"processor": platform.processor() or platform.machine(), **int8_machine()},
         "seconds_per_face": (time.time() - started) / n,
         **compare(labels, np.asarray(recorded["p_ai"][:n]), here, detector.serving.uncertain_band[1]),
     }

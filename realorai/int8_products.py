@@ -16,6 +16,7 @@ signed weights are exact and faster.
 from __future__ import annotations
 
 from functools import lru_cache
+from pathlib import Path
 
 import numpy as np
 
@@ -96,6 +97,19 @@ def with_unsigned_weights(model):
             initializer.CopyFrom(numpy_helper.from_array(values.astype(np.uint8), name))
             shifted.add(name)
     return model
+
+
+def int8_machine() -> dict:
+    """What decides the INT8 kernels here, for benchmark records: the CPU's VNNI / AVX flags (Linux) and the probe."""
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        text = ""
+    flags = next((line.split(":", 1)[1].split() for line in text.splitlines() if line.startswith("flags")), [])
+    return {
+        "cpu_flags": sorted(f for f in flags if "vnni" in f or f in ("avx2", "avx512f")),
+        "signed_int8_products_exact": signed_products_exact(),
+    }
 
 
 def exact_on_this_cpu(model):

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .backbones import CLASS_PATH_RUNTIME, Backbone, build_backbone, clip_class_path, clip_options, clip_source
+from .backbones import CLASS_PATH_RUNTIME, Backbone, build_backbone, clip_class_path, clip_options, clip_source, float_precision
 from .calibration import ai_probability
 from .class_path import Tuning
 from .config import FACE_SIZE
@@ -279,13 +279,13 @@ def float_runtime_check(
 ) -> dict:
     """Test AUC through the float timm path (what `timm.create_model` users get) next to the served INT8 path.
 
-    The folder's own timm model (tuned tensors included) in bfloat16 (features match fp32 to cosine ~0.9997):
-    how far the float path drifts from the runtime the head was fitted on (both, with --also-fit-on).
+    The folder's own timm model (tuned tensors included), in bfloat16 where the CPU has it (features match
+    float32 to cosine ~0.9997): how far the float path drifts from the runtime the head was fitted on (both, with --also-fit-on).
     """
     float_features = split_features(float_backbone(folder, served), dataset["test"], "test", "clean", cache)
     p_float = fitted.p_ai(float_features)
     return {
-        "runtime": "clip-b16 (timm, bfloat16)",
+        "runtime": f"clip-b16 (timm, {float_precision()})",
         "roc_auc": binary_metrics(test.labels, p_float)["roc_auc"],
         "roc_auc_served": binary_metrics(test.labels, p_served)["roc_auc"],
         "mean_abs_p_difference": float(np.abs(p_float - p_served).mean()),
@@ -294,11 +294,11 @@ def float_runtime_check(
 
 
 def float_backbone(folder: Path, served: str) -> Backbone:
-    """The folder's timm model, pre-logits in bfloat16; named after the served runtime (whose name carries
+    """The folder's timm model's pre-logits (`float_pre_logits`); named after the served runtime (whose name carries
     the tuned weights' digest), so its cached features belong to these weights only."""
-    from .backbones import CLIP_ARCHITECTURE, CLIP_ORIGIN, bfloat16_pre_logits, timm_transform
+    from .backbones import CLIP_ARCHITECTURE, CLIP_ORIGIN, float_pre_logits, timm_transform
 
     model, _ = load_classifier(folder)
     name = served.replace("clip-b16-int8", "clip-b16", 1)  # clip-b16-d11, clip-b16-classpath-<digest>-d11
     transform = timm_transform(CLIP_ARCHITECTURE, crop_pct=model.pretrained_cfg.get("crop_pct", 1.0))
-    return Backbone(name, CLIP_ARCHITECTURE, transform, bfloat16_pre_logits(model), CLIP_ORIGIN)
+    return Backbone(name, CLIP_ARCHITECTURE, transform, float_pre_logits(model), CLIP_ORIGIN)

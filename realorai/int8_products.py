@@ -15,10 +15,13 @@ signed weights are exact and faster.
 
 from __future__ import annotations
 
+import logging
 from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
+
+log = logging.getLogger("real-or-ai")
 
 
 def _matmul_integer_model(weights: np.ndarray, rows: int):
@@ -115,4 +118,7 @@ def int8_machine() -> dict:
 def exact_on_this_cpu(model):
     """`model` as it is where uint8 x int8 products are exact here, else `with_unsigned_weights(model)`."""
     has_signed = any(node.op_type == "MatMulInteger" for node in model.graph.node)
-    return model if not has_signed or signed_products_exact() else with_unsigned_weights(model)
+    if not has_signed or signed_products_exact():
+        return model
+    log.info("this CPU's uint8 x int8 products saturate (no VNNI): INT8 weights shifted to uint8, exact and slower")
+    return with_unsigned_weights(model)

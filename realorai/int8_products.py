@@ -24,7 +24,7 @@ import numpy as np
 log = logging.getLogger("real-or-ai")
 
 
-def _matmul_integer_model(weights: np.ndarray, rows: int):
+def matmul_integer_model(weights: np.ndarray, rows: int):
     """A one-node graph: uint8 activations (rows, k) times the given weights (k, n), int32 out."""
     import onnx
     from onnx import TensorProto, helper, numpy_helper
@@ -42,7 +42,7 @@ def _matmul_integer_model(weights: np.ndarray, rows: int):
 
 
 def matmul_integer(model, activations: np.ndarray) -> np.ndarray:
-    """Run a `_matmul_integer_model` in ONNX Runtime on the CPU."""
+    """Run a `matmul_integer_model` in ONNX Runtime on the CPU."""
     import onnxruntime as ort
 
     session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
@@ -65,7 +65,7 @@ def signed_products_exact() -> bool:
     """Whether ONNX Runtime's uint8 x int8 products are exact on this CPU (False without VNNI on x86)."""
     activations, weights = saturating_case()
     exact = activations.astype(np.int64) @ weights.astype(np.int64)
-    return bool(np.array_equal(matmul_integer(_matmul_integer_model(weights, len(activations)), activations), exact))
+    return bool(np.array_equal(matmul_integer(matmul_integer_model(weights, len(activations)), activations), exact))
 
 
 def with_unsigned_weights(model):

@@ -15,21 +15,26 @@ def fit_temperature(logits: np.ndarray, labels: np.ndarray, real_index: int = RE
     held-out data (`labels`: the dataset's real/AI). With two classes that is softmax's own cross-entropy;
     with a class per kind of AI image, the kinds' probabilities are summed first, as the app reads them."""
     logits_t = torch.as_tensor(logits, dtype=torch.float64)
-    is_ai = torch.as_tensor(np.asarray(labels) == AI_INDEX)
-    ai_columns = [c for c in range(logits_t.shape[1]) if c != real_index]
+    is_ai = torch.as_tensor(np.asarray(labels) == AI_INDEX, dtype=torch.float64)
     log_t = torch.zeros(1, dtype=torch.float64, requires_grad=True)  # optimise log T so T stays positive
     optimizer = torch.optim.LBFGS([log_t], lr=0.1, max_iter=200, line_search_fn="strong_wolfe")
 
     def closure():
         optimizer.zero_grad()
-        log_p = torch.log_softmax(logits_t / log_t.exp(), dim=1)
-        log_p_ai = torch.logsumexp(log_p[:, ai_columns], dim=1)
-        loss = -torch.where(is_ai, log_p_ai, log_p[:, real_index]).mean()
+        # P(AI) = sigmoid(its log-odds), since P(AI) + P(real) = 1: the NLL is the binary cross-entropy
+        loss = torch.nn.functional.binary_cross_entropy_with_logits(ai_log_odds(logits_t / log_t.exp(), real_index), is_ai)
         loss.backward()
         return loss
 
     optimizer.step(closure)
     return float(log_t.detach().exp().clamp(0.05, 20.0))
+
+
+def ai_log_odds(logits: torch.Tensor, real_index: int = REAL_INDEX) -> torch.Tensor:
+    """log P(AI) - log P(real) per row, from logits with one AI class or one per kind of AI image: what the
+    temperature is fitted on and what Grad-CAM follows."""
+    ai = [c for c in range(logits.shape[1]) if c != real_index]
+    return torch.logsumexp(logits[:, ai], dim=1) - logits[:, real_index]
 
 
 def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:

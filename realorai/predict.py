@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +17,7 @@ from matplotlib import colormaps
 from PIL import Image, ImageDraw, ImageFont
 
 from .backbones import CLASS_PATH_RUNTIME, Backbone, build_backbone, clip_options
-from .calibration import ai_probability
+from .calibration import ai_log_odds, ai_probability
 from .config import BUNDLED_MODEL_DIR
 from .faces import DETECT_MAX_SIDE, MIN_SCORE, FaceCrop, FaceDetector, default_detector, face_crops, whole_image_crop
 from .images import fit_within
@@ -193,7 +194,7 @@ class Detector:
         """Grad-CAM heat map (values 0..1, crop-sized) of what pushed the model towards 'ai'."""
         self._load_model()
         x = self.transform(crop).unsqueeze(0)
-        log_odds = ai_log_odds(self.serving.labels.index("real"))
+        log_odds = partial(ai_log_odds, real_index=self.serving.labels.index("real"))
         with self._explain_lock, torch.enable_grad():
             if hasattr(self.model, "blocks"):
                 cam = _vit_grad_cam(self.model, x, log_odds)
@@ -205,16 +206,6 @@ class Detector:
                 cam = torch.relu((weights * features).sum(dim=1))[0].detach().numpy()
         cam = cam / cam.max() if cam.max() > 0 else cam
         return np.asarray(Image.fromarray(np.uint8(cam * 255)).resize(crop.size, Image.BICUBIC), dtype=np.float32) / 255
-
-
-def ai_log_odds(real_index: int):
-    """logits -> log P(AI) - log P(real) per row: what Grad-CAM follows, one AI class or one per kind."""
-
-    def log_odds(logits: torch.Tensor) -> torch.Tensor:
-        ai = [c for c in range(logits.shape[1]) if c != real_index]
-        return torch.logsumexp(logits[:, ai], dim=1) - logits[:, real_index]
-
-    return log_odds
 
 
 def _vit_grad_cam(model, x: torch.Tensor, target) -> np.ndarray:

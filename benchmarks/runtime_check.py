@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 from datasets import load_from_disk
 
+from benchmarks.edits import probabilities
 from realorai.calibration import logit
 from realorai.config import AI_INDEX
 from realorai.int8_products import int8_machine
@@ -59,7 +60,7 @@ def main(argv=None) -> int:
     detector = Detector(args.model)
     started = time.time()
     images = test.select(range(n))["image"]
-    here = np.concatenate([detector.probabilities(images[i : i + 32]) for i in range(0, n, 32)])
+    here = probabilities(detector, images)
     labels = np.asarray(recorded["labels"][:n])
     result = {
         "model": detector.name,

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from sklearn.linear_model import LogisticRegression
 
 from .config import AI_INDEX, LABELS
 
@@ -66,6 +65,8 @@ class LinearHead:
 
 def fit_linear_head(features: np.ndarray, labels: np.ndarray, weights: np.ndarray, c: float = 0.5) -> LinearHead:
     """L2-regularised logistic regression on standardised features, folded back onto raw features."""
+    from sklearn.linear_model import LogisticRegression  # not at the top: the app imports this module, never fits
+
     features = np.asarray(features, dtype=np.float64)
     mean, std = features.mean(axis=0), features.std(axis=0) + 1e-6
     model = LogisticRegression(C=c, max_iter=3000, tol=1e-5)

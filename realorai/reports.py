@@ -15,7 +15,7 @@ import threading
 from pathlib import Path
 
 from .config import LABELS, REPO_ROOT
-from .service import spreadsheet_safe
+from .csv_cells import spreadsheet_safe
 
 MAX_TOTAL_MB = 500  # the folder never grows past this; further reports are refused with a message
 MANIFEST_COLUMNS = ["file", "generator", "reported_at", "model", "model_verdict", "p_ai", "note"]

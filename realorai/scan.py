@@ -16,9 +16,9 @@ import os
 from functools import lru_cache
 from pathlib import Path
 
+from .csv_cells import spreadsheet_safe
 from .images import IMAGE_SUFFIXES, ImageLoadError, load_image, source_bytes
 from .provenance import read_provenance
-from .service import spreadsheet_safe
 
 COLUMNS = ["file", "face", "box", "face_score", "p_ai", "verdict", "confidence", "face_found", "provenance", "model", "error"]
 

@@ -23,6 +23,7 @@ from pathlib import Path
 
 from PIL import Image
 
+from .csv_cells import spreadsheet_safe
 from .images import ImageLoadError, ImageSource, load_image, source_bytes
 from .predict import VERDICT_TEXT, Analysis, Detector, draw_boxes, heatmap_overlay, side_by_side
 from .provenance import Provenance, combine, read_provenance
@@ -33,7 +34,6 @@ MAX_BATCH = 50  # files per batch request; more is refused with a message, not s
 BATCH_COLUMNS = ["file", "verdict", "p_ai", "confidence", "faces", "face_found", "provenance", "error"]
 DISPLAY_MAX_SIDE = 1600  # annotated pictures sent back are no larger: the boxes stay legible, memory stays small
 LARGE_PIXELS = 4_000_000  # after a picture this large, hand freed memory back to the system
-SPREADSHEET_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")  # a cell starting so is run as a formula by spreadsheets
 
 
 @dataclass
@@ -62,13 +62,6 @@ def batch_row(name: str, result: dict | None = None, error: str = "") -> dict:
 def table(rows: list[dict]) -> list[list]:
     """Rows as lists in BATCH_COLUMNS order, for a Dataframe."""
     return [[row[c] for c in BATCH_COLUMNS] for row in rows]
-
-
-def spreadsheet_safe(value):
-    """A cell a spreadsheet shows as text: a leading ' defuses =, +, -, @, tab and CR (OWASP's advice)."""
-    if isinstance(value, str) and value.startswith(SPREADSHEET_TRIGGERS):
-        return "'" + value
-    return value
 
 
 def write_csv(rows: list[dict], folder: Path) -> str:

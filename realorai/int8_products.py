@@ -42,10 +42,11 @@ def matmul_integer_model(weights: np.ndarray, rows: int):
 
 
 def matmul_integer(model, activations: np.ndarray) -> np.ndarray:
-    """Run a `matmul_integer_model` in ONNX Runtime on the CPU."""
+    """Run a `matmul_integer_model` (loaded, serialized, or its file's path) in ONNX Runtime on the CPU."""
     import onnxruntime as ort
 
-    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    source = model.SerializeToString() if hasattr(model, "SerializeToString") else model
+    session = ort.InferenceSession(source, providers=["CPUExecutionProvider"])
     return session.run(["y"], {"a": activations})[0]
 
 
@@ -63,9 +64,13 @@ def saturating_case(seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
 @lru_cache(maxsize=1)
 def signed_products_exact() -> bool:
     """Whether ONNX Runtime's uint8 x int8 products are exact on this CPU (False without VNNI on x86)."""
+    from .prepared import prepared
+
     activations, weights = saturating_case()
     exact = activations.astype(np.int64) @ weights.astype(np.int64)
-    return bool(np.array_equal(matmul_integer(matmul_integer_model(weights, len(activations)), activations), exact))
+    # kept prepared: building the probe takes the onnx package, which a start from prepared files never imports
+    probe = prepared("int8-probe.onnx", lambda: matmul_integer_model(weights, len(activations)).SerializeToString())
+    return bool(np.array_equal(matmul_integer(probe, activations), exact))
 
 
 def with_unsigned_weights(model):

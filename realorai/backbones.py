@@ -74,12 +74,10 @@ def ort_session(graph: str | bytes):
 
 
 def timm_transform(architecture: str, **overrides) -> Callable:
-    # Only the model's pretrained_cfg is read: built on the meta device it takes no weights (ViT-B: 2.3 s of
-    # random init saved at every start on 2 slow cores; the data config is the same).
-    with torch.device("meta"):
-        model = timm.create_model(architecture, pretrained=False, num_classes=0)
-    config = timm.data.resolve_data_config(overrides, model=model)
-    return eval_transform(config)
+    # The architecture's pretrained_cfg, read without building the model: the same data config (checked for
+    # every backbone here) without ViT-B's weight init, 0.3 s of every start on the meta device, 2.3 s off it.
+    pretrained_cfg = timm.models.get_pretrained_cfg(architecture).to_dict()
+    return eval_transform(timm.data.resolve_data_config(overrides, pretrained_cfg=pretrained_cfg))
 
 
 @lru_cache(maxsize=1)

@@ -3,11 +3,13 @@
 import numpy as np
 import onnx
 import pytest
+import timm
 import torch
 from onnx import helper, numpy_helper
 
-from realorai.backbones import CLIP_ONNX, clip_int8, clip_timm_model
+from realorai.backbones import CLIP_ARCHITECTURE, CLIP_ONNX, clip_int8, clip_timm_model
 from realorai.onnx_weights import clip_vit_state_dict, package_file
+from realorai.preprocess import data_config, eval_transform
 
 
 def float_reference_graph(path) -> bytes:
@@ -112,6 +114,11 @@ def test_mean_pooling_and_centre_crop_ship_as_plain_timm_settings(real_portrait,
     cosine = (a * b).sum(1) / np.linalg.norm(a, axis=1) / np.linalg.norm(b, axis=1)
     assert (cosine > 0.9).all(), cosine
     assert fast.transform(real_portrait.resize((256, 256))).shape == (3, 224, 224)
+    # the runtime's transform is the one timm derives from a model carrying that pretrained_cfg
+    with torch.device("meta"):
+        model = timm.create_model(CLIP_ARCHITECTURE, pretrained_cfg_overlay={"crop_pct": 0.875})
+    odd = real_portrait.resize((300, 260))
+    assert torch.equal(fast.transform(odd), eval_transform(data_config(model))(odd))
 
 
 def test_max_pooling_ships_as_plain_timm_settings(real_portrait, ai_portrait):

@@ -15,5 +15,8 @@ RUN make deps
 
 COPY --chown=user . .
 RUN make install
+# The runtime's files derived from the wheel (realorai.prepared), made now so that a container's first start
+# loads them; a CPU whose INT8 kernels differ from the builder's derives its own form on its first start.
+RUN .venv/bin/python -c "from realorai.predict import Detector; Detector()"
 EXPOSE 7860
 CMD [".venv/bin/python", "app.py", "--host", "0.0.0.0", "--port", "7860"]

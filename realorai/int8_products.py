@@ -69,8 +69,12 @@ def signed_products_exact() -> bool:
     activations, weights = saturating_case()
     exact = activations.astype(np.int64) @ weights.astype(np.int64)
     # kept prepared: building the probe takes the onnx package, which a start from prepared files never imports
-    probe = prepared("int8-probe.onnx", lambda: matmul_integer_model(weights, len(activations)).SerializeToString())
-    return bool(np.array_equal(matmul_integer(probe, activations), exact))
+    products = prepared(
+        "int8-probe.onnx",
+        lambda: matmul_integer_model(weights, len(activations)).SerializeToString(),
+        lambda probe: matmul_integer(probe, activations),
+    )
+    return bool(np.array_equal(products, exact))
 
 
 def with_unsigned_weights(model):

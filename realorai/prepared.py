@@ -15,8 +15,10 @@ import logging
 import os
 from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 log = logging.getLogger("real-or-ai")
+T = TypeVar("T")
 
 PREPARATION = 1
 
@@ -27,11 +29,17 @@ def prepared_dir() -> Path:
     return cache_root() / "prepared"
 
 
-def prepared(name: str, derive: Callable[[], bytes]) -> str | bytes:
-    """The cached file `name` (its path), derived and written first if absent; its bytes if it cannot be written."""
+def prepared(name: str, derive: Callable[[], bytes], load: Callable[[str | bytes], T]) -> T:
+    """`load` of the cached file `name` (its path), derived and written first if absent or unreadable;
+    `load` of the derived bytes if the cache cannot be written."""
     path = prepared_dir() / f"v{PREPARATION}-{name}"
     if path.is_file():
-        return str(path)
+        try:
+            return load(str(path))
+        except Exception as err:  # damaged (a disk fault, a hand edit): derive it again rather than fail to start
+            log.warning("prepared file %s unreadable (%s): deriving it again", path, err)
+            with contextlib.suppress(OSError):
+                path.unlink()
     data = derive()
     partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
     try:
@@ -42,5 +50,5 @@ def prepared(name: str, derive: Callable[[], bytes]) -> str | bytes:
         log.warning("cannot keep %s in %s (%s): derived again at every start", name, path.parent, err)
         with contextlib.suppress(OSError):
             partial.unlink()
-        return data
-    return str(path)
+        return load(data)
+    return load(str(path))

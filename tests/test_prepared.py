@@ -1,5 +1,6 @@
 """The served runtime's parts derived from the wheel once and kept (realorai.prepared): a later start loads
-them without the onnx package and computes exactly what a runtime derived afresh does."""
+them without the onnx package and computes exactly what a runtime derived afresh does; a damaged or unwritable
+cache costs the derivation again, never the start."""
 
 import json
 
@@ -31,6 +32,12 @@ def test_a_later_start_loads_the_prepared_files_without_onnx_and_computes_the_sa
     later = features_in_a_fresh_process(tmp_path / "cache")
     assert first["onnx"] and not later["onnx"]  # the 1.3 s import (and the graph surgery) skipped
     assert later["name"] == first["name"] and np.array_equal(later["features"], first["features"])
+    # A damaged file (cut short): derived again at the next start, not a start that fails.
+    graph = next((tmp_path / "cache" / "prepared").glob("*-to-block10-*.onnx"))
+    graph.write_bytes(graph.read_bytes()[:1000])
+    repaired = features_in_a_fresh_process(tmp_path / "cache")
+    assert repaired["onnx"] and np.array_equal(repaired["features"], first["features"])
+    assert graph.stat().st_size > 1000
     # A cache that cannot be written: derived in memory every time, the same numbers, a warning and no crash.
     (tmp_path / "not-a-folder").write_text("")
     unwritable = features_in_a_fresh_process(tmp_path / "not-a-folder")

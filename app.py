@@ -16,6 +16,7 @@ import signal
 from pathlib import Path
 
 import gradio as gr
+import matplotlib
 from gradio.data_classes import FileData
 from starlette.middleware import Middleware
 
@@ -480,6 +481,9 @@ def serve(
     With block=False it returns at once (the caller closes the app and empties the folder).
     """
     limit_heap_arenas()
+    # A server draws no windows. Left to choose, matplotlib resolves its backend on Gradio's first event (which
+    # asks for it around every call): pyplot imported and GUI toolkits tried, ~0.5 s of the first request.
+    matplotlib.use("agg")
     folder = scratch.prepare(scratch.scratch_dir(port))
     service = Service(detector, work_slots=concurrency, results_dir=folder / "results")
     demo = build_demo(service, note)

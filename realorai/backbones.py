@@ -200,10 +200,7 @@ def clip_int8_class_path(
         return onnx.load(str(wheel))
 
     def cut_graph() -> bytes:
-        import onnx
-
-        cut = onnx.utils.Extractor(wheel_graph()).extract_model(["pixel_values"], [output])
-        return exact_on_this_cpu(cut).SerializeToString()
+        return exact_on_this_cpu(cut_int8_graph(wheel_graph(), [output])).SerializeToString()
 
     def block_tensors() -> bytes:
         return save({k: v.contiguous() for k, v in clip_block_state(wheel_graph().graph, depth - 1).items()})
@@ -257,11 +254,16 @@ def int8_outputs(session, outputs: list[str], pixels: np.ndarray) -> list[np.nda
     return [np.concatenate([run[k] for run in runs]) for k in range(len(outputs))]
 
 
-def cut_int8_session(model, outputs: list[str]):
-    """ONNX Runtime session of the loaded INT8 graph `model`, cut to compute only `outputs` from the pixels."""
+def cut_int8_graph(model, outputs: list[str]):
+    """The loaded INT8 graph `model` cut to compute only `outputs` from the pixels."""
     import onnx
 
-    return onnx_session(onnx.utils.Extractor(model).extract_model(["pixel_values"], outputs))
+    return onnx.utils.Extractor(model).extract_model(["pixel_values"], outputs)
+
+
+def cut_int8_session(model, outputs: list[str]):
+    """ONNX Runtime session of the loaded INT8 graph `model`, cut to compute only `outputs` from the pixels."""
+    return onnx_session(cut_int8_graph(model, outputs))
 
 
 def truncated_clip_session(depth: int):

@@ -168,13 +168,12 @@ def train_probe(cfg: TrainConfig) -> Path:
     }
     started = time.time()
     # The tuned recipe's tokens (~3.5 GB, normalised): loaded once for the fit and the report's folds.
-    tokens = probe_training.token_data(dataset, cfg.depth, _tokens(cfg), _names(cfg.views)) if tuning(cfg) else None
+    recipe = probe_recipe(cfg)
+    tokens = probe_training.token_data(dataset, cfg.depth, _tokens(cfg), recipe.views) if recipe.tuning else None
     _, margins = probe_training.fit_and_save(
-        dataset, out, cfg.backbone, _names(cfg.also_fit_on), _names(cfg.views), cfg.c, _cache(cfg), cfg.slim,
+        dataset, out, recipe, cfg.backbone, _cache(cfg), cfg.slim,
         {"depth": cfg.depth, "pool": cfg.pool, "crop_pct": cfg.probe_crop_pct},
-        probe_training.dataset_face_crop(cfg.data), cfg.augment_weight, cfg.ai_augment_weight,
-        tuning(cfg), _tokens(cfg), tokens, cfg.unseen_real_target, parse_group_weights(cfg.group_weights),
-        cfg.unseen_real_copies, kind_recipe(cfg),
+        probe_training.dataset_face_crop(cfg.data), _tokens(cfg), tokens,
     )  # fmt: skip
     training = {"command": "python " + " ".join(sys.argv), "config": asdict(cfg), "seconds": round(time.time() - started)}
     training["unseen_real_margins"] = margins  # logits each real source, unseen, asked the threshold to rise
@@ -203,11 +202,22 @@ def tuning(cfg: TrainConfig) -> Tuning | None:
     )
 
 
-def kind_recipe(cfg: TrainConfig) -> KindRecipe | None:
-    """The head per kind of AI image, None with --head binary."""
-    if cfg.head != "kinds":
-        return None
-    return KindRecipe(tuple(_names(cfg.tune_kinds)), parse_kind_offsets(cfg.kind_offsets))
+def probe_recipe(cfg: TrainConfig, tuned: bool = True, per_kind: bool = True) -> probe_training.ProbeRecipe:
+    """The probe recipe the flags describe; `tuned` / `per_kind` False leave out the tuning / the head per kind
+    (a folder evaluated with --eval-only that has neither is refitted as it was made)."""
+    kinds = KindRecipe(tuple(_names(cfg.tune_kinds)), parse_kind_offsets(cfg.kind_offsets)) if cfg.head == "kinds" else None
+    return probe_training.ProbeRecipe(
+        c=cfg.c,
+        views=tuple(_names(cfg.views)),
+        augment_weight=cfg.augment_weight,
+        ai_augment_weight=cfg.ai_augment_weight,
+        group_weights=parse_group_weights(cfg.group_weights),
+        unseen_real_target=cfg.unseen_real_target,
+        unseen_real_copies=cfg.unseen_real_copies,
+        tuning=tuning(cfg) if tuned else None,
+        kinds=kinds if per_kind else None,
+        also_fit_on=tuple(_names(cfg.also_fit_on)),
+    )
 
 
 def write_probe_report(model_dir: Path, dataset, cfg: TrainConfig, training: dict | None = None, tokens=None) -> dict:
@@ -221,11 +231,8 @@ def write_probe_report(model_dir: Path, dataset, cfg: TrainConfig, training: dic
     metrics = {
         "command": "python " + " ".join(sys.argv),
         **probe_training.report(
-            model_dir, dataset, cfg.c, _names(cfg.views), _cache(cfg), cfg.leave_one_out, cfg.augment_weight,
-            _names(cfg.also_fit_on), cfg.ai_augment_weight, tuning(cfg) if tuned else None, _tokens(cfg), tokens,
-            cfg.unseen_real_target, parse_group_weights(cfg.group_weights), cfg.unseen_real_copies,
-            kind_recipe(cfg) if per_kind else None,
-        ),  # fmt: skip
+            model_dir, dataset, probe_recipe(cfg, tuned, per_kind), _cache(cfg), cfg.leave_one_out, _tokens(cfg), tokens
+        ),
         "dataset": {name: _counts(split) for name, split in dataset.items()},
     }
     return _write_outputs(model_dir, metrics, training)

@@ -7,7 +7,8 @@ path against it, and adds the leave-one-source-out and re-share tables to metric
 
 from __future__ import annotations
 
-from dataclasses import replace
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +21,7 @@ from .evaluation import probability_report
 from .faces import face_crop_settings
 from .features import split_features
 from .generalisation import (
+    DEFAULT_C,
     FittedHead,
     SplitData,
     false_ai_by_source,
@@ -45,22 +47,85 @@ from .reshare import RESHARE
 from .unseen_reals import unseen_real_fitter
 
 
-def decision_rule(unseen_real_target: float = 0.0, unseen_real_copies: bool = False) -> str:
-    """The thresholds' rule in words, as metrics.json, the card and the app state it."""
-    rule = (
-        f"AI from the lowest P(AI) at which every real source of the validation split has at most "
-        f"{MAX_FALSE_AI_ON_VALIDATION:.0%} of its photos called AI (never below 0.5)"
-    )
-    if unseen_real_target:
-        rule += (
-            f", raised until, in refits that never saw it, every real training source has at most "
-            f"{unseen_real_target:.0%} of its photos called AI"
-            + (" and at most as many of their re-shared copies" if unseen_real_copies else "")
+@dataclass(frozen=True)
+class ProbeRecipe:
+    """How a probe model's head is fitted, in one value: train.py builds it from its flags, the shipped fit and
+    every leave-one-out fold of the report read it, and metrics.json records it (`record`)."""
+
+    c: float = DEFAULT_C  # inverse L2 strength of the logistic head
+    views: tuple[str, ...] = ("clean",)  # training views of every face (clean, augment-N)
+    augment_weight: float = 1.0  # weight of a re-shared copy of a real photo
+    ai_augment_weight: float | None = None  # ... of an AI face (None: augment_weight)
+    group_weights: dict[str, float] = field(default_factory=dict)  # {group: weight} of training rows (SplitData's)
+    unseen_real_target: float = 0.0  # cross-fit the AI threshold for unseen real sources (realorai.unseen_reals)
+    unseen_real_copies: bool = False  # ... holding their re-shared copies too
+    tuning: Tuning | None = None  # first tune the last block's class path on the tokens entering it
+    kinds: KindRecipe | None = None  # a head per kind of AI image (realorai.kinds) instead of the binary head
+    also_fit_on: tuple[str, ...] = ()  # other runtimes whose clean features join training (frozen path only)
+
+    def __post_init__(self) -> None:
+        if self.kinds is not None and self.tuning is None:
+            raise ValueError("a head per kind of AI image is fitted on the tuned class path (--tune)")
+        if self.tuning is not None and self.also_fit_on:
+            raise ValueError("tuning the class path works on the class token of the resized face, one runtime")
+
+    def decision_rule(self) -> str:
+        """The thresholds' rule in words, as metrics.json, the card and the app state it."""
+        rule = (
+            f"AI from the lowest P(AI) at which every real source of the validation split has at most "
+            f"{MAX_FALSE_AI_ON_VALIDATION:.0%} of its photos called AI (never below 0.5)"
         )
-    return rule + (
-        f"; real up to the P(AI) under which every real source keeps {MIN_REAL_SHARE:.0%} of its photos; "
-        "uncertain in between"
-    )
+        if self.unseen_real_target:
+            rule += (
+                f", raised until, in refits that never saw it, every real training source has at most "
+                f"{self.unseen_real_target:.0%} of its photos called AI"
+                + (" and at most as many of their re-shared copies" if self.unseen_real_copies else "")
+            )
+        return rule + (
+            f"; real up to the P(AI) under which every real source keeps {MIN_REAL_SHARE:.0%} of its photos; uncertain in between"
+        )
+
+    def record(self, train_views) -> dict:
+        """What the leave-one-out folds ran, as metrics.json records it; `train_views`: the views the head
+        was fitted on (the other runtimes' clean views included)."""
+        record = recipe_record(self.c, train_views, self.augment_weight, self.ai_augment_weight, self.group_weights)
+        record |= {"unseen_real_target": self.unseen_real_target, "unseen_real_copies": self.unseen_real_copies}
+        record |= self.kinds.to_dict() if self.kinds else {}
+        return record | ({"tuning": self.tuning.to_dict()} if self.tuning else {})
+
+
+@dataclass
+class RecipeFit:
+    """The recipe ready to fit: `fit` has leave_one_out's signature and cross-fits the threshold for unseen real
+    sources; the splits it fits on (and, on the tuned path, the test split as row ids into the token store)."""
+
+    fit: Callable
+    train: SplitData
+    validation: SplitData
+    test: SplitData | None
+    train_views: tuple[str, ...]
+
+
+def recipe_fit(
+    recipe: ProbeRecipe, dataset, depth: int, backbones, cache: Path | None, tokens: Path | None, tokens_loaded
+) -> RecipeFit:
+    """One way in for the shipped fit and the report's folds. The tuned path reads the token store
+    (`tokens_loaded`, `token_data`'s, or built under `tokens`); the frozen path the features of `backbones`
+    (the serving runtime first)."""
+    if recipe.tuning is not None:
+        from .tuned_recipe import tuned_fitter
+
+        store, splits = tokens_loaded or token_data(dataset, depth, tokens, recipe.views)
+        per_kind = {"tune_kinds": recipe.kinds.tune_kinds, "kind_offsets": recipe.kinds.offsets} if recipe.kinds else {}
+        weights = {"augment_weight": recipe.augment_weight, "ai_augment_weight": recipe.ai_augment_weight}
+        fit = tuned_fitter(store, recipe.tuning, recipe.c, recipe.views, **weights, **per_kind)
+        train = replace(splits["train"], group_weights=dict(recipe.group_weights))
+        test, train_views, validation = splits["test"], recipe.views, splits["validation"]
+    else:
+        train, validation, train_views = training_data(backbones, dataset, recipe.views, cache, recipe.group_weights)
+        fit, test = recipe_fitter(recipe.c, train_views, recipe.augment_weight, recipe.ai_augment_weight), None
+    crossed = unseen_real_fitter(fit, recipe.unseen_real_target, recipe.unseen_real_copies)
+    return RecipeFit(crossed, train, validation, test, tuple(train_views))
 
 
 def split_data(backbones, dataset, name: str, views, cache: Path | None) -> SplitData:
@@ -85,57 +150,37 @@ def training_data(
 def fit_and_save(
     dataset,
     out: Path,
+    recipe: ProbeRecipe,
     backbone: str,
-    also_fit_on: list[str],
-    views: list[str],
-    c: float,
     cache: Path | None,
     slim: bool,
     clip: dict | None = None,
     face_crop: dict | None = None,
-    augment_weight: float = 1.0,
-    ai_augment_weight: float | None = None,
-    tuning: Tuning | None = None,
     tokens: Path | None = None,
     tokens_loaded: tuple | None = None,
-    unseen_real_target: float = 0.0,
-    group_weights: dict | None = None,
-    unseen_real_copies: bool = False,
-    kinds: KindRecipe | None = None,
 ) -> tuple[FittedHead, dict[str, float]]:
     """Fit the head on train (all views, all runtimes), calibrate and threshold on validation, write the folder.
 
-    `clip`: depth / pool / crop_pct of the CLIP cut (realorai.backbones.clip_options). `tuning`: first tune the
-    last block's class path on the tokens entering it (cached under `tokens`; `tokens_loaded`: `token_data`'s
-    store, if already built), then fit the head on its features. `unseen_real_target`: raise the AI threshold by
-    cross-fitting (realorai.unseen_reals; `unseen_real_copies`: the left-out sources' re-shared copies held too).
-    `group_weights`: {group: weight} of the training rows (SplitData's). `kinds`: a head per kind of AI image on
-    the tuned path (realorai.kinds) instead of the binary head.
-    Returns the fitted head and the cross-fit's margins per real source.
+    `backbone`: the runtime whose features train and serve the head (frozen path); `clip`: depth / pool /
+    crop_pct of the CLIP cut (realorai.backbones.clip_options). With `recipe.tuning`, the class path is tuned on
+    the tokens entering the last block (cached under `tokens`; `tokens_loaded`: `token_data`'s store, if already
+    built). Returns the fitted head and the cross-fit's margins per real source.
     """
     clip = clip_options(clip or {})
-    tuned_state = {}
-    if tuning is not None:
-        if also_fit_on or clip["pool"] != "token" or clip["crop_pct"] != 1.0:
-            raise ValueError("tuning the class path works on the class token of the resized face, one runtime")
-        data = tokens_loaded or token_data(dataset, clip["depth"], tokens, views)
-        fit, (train, validation, _) = tuned_fit(tuning, c, views, augment_weight, ai_augment_weight, data, group_weights, kinds)
-        crossed = unseen_real_fitter(fit, unseen_real_target, unseen_real_copies)(train, validation)
+    if recipe.tuning is not None and (clip["pool"] != "token" or clip["crop_pct"] != 1.0):
+        raise ValueError("tuning the class path works on the class token of the resized face, one runtime")
+    backbones = [] if recipe.tuning else [build_backbone(name, **clip) for name in [backbone, *recipe.also_fit_on]]
+    ready = recipe_fit(recipe, dataset, clip["depth"], backbones, cache, tokens, tokens_loaded)
+    crossed = ready.fit(ready.train, ready.validation)
+    fitted, tuned_state = crossed.fitted, {}
+    if recipe.tuning is not None:
         fitted, tuned_state = crossed.fitted.fitted, crossed.fitted.path.model_state(clip["depth"] - 1)
-        print(f"class path tuned ({tuning.train}, mix {tuning.mix}) and head fitted")
-    else:
-        if kinds is not None:
-            raise ValueError("a head per kind of AI image is fitted on the tuned class path (--tune)")
-        backbones = [build_backbone(name, **clip) for name in [backbone, *also_fit_on]]
-        train, validation, train_views = training_data(backbones, dataset, views, cache, group_weights)
-        fit = recipe_fitter(c, train_views, augment_weight, ai_augment_weight)
-        crossed = unseen_real_fitter(fit, unseen_real_target, unseen_real_copies)(train, validation)
-        fitted = crossed.fitted
+        print(f"class path tuned ({recipe.tuning.train}, mix {recipe.tuning.mix}) and head fitted")
     print(f"temperature fitted on validation: {fitted.temperature:.3f}; decision band {fitted.decision.band}")
     serving = ServingConfig(
         temperature=fitted.temperature,
         uncertain_band=fitted.decision.band,
-        backbone=clip_source(**clip, fast_runtime=CLASS_PATH_RUNTIME if tuning else "clip-b16-int8"),
+        backbone=clip_source(**clip, fast_runtime=CLASS_PATH_RUNTIME if recipe.tuning else "clip-b16-int8"),
         face_crop=face_crop,
         labels=fitted.head.labels,
     )
@@ -168,21 +213,6 @@ def token_data(dataset, depth: int, tokens: Path | None, views) -> tuple:
     return token_splits(dataset, wanted, Path(tokens), clip_class_path(depth), depth)
 
 
-def tuned_fit(
-    tuning: Tuning, c, views, augment_weight, ai_augment_weight, data: tuple, group_weights: dict | None = None,
-    kinds: KindRecipe | None = None,
-):  # fmt: skip
-    """The tuned recipe's fit function and its (train, validation, test) SplitData, from `token_data`'s store;
-    train's rows weighted by `group_weights` (SplitData's); `kinds`: a head per kind of AI image."""
-    from .tuned_recipe import tuned_fitter
-
-    store, splits = data
-    per_kind = {"tune_kinds": kinds.tune_kinds, "kind_offsets": kinds.offsets} if kinds else {}
-    fit = tuned_fitter(store, tuning, c, tuple(views), augment_weight, ai_augment_weight, **per_kind)
-    train = replace(splits["train"], group_weights=dict(group_weights or {}))
-    return fit, (train, splits["validation"], splits["test"])
-
-
 def load_fitted(folder: Path) -> tuple[FittedHead, ServingConfig]:
     """The head, temperature and thresholds of a probe model folder (slim or full)."""
     serving = ServingConfig.from_config_json(read_config(folder))
@@ -200,25 +230,17 @@ def served_runtime(folder: Path, serving: ServingConfig) -> Backbone:
 def report(
     folder: Path,
     dataset,
-    c: float,
-    views: list[str],
+    recipe: ProbeRecipe,
     cache: Path | None,
     leave_out: bool = True,
-    augment_weight: float = 1.0,
-    also_fit_on: list[str] = (),
-    ai_augment_weight: float | None = None,
-    tuning: Tuning | None = None,
     tokens: Path | None = None,
     tokens_loaded: tuple | None = None,
-    unseen_real_target: float = 0.0,
-    group_weights: dict | None = None,
-    unseen_real_copies: bool = False,
-    kinds: KindRecipe | None = None,
 ) -> dict:
     """Everything we report for a probe model: test (clean, per source/generator), re-share, leave-one-out.
 
-    With `tuning`, every leave-one-out fold tunes its own class path (on cached tokens) before its head; with
-    `unseen_real_target`, every fold draws its threshold by cross-fitting, as the shipped fit did."""
+    Every leave-one-out fold refits `recipe` without its source: with `recipe.tuning` it tunes its own class
+    path (on cached tokens) before its head; with `recipe.unseen_real_target` it draws its threshold by
+    cross-fitting, as the shipped fit did."""
     fitted, serving = load_fitted(folder)
     clip = clip_options(serving.backbone)
     runtime = served_runtime(folder, serving)
@@ -249,28 +271,17 @@ def report(
         "decision": {
             "ai_from": threshold,
             "real_up_to": fitted.decision.real_up_to,
-            "rule": decision_rule(unseen_real_target, unseen_real_copies),
-            "unseen_real_target": unseen_real_target,
-            "unseen_real_copies": unseen_real_copies,
+            "rule": recipe.decision_rule(),
+            "unseen_real_target": recipe.unseen_real_target,
+            "unseen_real_copies": recipe.unseen_real_copies,
         },
         "splits": {"test": result},
     }
-    recipe = recipe_record(c, views, augment_weight, ai_augment_weight, group_weights)
-    recipe |= {"unseen_real_target": unseen_real_target, "unseen_real_copies": unseen_real_copies}
-    recipe |= kinds.to_dict() if kinds else {}
-    if leave_out and tuning is not None:  # every fold tunes its own class path, then fits the shipped recipe
-        data = tokens_loaded or token_data(dataset, clip["depth"], tokens, views)
-        fit, splits = tuned_fit(tuning, c, views, augment_weight, ai_augment_weight, data, group_weights, kinds)
-        fit = unseen_real_fitter(fit, unseen_real_target, unseen_real_copies)
-        metrics["leave_one_out"] = leave_one_out(*splits, fit=fit) | recipe | {"tuning": tuning.to_dict()}
-    elif leave_out:  # every fold refits exactly the shipped recipe: same views, same runtimes
-        backbones = [runtime, *(build_backbone(name, **clip) for name in also_fit_on)]
-        train, validation, train_views = training_data(backbones, dataset, views, cache, group_weights)
-        fit = unseen_real_fitter(
-            recipe_fitter(c, train_views, augment_weight, ai_augment_weight), unseen_real_target, unseen_real_copies
-        )
-        recipe |= {"train_views": list(train_views)}
-        metrics["leave_one_out"] = leave_one_out(train, validation, test, fit=fit) | recipe
+    if leave_out:  # every fold refits exactly the shipped recipe: same views, same runtimes
+        backbones = [] if recipe.tuning else [runtime, *(build_backbone(name, **clip) for name in recipe.also_fit_on)]
+        ready = recipe_fit(recipe, dataset, clip["depth"], backbones, cache, tokens, tokens_loaded)
+        folds = leave_one_out(ready.train, ready.validation, test if ready.test is None else ready.test, fit=ready.fit)
+        metrics["leave_one_out"] = folds | recipe.record(ready.train_views)
     return metrics
 
 

@@ -158,6 +158,29 @@ def test_unknown_recipe_options_fail_before_any_work():
     assert parse_args(["--group-weights", "ai/stylegan2=0.1"]).group_weights == "ai/stylegan2=0.1"
 
 
+def test_the_flags_make_one_probe_recipe_that_refuses_contradictions():
+    from realorai.kinds import KindRecipe
+    from realorai.probe_training import ProbeRecipe
+    from train import parse_args, probe_recipe
+
+    shipped = probe_recipe(parse_args([]))
+    assert shipped.tuning.train == "attention-kv" and shipped.kinds == KindRecipe() and shipped.views == ("clean", "augment-1")
+    assert shipped.unseen_real_target == 0.01 and "at most 1% of its photos called AI" in shipped.decision_rule()
+    # what the report's folds record: the head's settings, the per-kind head and the tuning, in metrics.json's keys
+    record = shipped.record(shipped.views)
+    assert record["train_views"] == ["clean", "augment-1"] and record["kind_offsets"] == {"gan": 2.0}
+    assert record["tuning"]["train"] == "attention-kv" and record["ai_augment_weight"] == 0.5
+    frozen = probe_recipe(parse_args(["--tune", "none", "--head", "binary", "--also-fit-on", "clip-b16"]))
+    assert frozen.tuning is None and frozen.kinds is None and frozen.also_fit_on == ("clip-b16",)
+    assert "tuning" not in frozen.record(frozen.views) and "kind_offsets" not in frozen.record(frozen.views)
+    # a folder evaluated with --eval-only is refitted as it was made: untuned, one real/AI head
+    assert probe_recipe(parse_args([]), tuned=False, per_kind=False).tuning is None
+    with pytest.raises(ValueError, match="tuned class path"):
+        ProbeRecipe(kinds=KindRecipe())
+    with pytest.raises(ValueError, match="one runtime"):
+        probe_recipe(parse_args(["--also-fit-on", "clip-b16"]))
+
+
 def test_the_epoch_loop_follows_its_schedule_and_resume_refuses_another_network(tmp_path):
     import torch
 

@@ -3,8 +3,10 @@ them without the onnx package and computes exactly what a runtime derived afresh
 cache costs the derivation again, never the start."""
 
 import json
+import shutil
 
 import numpy as np
+import pytest
 
 from tests.conftest import run_python
 
@@ -24,21 +26,54 @@ def features_in_a_fresh_process(cache) -> dict:
     return json.loads(run_python("-c", FEATURES, env={"REALORAI_CACHE": str(cache)}).strip().splitlines()[-1])
 
 
-def test_a_later_start_loads_the_prepared_files_without_onnx_and_computes_the_same(tmp_path):
-    first = features_in_a_fresh_process(tmp_path / "cache")
-    kept = sorted(p.name for p in (tmp_path / "cache" / "prepared").iterdir())
+@pytest.fixture(scope="module")
+def first_start(tmp_path_factory):
+    """A first start: derives the parts into an empty cache."""
+    cache = tmp_path_factory.mktemp("prepared") / "cache"
+    return cache, features_in_a_fresh_process(cache)
+
+
+def test_a_later_start_loads_the_prepared_files_without_onnx_and_computes_the_same(first_start):
+    cache, first = first_start
+    kept = sorted(p.name for p in (cache / "prepared").iterdir())
     assert len(kept) == 3 and kept[0].startswith("v") and not [n for n in kept if n.endswith(".partial")], kept
     assert any("-to-block10-" in n for n in kept) and any(n.endswith("-block11.safetensors") for n in kept)
-    later = features_in_a_fresh_process(tmp_path / "cache")
+    later = features_in_a_fresh_process(cache)
     assert first["onnx"] and not later["onnx"]  # the 1.3 s import (and the graph surgery) skipped
     assert later["name"] == first["name"] and np.array_equal(later["features"], first["features"])
-    # A damaged file (cut short): derived again at the next start, not a start that fails.
-    graph = next((tmp_path / "cache" / "prepared").glob("*-to-block10-*.onnx"))
-    graph.write_bytes(graph.read_bytes()[:1000])
-    repaired = features_in_a_fresh_process(tmp_path / "cache")
-    assert repaired["onnx"] and np.array_equal(repaired["features"], first["features"])
-    assert graph.stat().st_size > 1000
-    # A cache that cannot be written: derived in memory every time, the same numbers, a warning and no crash.
+
+
+def run_graph(session) -> np.ndarray:
+    pixels = np.random.default_rng(0).normal(size=(1, 3, 224, 224)).astype(np.float32)
+    return session.run(None, {session.get_inputs()[0].name: pixels})[0]
+
+
+def test_a_damaged_or_unwritable_cache_costs_the_derivation_not_the_start(first_start, tmp_path, monkeypatch):
+    """The cache's two failures, on the graph the runtime keeps and the loader it uses (in-process: the fresh
+    starts are the test above)."""
+    from realorai.backbones import ort_session
+    from realorai.prepared import PREPARATION, prepared
+
+    kept = next((first_start[0] / "prepared").glob("*-to-block10-*.onnx"))
+    cache = tmp_path / "cache"
+    graph = cache / "prepared" / kept.name
+    graph.parent.mkdir(parents=True)
+    shutil.copyfile(kept, graph)
+    name, whole = graph.name.removeprefix(f"v{PREPARATION}-"), graph.read_bytes()
+    expected = run_graph(ort_session(str(graph)))
+    monkeypatch.setenv("REALORAI_CACHE", str(cache))
+    derived = []
+
+    def derive() -> bytes:
+        derived.append(1)
+        return whole
+
+    # A damaged file (cut short): ONNX Runtime refuses it, so it is derived again and kept whole.
+    graph.write_bytes(whole[:1000])
+    assert np.array_equal(run_graph(prepared(name, derive, ort_session)), expected) and derived == [1]
+    assert graph.read_bytes() == whole
+    assert np.array_equal(run_graph(prepared(name, derive, ort_session)), expected) and derived == [1]  # kept
+    # A cache that cannot be written (a file where its folder should be): used from memory, no crash.
     (tmp_path / "not-a-folder").write_text("")
-    unwritable = features_in_a_fresh_process(tmp_path / "not-a-folder")
-    assert unwritable["name"] == first["name"] and np.array_equal(unwritable["features"], first["features"])
+    monkeypatch.setenv("REALORAI_CACHE", str(tmp_path / "not-a-folder"))
+    assert np.array_equal(run_graph(prepared(name, derive, ort_session)), expected) and derived == [1, 1]

@@ -34,6 +34,13 @@ from realorai.sources import licence_summary, training_sources
 
 log = logging.getLogger("real-or-ai")
 
+INSIGHT_CHARTS = (  # heading, the plots (PLOT_FILES keys) side by side under it
+    ("How well it generalises: each source left out of training", ("leave_one_out",)),
+    ("After re-sharing (test split)", ("reshare",)),
+    ("Per source and generator (test split)", ("per_group",)),
+    ("Calibration and ranking (test split)", ("reliability", "roc")),
+)
+
 CSS = """
 .verdict {border-radius: 10px; padding: 14px 18px; color: white; font-size: 1.35em; font-weight: 600}
 .verdict small {display: block; font-size: 0.7em; font-weight: 400; opacity: 0.95}
@@ -288,22 +295,16 @@ def build_demo(service: Service, model_note: str) -> gr.Blocks:
                 )
             )
         with gr.Tab("Insights"):
-            # Charts first (each read in seconds), every table folded below; all from the model's own report.
-            charts = [
-                ("Per source and generator (test split)", [("per_group", "AI caught · real called AI")]),
-                (
-                    "How well it generalises",
-                    [("leave_one_out", "Sources left out of training"), ("reshare", "After re-sharing")],
-                ),
-                ("Calibration and ranking", [("reliability", "Reliability diagram"), ("roc", "ROC curve")]),
-            ]
-            for heading, row in charts:
-                shown = [(key, title) for key, title in row if plots.get(key)]
+            # Charts first (each read in seconds, how to read it above it), every table folded below; all from the
+            # model's own report. Generalisation first: it is the estimate for pictures unlike our data.
+            captions = insights.chart_captions(metrics)
+            for heading, keys in INSIGHT_CHARTS:
+                shown = [key for key in keys if plots.get(key)]
                 if shown:
-                    gr.Markdown(f"## {heading}")
+                    gr.Markdown(f"## {heading}\n\n" + " ".join(captions.get(key, "") for key in shown))
                     with gr.Row():
-                        for key, title in shown:
-                            gr.Image(plots[key], label=title, interactive=False, show_label=True)
+                        for key in shown:  # the figure carries its own title: no label over it
+                            gr.Image(plots[key], label=key.replace("_", " "), show_label=False, interactive=False)
             with gr.Accordion("The data", open=False):
                 gr.Markdown(insights.dataset_table(metrics) if metrics else "_No dataset counts in this model's report._")
                 if samples:

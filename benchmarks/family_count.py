@@ -24,6 +24,7 @@ from datasets import load_from_disk
 from benchmarks.candidates import AUG, BLOCKS, benchmark_arguments, load_splits
 from realorai.config import AI_INDEX
 from realorai.generalisation import AI_COPY_WEIGHT, DEFAULT_C, SplitData, _auc, recipe_fitter
+from realorai.sources import generator_short_name
 
 
 def family_curve(train: SplitData, validation: SplitData, test: SplitData, fit) -> list[dict]:
@@ -50,7 +51,7 @@ def family_curve(train: SplitData, validation: SplitData, test: SplitData, fit) 
 
 def short(group: str) -> str:
     """ "ai/text-to-image (FLUX.1 ...)" -> "text-to-image"."""
-    return group.removeprefix("ai/").split(" (")[0]
+    return generator_short_name(group.removeprefix("ai/"))
 
 
 def markdown_table(rows: list[dict]) -> str:

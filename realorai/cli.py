@@ -2,6 +2,7 @@
 
 realorai scan PATH... --out results.csv|results.jsonl [--model REF] [--workers N]
 realorai report [MODEL]     a model's own report (metrics.json) as the Insights tab and the card show it
+realorai report FOLDER --plots   redraw a local model folder's plots from its report (after a plotting change)
 """
 
 from __future__ import annotations
@@ -29,9 +30,12 @@ def main(argv: list[str] | None = None) -> int:
         help="print a model's report: leave-one-out, re-share, test tables (Markdown, as the Insights tab shows them)",
     )
     report.add_argument("model", nargs="?", default=None, help="hf-hub:ORG/NAME or a local folder (default: the bundled model)")
+    report.add_argument(
+        "--plots", action="store_true", help="redraw the local folder's plots from its metrics.json and test_predictions.json"
+    )
     args = parser.parse_args(argv)
     if args.command == "report":
-        return print_report(args.model)
+        return redraw_plots(args.model) if args.plots else print_report(args.model)
 
     from .scan import scan as run_scan
 
@@ -58,6 +62,28 @@ def print_report(reference: str | None) -> int:
         print(f"realorai report: no metrics.json for {where} (a model folder, or an hf-hub id in the cache)", file=sys.stderr)
         return 2
     print(results_markdown(metrics, folder))
+    return 0
+
+
+
+def redraw_plots(reference: str | None) -> int:
+    """The plots training draws, drawn again from the folder's own report: no evaluation is rerun."""
+    from pathlib import Path
+
+    from .config import BUNDLED_MODEL_DIR
+    from .insights import load_metrics
+
+    folder = Path(reference or BUNDLED_MODEL_DIR)
+    metrics, predictions = load_metrics(folder), load_metrics(folder, "test_predictions.json")
+    if metrics is None or predictions is None:
+        print(f"realorai report --plots: {folder} lacks metrics.json or test_predictions.json", file=sys.stderr)
+        return 2
+    from .plots import write_plots
+
+    for split, probabilities in predictions.items():
+        metrics["splits"][split]["_probabilities"] = probabilities
+    write_plots(metrics, folder)
+    print(f"plots redrawn in {folder}")
     return 0
 
 

@@ -19,6 +19,7 @@ from .config import AI_INDEX
 from .metrics import binary_metrics
 from .probe import Decision, LinearHead, balanced_weights, fit_linear_head, group_names, real_first_decision
 from .reshare import RESHARE
+from .sources import generator_short_name
 
 RECON_PREFIX = "recon-"  # view "recon-1": every image through the latent autoencoder (realorai.autoencoder)
 
@@ -249,7 +250,7 @@ def resolve_group_weights(weights: dict[str, float], groups: set[str]) -> dict[s
     never a weight silently left unused."""
     resolved = {}
     for group, weight in weights.items():
-        matches = [g for g in groups if g == group] or [g for g in groups if g.split(" (")[0] == group]
+        matches = [g for g in groups if g == group] or [g for g in groups if generator_short_name(g) == group]
         if len(matches) != 1:
             raise ValueError(f"group weight {group!r}: no such group in the data; groups: {', '.join(sorted(groups))}")
         resolved[matches[0]] = weight

@@ -19,7 +19,7 @@ from .model_card import (
     reshare_table,
     unseen_generator_section,
 )
-from .sources import training_sources
+from .sources import generator_short_name, training_sources
 
 REPORT_FILES = ["metrics.json", *PLOT_FILES.values()]
 
@@ -131,10 +131,52 @@ def generalisation_sentence(metrics: dict | None) -> str:
 def caught_by_generator(metrics: dict | None) -> str:
     """The share of each generator family's test faces called AI at the model's threshold, most caught first."""
     generators = (metrics or {}).get("splits", {}).get("test", {}).get("per_generator", {})
-    caught = {name.split(" (")[0]: m["ai_recall"] for name, m in generators.items() if m.get("n_ai")}
+    caught = {generator_short_name(name): m["ai_recall"] for name, m in generators.items() if m.get("n_ai")}
     if not caught:
         return "not measured"
     return ", ".join(f"{name} {share:.0%}" for name, share in sorted(caught.items(), key=lambda item: -item[1]))
+
+
+def reshare_sentence(metrics: dict | None) -> str:
+    """The re-share table in one sentence: the largest AUC drop, real photos called AI, AI faces caught."""
+    reshare = (metrics or {}).get("splits", {}).get("test", {}).get("reshare", {})
+    copies = {name: r for name, r in reshare.items() if name != "clean"}
+    if not copies:
+        return "This model's report has no re-share table."
+    worst = max(copies, key=lambda name: copies[name]["auc_drop"])
+    caught = [r["ai_recall"] for r in copies.values()]
+    return (
+        f"Every test face copied {len(copies)} ways as shared pictures are (downscaled, re-compressed, cropped, "
+        f"screenshotted): ROC-AUC falls by {copies[worst]['auc_drop']:.3f} at most ({worst}; goal ≤ 0.02), "
+        f"{max(r['real_false_ai_rate'] for r in reshare.values()):.1%} of real photos are called AI at most, and "
+        f"{min(caught):.0%}–{max(caught):.0%} of AI faces are caught, against {reshare['clean']['ai_recall']:.0%} clean."
+    )
+
+
+def chart_captions(metrics: dict | None) -> dict[str, str]:
+    """How to read each Insights chart, with its headline numbers, keyed as PLOT_FILES; from the model's report."""
+    if not metrics:
+        return {}
+    test, band = metrics["splits"]["test"], metrics["uncertain_band"]
+    return {
+        "leave_one_out": generalisation_sentence(metrics)
+        + " Goals: every unseen AI family at ROC-AUC ≥ 0.90, every unseen real source at most 5% called AI.",
+        "reshare": reshare_sentence(metrics),
+        "per_group": (
+            f"At the shipped threshold (AI from P(AI) ≥ {band[1]:.4f}, drawn for real photos first): the share of "
+            "each AI source's test faces called AI, and of each real source's photos. AI faces under the threshold "
+            "are mostly *Uncertain*, not *Real photo*."
+        ),
+        "reliability": (
+            f"Calibration: after temperature scaling (T = {metrics['temperature']:.2f}) a face given P(AI) = p is AI "
+            f"about p of the time; expected calibration error {test['ece_before_calibration']:.3f} before, "
+            f"{test['overall']['ece']:.3f} after."
+        ),
+        "roc": (
+            f"Ranking, whatever the threshold: ROC-AUC {test['overall']['roc_auc']:.4f} on the test split; the log "
+            "scale shows where it matters, few real photos called AI."
+        ),
+    }
 
 
 def results_markdown(metrics: dict | None, folder: Path | None = None) -> str:

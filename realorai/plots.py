@@ -14,6 +14,7 @@ from sklearn.metrics import roc_curve  # noqa: E402
 
 from .config import PLOT_FILES  # noqa: E402
 from .probe import MAX_FALSE_AI_ON_VALIDATION  # noqa: E402
+from .sources import generator_short_name  # noqa: E402
 
 HELD_OUT_REAL_GOAL = 0.05  # a held-out real source may have at most this share called AI (issue #9)
 
@@ -88,7 +89,7 @@ def leave_one_out_plot(leave_one_out: dict, path: Path) -> None:
     auc = left.barh(y + 0.2, [r["roc_auc"] for r in ai.values()], 0.4, label="ROC-AUC vs real test photos")
     left.bar_label(auc, labels=[f"{bar.get_width():.2f}" for bar in auc], padding=3, fontsize=7)
     _label_shares(left, left.barh(y - 0.2, [r["recall"] for r in ai.values()], 0.4, label="share caught at the threshold"))
-    left.set_yticks(y, [name[:28] for name in ai])
+    left.set_yticks(y, [generator_short_name(name) for name in ai])
     left.set(xlim=(0, 1.1), title="AI family left out of training")
     left.axvline(0.9, ls=":", color="grey")
     left.legend(loc="upper center", bbox_to_anchor=(0.5, -0.08), ncol=2, fontsize=7)  # below: bars fill the axes
@@ -112,7 +113,8 @@ def reshare_plot(reshare: dict, path: Path) -> None:
     fig, ax = plt.subplots(figsize=(8, 4), dpi=110)
     ax.bar(x - 0.27, [r["roc_auc"] for r in reshare.values()], 0.27, label="ROC-AUC")
     ax.bar(x, [r["ai_recall"] for r in reshare.values()], 0.27, label="AI caught")
-    ax.bar(x + 0.27, [r["real_false_ai_rate"] for r in reshare.values()], 0.27, label="real called AI")
+    real = ax.bar(x + 0.27, [r["real_false_ai_rate"] for r in reshare.values()], 0.27, label="real called AI")
+    ax.bar_label(real, labels=[f"{bar.get_height():.1%}" for bar in real], padding=2, fontsize=7)  # 0.0% shows
     ax.set_xticks(x, names, rotation=20, ha="right", fontsize=8)
     ax.set(ylim=(0, 1), title="After re-sharing (test split, shipped thresholds)")
     ax.legend(loc="center right", fontsize=8)
@@ -125,12 +127,12 @@ def per_group_plot(test: dict, path: Path) -> None:
     """Left: each AI source and generator family, the share of its test pictures called AI at the shipped
     threshold. Right: each real source, the share of its test photos called AI (the costlier mistake)."""
     ai_rows = {f"source {k}": r for k, r in test["per_source"].items() if r["n_ai"]}
-    ai_rows |= {f"family {k}": r for k, r in test["per_generator"].items() if r["n_ai"]}
+    ai_rows |= {f"family {generator_short_name(k)}": r for k, r in test["per_generator"].items() if r["n_ai"]}
     real = test.get("false_ai_by_source", {})
     fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4), dpi=110, gridspec_kw={"width_ratios": [1.4, 1]})
     y = np.arange(len(ai_rows))
     left.barh(y, [r["ai_recall"] for r in ai_rows.values()], 0.6, color=["tab:blue"] * len(ai_rows))
-    left.set_yticks(y, [f"{name[:36]} (n={r['n_ai']})" for name, r in ai_rows.items()], fontsize=7)
+    left.set_yticks(y, [f"{name} (n={r['n_ai']})" for name, r in ai_rows.items()], fontsize=7)
     left.set(xlim=(0, 1), title="AI pictures called AI (test, shipped threshold)")
     left.xaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0))
     y = np.arange(len(real))

@@ -32,6 +32,12 @@ SOURCES = {
 }
 
 
+def generator_short_name(generator: str) -> str:
+    """A generator family as the manifest names it, without its description in brackets:
+    "text-to-image" for "text-to-image (FLUX.1 pro/dev/schnell, SDXL, DALL-E 3)"."""
+    return generator.split(" (")[0]
+
+
 def source_facts(key: str) -> Source:
     return SOURCES.get(key) or Source(key, "", "", "not described here", "unknown: check the source before use")
 

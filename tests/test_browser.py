@@ -148,7 +148,12 @@ def test_a_c2pa_signed_picture_shows_its_provenance_panel(page, tmp_path, real_p
 def test_insights_tab_shows_the_models_own_plots(page):
     page.get_by_role("tab", name="Insights").click()
     page.locator("h2", has_text="Per source and generator").wait_for(timeout=20_000)
-    # Charts first: per source and generator, leave-one-source-out and re-share, reliability and ROC.
+    # Generalisation first (the estimate for pictures unlike our data), each chart under how to read it
+    headings = [h.split(":")[0] for h in page.locator("h2").all_inner_texts()]
+    order = ["How well it generalises", "After re-sharing (test split)", "Per source and generator (test split)"]
+    assert [headings.index(h) for h in order] == sorted(headings.index(h) for h in order)
+    assert page.get_by_text("Goals: every unseen AI family at ROC-AUC ≥ 0.90").is_visible()
+    # Charts first: leave-one-source-out and re-share, per source and generator, reliability and ROC.
     names = ("per_source.png", "leave_one_out.png", "reshare.png", "reliability.png", "roc.png")
     images = page.locator(", ".join(f"img[src*='{name}']" for name in names))
     assert images.count() == 5

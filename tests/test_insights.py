@@ -46,6 +46,36 @@ def test_the_cli_report_card_and_insights_share_one_renderer(tmp_path):
     assert missing.returncode == 2 and "no metrics.json" in missing.stderr
 
 
+def test_the_bundled_plots_are_what_its_report_draws_and_the_insights_captions_quote_it(tmp_path, capsys):
+    """`realorai report --plots` redraws a folder's plots from its own report (no evaluation): the bundled
+    model's committed plots must be exactly that, so a plotting change cannot ship with stale pictures."""
+    import shutil
+
+    from realorai.cli import main
+    from realorai.config import PLOT_FILES
+
+    folder = tmp_path / "model"
+    shutil.copytree(BUNDLED_MODEL_DIR, folder)
+    for name in PLOT_FILES.values():
+        (folder / name).unlink(missing_ok=True)
+    assert main(["report", str(folder), "--plots"]) == 0
+    for key in ("leave_one_out", "reshare", "per_group", "reliability", "roc"):
+        assert (folder / PLOT_FILES[key]).read_bytes() == (BUNDLED_MODEL_DIR / PLOT_FILES[key]).read_bytes(), key
+    (folder / "test_predictions.json").unlink()
+    assert main(["report", str(folder), "--plots"]) == 2
+    assert "lacks metrics.json or test_predictions.json" in capsys.readouterr().err
+    # each Insights chart is introduced by what it shows, in the report's own numbers
+    metrics = json.loads((BUNDLED_MODEL_DIR / "metrics.json").read_text())
+    captions = insights.chart_captions(metrics)
+    reshare = metrics["splits"]["test"]["reshare"]
+    worst_drop = max(r["auc_drop"] for name, r in reshare.items() if name != "clean")
+    assert f"falls by {worst_drop:.3f} at most" in captions["reshare"] and "goal ≤ 0.02" in captions["reshare"]
+    assert captions["leave_one_out"].startswith(insights.generalisation_sentence(metrics))
+    assert f"{metrics['uncertain_band'][1]:.4f}" in captions["per_group"]
+    assert f"{metrics['splits']['test']['overall']['ece']:.3f} after" in captions["reliability"]
+    assert insights.chart_captions(None) == {} and "no re-share table" in insights.reshare_sentence({})
+
+
 def test_the_card_says_how_the_head_was_fitted_and_which_groups_count_other_than_equally():
     """--head and --group-weights change what the head learns from, so the card must say them: the bundled
     model's heads per kind of AI image in words, and a group weighted down named, nothing more when all are equal."""

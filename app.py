@@ -120,11 +120,19 @@ def example_pictures() -> list[tuple[Path, str]]:
     return pictures
 
 
-def verdict_html(result: dict) -> str:
+def verdict_html(result: dict, band: tuple[float, float]) -> str:
+    """The headline box: the verdict, P(AI) and the model's limit that gave that verdict (`band`: the
+    uncertain band, real up to its low end, AI from its high end), so an "Uncertain" at 60% explains itself."""
     if result.get("verdict") not in VERDICT_TEXT:
         return f"<div class='verdict' style='background:#777'>{result.get('message', 'No result')}</div>"
     colour = "rgb({},{},{})".format(*VERDICT_COLOUR[result["verdict"]])
-    detail = f"P(AI) {percent(result['p_ai'])} · confidence {percent(result['confidence'])}"
+    p_ai, (real_up_to, ai_from) = result["p_ai"], band
+    detail = f"P(AI) {percent(p_ai)} · " + {
+        "ai": f"AI-generated from {ai_from:.1%}",
+        "real": f"a real photo up to {real_up_to:.1%}",
+        "uncertain": f"between a real photo (up to {real_up_to:.1%}) and AI-generated (from {ai_from:.1%}), "
+        f"leaning {'AI' if p_ai >= 0.5 else 'real'}",
+    }[result["verdict"]]
     note = f"<small>{result['message']}</small>" if result.get("message") else ""
     if result.get("verdict_reason", "pixels") != "pixels":  # the headline is not the pixels': say whose numbers these are
         detail = f"from the pixels alone: P(AI) {percent(result['p_ai'])}"
@@ -224,6 +232,7 @@ class Api:
 
 def build_demo(service: Service, model_note: str) -> gr.Blocks:
     detector = service.detector
+    band = detector.serving.uncertain_band
 
     @plain_words
     def explain(image):
@@ -233,7 +242,7 @@ def build_demo(service: Service, model_note: str) -> gr.Blocks:
         explained = service.explain(image)
         result = service.result(explained)
         heat = side_by_side(explained.heatmaps)
-        return (explained.annotated, heat, verdict_html(result), label_scores(result), result)
+        return (explained.annotated, heat, verdict_html(result, band), label_scores(result), result)
 
     def analyse_upload(files: list[str] | None):
         """The Upload tab's button: the first picture explained in full, and a table + CSV for all of them."""
@@ -267,7 +276,7 @@ def build_demo(service: Service, model_note: str) -> gr.Blocks:
             result = service.classify_frame(frame)
         except ImageLoadError as err:
             result = {"verdict": "none", "message": f"Cannot use this frame: {err}"}
-        return verdict_html(result), label_scores(result)
+        return verdict_html(result, band), label_scores(result)
 
     @plain_words
     def webcam_snapshot_ui(frame):
@@ -275,7 +284,7 @@ def build_demo(service: Service, model_note: str) -> gr.Blocks:
         if frame is None:
             raise gr.Error("The camera has not sent a frame yet.")
         pictures, result = service.explain_frame(frame)
-        return pictures, verdict_html(result)
+        return pictures, verdict_html(result, band)
 
     report = insights.report_folder(detector.reference)
     metrics = insights.load_metrics(report)

@@ -15,6 +15,7 @@ from gradio_client.exceptions import AppError
 from PIL import Image
 
 import app as app_module
+from realorai.predict import verdict_for
 from tests.bad_inputs import animated_gif, convertible_images, exif_rotated, save, write_bad_files
 from tests.conftest import needs_portraits, portrait_files
 
@@ -186,3 +187,17 @@ def test_help_documents_the_options(capsys):
     text = capsys.readouterr().out
     for option in ("--model", "--host", "--port", "--share", "--concurrency"):
         assert option in text
+
+
+def test_the_headline_says_which_limit_gave_the_verdict():
+    """An "Uncertain" at 60% must explain itself: the box names the model's limits (its uncertain band)."""
+    band = (0.0994, 0.9947)
+    face = {"box": [0, 0, 1, 1], "p_real": 0.0, "confidence": 0.0}
+    boxes = {
+        p_ai: app_module.verdict_html({"verdict": verdict_for(p_ai, band), "p_ai": p_ai, "faces": [face]}, band)
+        for p_ai in (0.9996, 0.605, 0.31, 0.02)
+    }
+    assert "AI-generated<small>P(AI) > 99.9% · AI-generated from 99.5%" in boxes[0.9996]
+    assert "P(AI) = 60.5% · between a real photo (up to 9.9%) and AI-generated (from 99.5%), leaning AI" in boxes[0.605]
+    assert boxes[0.605].startswith("<div class='verdict' id='verdict' data-verdict='uncertain'")
+    assert "leaning real" in boxes[0.31] and "Real photo<small>P(AI) = 2.0% · a real photo up to 9.9%" in boxes[0.02]

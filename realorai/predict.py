@@ -19,7 +19,16 @@ from PIL import Image, ImageDraw, ImageFont
 from .backbones import CLASS_PATH_RUNTIME, Backbone, build_backbone, clip_options
 from .calibration import ai_log_odds, ai_probability
 from .config import BUNDLED_MODEL_DIR
-from .faces import DETECT_MAX_SIDE, MIN_SCORE, FaceCrop, FaceDetector, default_detector, face_crops, whole_image_crop
+from .faces import (
+    DETECT_MAX_SIDE,
+    MIN_SCORE,
+    RETRY_MAX_SIDE,
+    FaceCrop,
+    FaceDetector,
+    default_detector,
+    face_crops,
+    whole_image_crop,
+)
 from .images import fit_within
 from .modeling import ServingConfig, linear_head, load_classifier, load_trained, read_config
 from .preprocess import data_config, eval_transform
@@ -132,7 +141,10 @@ class Detector:
             self._load_model()
         self.head = linear_head(trained) if self.fast else None
         crop = self.serving.face_crop  # the detector settings the training faces were found with
-        self.faces = faces or default_detector(crop.get("detect_max_side", DETECT_MAX_SIDE), crop.get("min_score", MIN_SCORE))
+        # a model whose data predates the second search still gets it: it only finds faces the first one missed,
+        # and every training picture (<= 400 px) is searched once either way
+        settings = (crop.get("detect_max_side", DETECT_MAX_SIDE), crop.get("min_score", MIN_SCORE))
+        self.faces = faces or default_detector(*settings, crop.get("detect_retry_max_side", RETRY_MAX_SIDE))
         self._explain_lock = threading.Lock()  # Grad-CAM hooks gradients on the shared model
 
     def _load_model(self) -> torch.nn.Module:

@@ -83,3 +83,24 @@ def test_channels_last_detector_finds_the_boxes_of_the_plain_one(real_portrait, 
         reference = sorted(tuple(map(float, box)) for box, score in zip(boxes, scores) if score >= 0.92)
         assert len(served) == len(reference) >= 1
         assert np.allclose(served, reference, atol=0.01)
+
+
+def test_faces_too_small_for_the_first_search_are_found_by_the_second(real_portrait, ai_portrait):
+    """A wide scene whose faces are ~3% of its long side: at 400 px they shrink under MTCNN's 20 px and
+    are missed; the second search (only on a big picture with none found) finds every one, boxed in full-scale
+    pixels, and cuts crops as for any face."""
+    from realorai.faces import FaceDetector, default_detector
+
+    canvas = Image.new("RGB", (3600, 1200), (150, 140, 130))
+    places = [(300, 500), (1100, 420), (1900, 560), (2700, 450)]
+    for (x, y), face in zip(places, (real_portrait, ai_portrait, real_portrait, ai_portrait)):
+        canvas.paste(face.resize((110, 110), Image.BICUBIC), (x, y))
+    assert FaceDetector(retry_max_side=0).detect(canvas) == []  # the first search alone
+    crops = face_crops(canvas)
+    assert len(crops) == 4 and default_detector().retry_max_side == 1200
+    for crop, (x, y) in zip(sorted(crops, key=lambda c: c.face.box[0]), places):
+        x0, y0, x1, y1 = crop.face.box
+        assert x <= (x0 + x1) / 2 <= x + 110 and y <= (y0 + y1) / 2 <= y + 110
+        assert crop.image.size == (FACE_SIZE, FACE_SIZE)
+    # a big picture with no face at all is searched twice and still has none
+    assert face_crops(Image.new("RGB", (3600, 1200), (150, 140, 130))) == []

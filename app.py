@@ -84,7 +84,8 @@ on a picture from a new generator is weak evidence.
   real photos it learnt from is one, and to the model they look most like AI faces. A real studio portrait
   can score well above even odds, and a downscaled or re-compressed copy of it close to the AI threshold
   (README: "Beyond the test split's crops").
-- *No face found* → the app judges the whole picture and says so; that verdict is much weaker.
+- *No face found* (faces turned away or covered, or under ~2% of a big picture's long side) → the app judges
+  the whole picture and says so; that verdict is much weaker.
 
 **How to read "Uncertain".** When the calibrated probability falls inside the middle band, the model
 does not have enough evidence either way. That is an answer, not a failure: do not round it up.

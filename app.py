@@ -128,15 +128,16 @@ def verdict_html(result: dict, band: tuple[float, float]) -> str:
         return f"<div class='verdict' style='background:#777'>{result.get('message', 'No result')}</div>"
     colour = "rgb({},{},{})".format(*VERDICT_COLOUR[result["verdict"]])
     p_ai, (real_up_to, ai_from) = result["p_ai"], band
-    detail = f"P(AI) {percent(p_ai)} · " + {
+    limit = {
         "ai": f"AI-generated from {ai_from:.1%}",
         "real": f"a real photo up to {real_up_to:.1%}",
         "uncertain": f"between a real photo (up to {real_up_to:.1%}) and AI-generated (from {ai_from:.1%}), "
         f"leaning {'AI' if p_ai >= 0.5 else 'real'}",
-    }[result["verdict"]]
+    }
+    detail = f"P(AI) {percent(p_ai)} · {limit[result['verdict']]}"
     note = f"<small>{result['message']}</small>" if result.get("message") else ""
     if result.get("verdict_reason", "pixels") != "pixels":  # the headline is not the pixels': say whose numbers these are
-        detail = f"from the pixels alone: P(AI) {percent(result['p_ai'])}"
+        detail = f"from the pixels alone: P(AI) {percent(p_ai)}"
         note += (
             f"<small>Headline from a {html.escape(result['verdict_reason'])}. "
             f"The pixels alone say: {VERDICT_TEXT[result['pixel_verdict']]}.</small>"

@@ -65,7 +65,6 @@ def print_report(reference: str | None) -> int:
     return 0
 
 
-
 def redraw_plots(reference: str | None) -> int:
     """The plots training draws, drawn again from the folder's own report: no evaluation is rerun."""
     from pathlib import Path

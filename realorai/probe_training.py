@@ -168,7 +168,7 @@ def fit_and_save(
     """
     clip = clip_options(clip or {})
     if recipe.tuning is not None and (clip["pool"] != "token" or clip["crop_pct"] != 1.0):
-        raise ValueError("tuning the class path works on the class token of the resized face, one runtime")
+        raise ValueError("tuning the class path works on the class token of the resized face (pool token, crop_pct 1)")
     backbones = [] if recipe.tuning else [build_backbone(name, **clip) for name in [backbone, *recipe.also_fit_on]]
     ready = recipe_fit(recipe, dataset, clip["depth"], backbones, cache, tokens, tokens_loaded)
     crossed = ready.fit(ready.train, ready.validation)

@@ -32,11 +32,11 @@ app: install
 # CI (.ci/run): lint, then every test.
 test: install-dev
 	$(VENV)/bin/ruff check .
-	GLIBC_TUNABLES=glibc.malloc.mmap_threshold=4294967296:glibc.malloc.trim_threshold=4294967296 $(PY) -m pytest -q
+	GLIBC_TUNABLES=glibc.malloc.mmap_threshold=4294967296:glibc.malloc.trim_threshold=4294967296 $(PY) -m pytest -q -n 2
 
 # Minutes, not ten: no training, no dataset builds, no cluster, no browser.
 test-fast: install-dev
-	$(PY) -m pytest -q -m "not slow and not browser"
+	$(PY) -m pytest -q -n 2 -m "not slow and not browser"
 
 lint: install-dev
 	$(VENV)/bin/ruff check .

@@ -305,7 +305,7 @@ def materialize(folder: Path, target: Path | None = None) -> Path:
     if (target / WEIGHTS_FILE).is_file() and (target / "config.json").read_text() == (folder / "config.json").read_text():
         return target
     target.mkdir(parents=True, exist_ok=True)
-    partial = target / (WEIGHTS_FILE + ".partial")
+    partial = target / f".{WEIGHTS_FILE}.{os.getpid()}.partial"  # one per process: two starts may build it at once
     save_file({**rebuild_backbone(backbone), **trained}, partial)
     shutil.copyfile(folder / "config.json", target / "config.json")
     partial.replace(target / WEIGHTS_FILE)  # atomic: a crash never leaves a half-written cache entry in use

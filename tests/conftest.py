@@ -29,6 +29,31 @@ def pytest_collection_modifyitems(items):
             item.add_marker(pytest.mark.needs_data)
 
 
+# `make test` runs two workers (pytest -n 2). Test files that share a costly session fixture run in the same
+# worker, so it is built once: the tiny dataset and models trained from it, and the served app. A file left
+# out only builds its fixtures again in the other worker.
+WORKER_GROUPS = {
+    "training": ("test_train.py", "test_hub_push.py", "test_train_probe.py"),
+    "app": ("test_app.py", "test_browser.py", "test_hostile.py"),
+}
+
+
+@pytest.hookimpl(optionalhook=True)  # a hook of pytest-xdist
+def pytest_xdist_make_scheduler(config, log):
+    # xdist's own grouping (--dist loadgroup) renames test ids, which pytest 9.2 no longer allows
+    # (pytest-dev/pytest-xdist#1386): group whole files instead.
+    from xdist.scheduler import LoadFileScheduling
+
+    group_of = {name: group for group, names in WORKER_GROUPS.items() for name in names}
+
+    class SharedFixtureScheduling(LoadFileScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            path = nodeid.split("::", 1)[0]
+            return group_of.get(Path(path).name, path)
+
+    return SharedFixtureScheduling(config, log)
+
+
 def portrait_files(label: str, source: str, n: int, seed: int = 0) -> list[Path]:
     files = sorted((PORTRAITS / label / source).glob("*.jpg"))
     random.Random(seed).shuffle(files)

@@ -261,20 +261,72 @@ def side_by_side(images: list[Image.Image], gap: int = 8) -> Image.Image:
     return canvas
 
 
+@dataclass
+class BoxLabel:
+    box: list[int]  # the face's box on the drawn picture
+    text: str
+    font_size: int
+    rect: tuple[int, int, int, int]  # the label's filled background
+    colour: tuple[int, int, int]
+
+
+def box_labels(analysis: Analysis, scale: float, canvas_size: tuple[int, int]) -> list[BoxLabel]:
+    """Each face's label on a picture of `canvas_size` (the analysed picture times `scale`).
+
+    Sized to its face (a group photo's faces are small), inside the picture, on the box's top edge. A face
+    whose full label ("2: Real photo 96%") would cover another face or its label gets only its number (inside
+    its box if even that would touch another label): the Grad-CAM panels and the details are numbered the
+    same way. An uncertain face shows its P(AI), not the verdict's probability: "Uncertain 61%" would read as
+    61% sure of nothing."""
+    pad, largest = label_padding(canvas_size), max(12, round(max(canvas_size) / 32))
+    boxes = [[round(v * scale) for v in face.box] for face in analysis.faces]
+    sizes = [min(largest, max(12, round((box[3] - box[1]) / 3))) for box in boxes]
+    texts = [_label_text(i, face) for i, face in enumerate(analysis.faces, start=1)]
+    full = [_label_rect(text, size, box, pad, canvas_size[0]) for text, size, box in zip(texts, sizes, boxes)]
+    labels: list[BoxLabel] = []
+    for i, (face, box, size) in enumerate(zip(analysis.faces, boxes, sizes)):
+        others = [r for j, r in enumerate(full) if j != i] + [tuple(b) for j, b in enumerate(boxes) if j != i]
+        text, rect = texts[i], full[i]
+        if any(_overlap(rect, other) for other in others):
+            text, rect = str(i + 1), _label_rect(str(i + 1), size, box, pad, canvas_size[0])
+            if any(_overlap(rect, label.rect) for label in labels):
+                rect = _label_rect(text, size, box, pad, canvas_size[0], inside=True)
+        labels.append(BoxLabel(box, text, size, rect, VERDICT_COLOUR[face.verdict]))
+    return labels
+
+
+def _label_text(number: int, face: FaceResult) -> str:
+    share = f"P(AI) {face.p_ai:.0%}" if face.verdict == "uncertain" else f"{min(face.confidence, 0.99):.0%}"
+    return f"{number}: {VERDICT_TEXT[face.verdict]} {share}"
+
+
+def _label_rect(text: str, size: int, box: list[int], pad: int, canvas_width: int, inside: bool = False):
+    left, top, right, bottom = ImageFont.load_default(size=size).getbbox(text)
+    w, h = right - left + 2 * pad, bottom - top + 2 * pad
+    x = max(0, min(box[0], canvas_width - w))
+    y = box[1] + pad if inside else max(0, box[1] - h)
+    return x, y, x + w, y + h
+
+
+def label_padding(canvas_size: tuple[int, int]) -> int:
+    return max(2, round(max(canvas_size) / 250))  # also the boxes' line width
+
+
 def draw_boxes(image: Image.Image, analysis: Analysis, max_side: int | None = None) -> Image.Image:
-    """The picture (scaled down to `max_side` if larger) with each face boxed in its verdict's colour and labelled."""
+    """The picture (scaled down to `max_side` if larger) with each face boxed in its verdict's colour and
+    labelled (`box_labels`)."""
     canvas, scale = fit_within(image, max_side) if max_side else (image, 1.0)
     canvas = canvas.copy() if canvas is image else canvas  # never draw on the caller's picture
     draw = ImageDraw.Draw(canvas)
-    width = max(2, round(max(canvas.size) / 250))
-    font = ImageFont.load_default(size=max(12, round(max(canvas.size) / 32)))
-    for i, face in enumerate(analysis.faces, start=1):
-        colour = VERDICT_COLOUR[face.verdict]
-        box = [round(v * scale) for v in face.box]
-        draw.rectangle(box, outline=colour, width=width)
-        text = f"{i}: {VERDICT_TEXT[face.verdict]} {min(face.confidence, 0.99):.0%}"
-        left, top, right, bottom = draw.textbbox((0, 0), text, font=font)
-        x, y = box[0], max(0, box[1] - (bottom - top) - 2 * width)
-        draw.rectangle((x, y, x + right - left + 2 * width, y + bottom - top + 2 * width), fill=colour)
-        draw.text((x + width - left, y + width - top), text, fill=(255, 255, 255), font=font)
+    pad = label_padding(canvas.size)
+    for label in box_labels(analysis, scale, canvas.size):
+        font = ImageFont.load_default(size=label.font_size)
+        draw.rectangle(label.box, outline=label.colour, width=pad)
+        draw.rectangle(label.rect, fill=label.colour)
+        left, top, *_ = font.getbbox(label.text)
+        draw.text((label.rect[0] + pad - left, label.rect[1] + pad - top), label.text, fill=(255, 255, 255), font=font)
     return canvas
+
+
+def _overlap(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> bool:
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]

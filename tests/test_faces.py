@@ -104,3 +104,31 @@ def test_faces_too_small_for_the_first_search_are_found_by_the_second(real_portr
         assert crop.image.size == (FACE_SIZE, FACE_SIZE)
     # a big picture with no face at all is searched twice and still has none
     assert face_crops(Image.new("RGB", (3600, 1200), (150, 140, 130))) == []
+
+
+def test_labels_of_a_group_photos_faces_fit_their_faces_and_never_cover_each_other():
+    from realorai.predict import VERDICT_COLOUR, Analysis, FaceResult, box_labels, draw_boxes
+
+    def face(x, p_ai, verdict, side=60):
+        box = [x, 500, x + side, 500 + side]
+        return FaceResult(box, box, 0.99, p_ai, 1 - p_ai, verdict, max(p_ai, 1 - p_ai))
+
+    picture = Image.new("RGB", (3200, 1200), (128, 128, 128))
+    crowd = Analysis([face(100 + 90 * i, p, v) for i, (p, v) in enumerate([(0.999, "ai"), (0.02, "real"), (0.6, "uncertain")])]
+                     + [face(3150, 0.01, "real", side=45)], True, [3200, 1200], "test")  # fmt: skip
+    labels = box_labels(crowd, 0.5, (1600, 600))  # as drawn for the page: scaled to 1600 px
+    first, *rest = labels
+    assert first.font_size < 600 // 12  # sized to a 30 px face, not the picture
+    assert [label.text for label in labels[:3]] == ["1", "2", "3"]  # 45 px apart: full labels would cover the next face
+    assert rest[2].text == "4: Real photo 99%" and rest[2].rect[2] <= 1600  # at the right edge: moved inside
+    assert not any(a.rect[0] < b.rect[2] and b.rect[0] < a.rect[2] for a, b in zip(labels, labels[1:]))
+    # alone, the same face has its whole label
+    assert box_labels(Analysis(crowd.faces[:1], True, [3200, 1200], "test"), 0.5, (1600, 600))[0].text == "1: AI-generated 99%"
+    # a lone uncertain face says its P(AI), not "Uncertain 60%" (the probability of the verdict's side)
+    alone = Analysis([face(1000, 0.6, "uncertain", side=300)], True, [3200, 1200], "test")
+    assert box_labels(alone, 1.0, (3200, 1200))[0].text == "1: Uncertain P(AI) 60%"
+    drawn = np.asarray(draw_boxes(picture, crowd, max_side=1600))
+    assert drawn.shape == (600, 1600, 3) and (np.asarray(picture) == 128).all()  # drawn on a copy
+    for label in labels:
+        x0, y0, *_ = label.rect
+        assert tuple(drawn[y0 + 1, x0 + 1]) == VERDICT_COLOUR[crowd.faces[labels.index(label)].verdict]

@@ -101,14 +101,19 @@ def _reshare_clause(metrics: dict) -> str:
     reshare = metrics.get("splits", {}).get("test", {}).get("reshare", {})
     if config.get("ai_augment_weight", 1.0) >= config.get("augment_weight", 1.0) or len(reshare) < 2:
         return ", so a photo that went through social media is judged like the original"
-    worst = min((r for name, r in reshare.items() if name != "clean"), key=lambda r: r["ai_recall"])
+    real_called_ai, caught = _reshare_extremes(reshare)
     return (
         f", an AI face's copies at {config['ai_augment_weight']:g} of a real photo's weight (at full weight they "
         "taught cues that generators it had never seen lack). So re-sharing rarely makes a real photo look AI "
-        f"({max(r['real_false_ai_rate'] for r in reshare.values()):.1%} at most on our test split), but a re-shared "
-        f"AI face is caught less often than the original ({worst['ai_recall']:.0%} after the hardest re-share, "
-        f"against {reshare['clean']['ai_recall']:.0%})"
+        f"({real_called_ai:.1%} at most on our test split), but a re-shared AI face is caught less often than the "
+        f"original ({min(caught):.0%} after the hardest re-share, against {reshare['clean']['ai_recall']:.0%})"
     )
+
+
+def _reshare_extremes(reshare: dict) -> tuple[float, list[float]]:
+    """The most real photos called AI over every view, and the share of AI faces caught in each re-shared copy."""
+    real_called_ai = max(r["real_false_ai_rate"] for r in reshare.values())
+    return real_called_ai, [r["ai_recall"] for name, r in reshare.items() if name != "clean"]
 
 
 def generalisation_sentence(metrics: dict | None) -> str:
@@ -144,11 +149,11 @@ def reshare_sentence(metrics: dict | None) -> str:
     if not copies:
         return "This model's report has no re-share table."
     worst = max(copies, key=lambda name: copies[name]["auc_drop"])
-    caught = [r["ai_recall"] for r in copies.values()]
+    real_called_ai, caught = _reshare_extremes(reshare)
     return (
         f"Every test face copied {len(copies)} ways as shared pictures are (downscaled, re-compressed, cropped, "
         f"screenshotted): ROC-AUC falls by {copies[worst]['auc_drop']:.3f} at most ({worst}; goal ≤ 0.02), "
-        f"{max(r['real_false_ai_rate'] for r in reshare.values()):.1%} of real photos are called AI at most, and "
+        f"{real_called_ai:.1%} of real photos are called AI at most, and "
         f"{min(caught):.0%}–{max(caught):.0%} of AI faces are caught, against {reshare['clean']['ai_recall']:.0%} clean."
     )
 

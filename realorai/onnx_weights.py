@@ -7,6 +7,7 @@ the same weights; every tensor of the graph must be used and every tensor of the
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib.util
 from pathlib import Path
@@ -29,6 +30,12 @@ def package_file(package: str, relative: str) -> Path:
 
 
 def sha256_file(path: Path) -> str:
+    stat = Path(path).stat()  # a start checks the wheel's file twice (served file, prepared-parts tag): hash it once
+    return _sha256_file(str(Path(path).resolve()), stat.st_size, stat.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=16)
+def _sha256_file(path: str, size: int, mtime_ns: int) -> str:  # size and time in the key: a changed file is hashed again
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):

@@ -137,3 +137,17 @@ def test_max_pooling_ships_as_plain_timm_settings(real_portrait, ai_portrait):
     assert (cosine > 0.99).all(), cosine  # a max over 196 patches is steadier under INT8 than the class token
     token = clip_int8(depth=11).features(images)
     assert np.abs(served - token).max() > 0.1  # a different pooling, not the class token renamed
+
+
+def test_a_files_digest_is_kept_until_the_file_changes(tmp_path):
+    import hashlib
+    import os
+
+    from realorai.onnx_weights import sha256_file
+
+    path = tmp_path / "weights.onnx"
+    path.write_bytes(b"a" * 100)
+    assert sha256_file(path) == sha256_file(path) == hashlib.sha256(b"a" * 100).hexdigest()
+    path.write_bytes(b"b" * 100)  # same size: the modification time tells the change
+    os.utime(path, ns=(path.stat().st_atime_ns, path.stat().st_mtime_ns + 1_000_000))
+    assert sha256_file(path) == hashlib.sha256(b"b" * 100).hexdigest()

@@ -41,7 +41,9 @@ WORKER_GROUPS = {
 @pytest.hookimpl(optionalhook=True)  # a hook of pytest-xdist
 def pytest_xdist_make_scheduler(config, log):
     # xdist's own grouping (--dist loadgroup) renames test ids, which pytest 9.2 no longer allows
-    # (pytest-dev/pytest-xdist#1386): group whole files instead.
+    # (pytest-dev/pytest-xdist#1386): group whole files instead. Only for plain -n (--dist load).
+    if config.getvalue("dist") != "load":
+        return None
     from xdist.scheduler import LoadFileScheduling
 
     group_of = {name: group for group, names in WORKER_GROUPS.items() for name in names}

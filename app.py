@@ -135,15 +135,21 @@ def verdict_html(result: dict, band: tuple[float, float]) -> str:
         f"leaning {'AI' if p_ai >= 0.5 else 'real'}",
     }
     detail = f"P(AI) {percent(p_ai)} · {limit[result['verdict']]}"
-    note = f"<small>{result['message']}</small>" if result.get("message") else ""
+    several = len(result["faces"]) > 1  # then each face is listed below, instead of the message counting them
+    note = f"<small>{result['message']}</small>" if result.get("message") and not several else ""
     if result.get("verdict_reason", "pixels") != "pixels":  # the headline is not the pixels': say whose numbers these are
         detail = f"from the pixels alone: P(AI) {percent(p_ai)}"
         note += (
             f"<small>Headline from a {html.escape(result['verdict_reason'])}. "
             f"The pixels alone say: {VERDICT_TEXT[result['pixel_verdict']]}.</small>"
         )
-    if len(result["faces"]) > 1:
+    if several:
         detail += f" · {len(result['faces'])} faces (headline = most AI-looking face)"
+        each = " · ".join(
+            f"{i} {VERDICT_TEXT[face['verdict']]} ({percent(face['p_ai']).removeprefix('= ')})"
+            for i, face in enumerate(result["faces"], start=1)
+        )
+        note += f"<small>Face by face, numbered as the boxes, P(AI): {each}</small>"
     return (
         f"<div class='verdict' id='verdict' data-verdict='{result['verdict']}' style='background:{colour}'>"
         f"{VERDICT_TEXT[result['verdict']]}<small>{detail}</small>{note}</div>"

@@ -201,3 +201,9 @@ def test_the_headline_says_which_limit_gave_the_verdict():
     assert "P(AI) = 60.5% · between a real photo (up to 9.9%) and AI-generated (from 99.5%), leaning AI" in boxes[0.605]
     assert boxes[0.605].startswith("<div class='verdict' id='verdict' data-verdict='uncertain'")
     assert "leaning real" in boxes[0.31] and "Real photo<small>P(AI) = 2.0% · a real photo up to 9.9%" in boxes[0.02]
+    # several faces: each listed, numbered as the boxes, instead of the message that only counts them
+    faces = [face | {"p_ai": p, "verdict": verdict_for(p, band)} for p in (0.9996, 0.039, 0.2)]
+    several = {"verdict": "ai", "p_ai": 0.9996, "faces": faces, "message": "3 faces found; each has its own verdict."}
+    group = app_module.verdict_html(several, band)
+    assert "3 faces (headline = most AI-looking face)" in group and "3 faces found" not in group
+    assert "1 AI-generated (> 99.9%) · 2 Real photo (3.9%) · 3 Uncertain (20.0%)" in group

@@ -132,12 +132,17 @@ def generators_seen(metrics: dict) -> str:
 
 
 def weakest_source(test: dict) -> str:
+    """The source with the lowest accuracy at the "AI" threshold, in counts: for an AI source, a face not called AI
+    may be *uncertain* rather than called real, so "called real" would overstate it."""
     name, m = min(test["per_source"].items(), key=lambda item: item[1]["accuracy"])
-    kind = "its real photos are called AI" if m["n_ai"] == 0 else "its AI faces are called real"
-    return (
-        f"- Weakest source on the test split: **{name}**, accuracy {m['accuracy']:.4f} — {kind} most often. "
-        "Read verdicts on such pictures with that error rate in mind."
-    )
+    confusion = m["confusion"]
+    if m["n_ai"] == 0:
+        missed = f"{confusion['fp']} of its {m['n']} real photos are called AI"
+    else:
+        missed = f"{confusion['tp']} of its {m['n_ai']} AI faces are called AI, the rest *uncertain* or called real"
+    auc = m.get("roc_auc_vs_other_class")
+    ranked = f" (ranked against the other class at ROC-AUC {auc:.3f})" if auc is not None else ""
+    return f"- Weakest source on the test split: **{name}**: {missed}{ranked}. Read verdicts on such pictures in that light."
 
 
 def _epoch_summary(epoch: dict) -> str:

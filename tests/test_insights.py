@@ -94,3 +94,22 @@ def test_the_card_says_how_the_head_was_fitted_and_which_groups_count_other_than
     assert "count equally, except ai/stylegan2 at 0.1 times an equal share" in weighted
     metrics["training"]["config"]["head"] = "binary"
     assert "A logistic-regression head (C = " in training_text(metrics, config)
+
+
+def test_the_bundled_card_is_what_its_report_renders():
+    """The card is rendered from metrics.json and config.json; the committed one must be exactly that, so a
+    change to the card's wording cannot ship with a stale card (as the plots test does for the charts)."""
+    from realorai.model_card import render_model_card, weakest_source
+
+    metrics = json.loads((BUNDLED_MODEL_DIR / "metrics.json").read_text())
+    assert (BUNDLED_MODEL_DIR / "README.md").read_text() == render_model_card(metrics, BUNDLED_MODEL_DIR)
+    # the weakest source in counts: an AI face not called AI is mostly *uncertain*, not "called real"
+    test = metrics["splits"]["test"]
+    name, worst = min(test["per_source"].items(), key=lambda item: item[1]["accuracy"])
+    line = weakest_source(test)
+    counted = (
+        f"{worst['confusion']['tp']} of its {worst['n_ai']} AI faces are called AI, the rest *uncertain* or called real"
+        if worst["n_ai"]
+        else f"{worst['confusion']['fp']} of its {worst['n']} real photos are called AI"
+    )
+    assert f"**{name}**" in line and counted in line

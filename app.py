@@ -86,6 +86,9 @@ on a picture from a new generator is weak evidence.
   (README: "Beyond the test split's crops").
 - *No face found* (faces turned away or covered, or under ~2% of a big picture's long side) → the app judges
   the whole picture and says so; that verdict is much weaker.
+- *Group photos.* Each face is judged on its own and the headline is the most AI-looking face, so among many
+  faces one doubtful face makes the whole picture *Uncertain* (or *AI-generated*): read the face-by-face list
+  under the headline.
 
 **How to read "Uncertain".** When the calibrated probability falls inside the middle band, the model
 does not have enough evidence either way. That is an answer, not a failure: do not round it up.

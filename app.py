@@ -153,6 +153,9 @@ def verdict_html(result: dict, band: tuple[float, float]) -> str:
             for i, face in enumerate(result["faces"], start=1)
         )
         note += f"<small>Face by face, numbered as the boxes, P(AI): {each}</small>"
+        if result.get("faces_not_judged"):
+            left_out = result["faces_not_judged"]
+            note += f"<small>{left_out} smaller faces not judged: at most {len(result['faces'])} a picture.</small>"
     return (
         f"<div class='verdict' id='verdict' data-verdict='{result['verdict']}' style='background:{colour}'>"
         f"{VERDICT_TEXT[result['verdict']]}<small>{detail}</small>{note}</div>"

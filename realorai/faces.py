@@ -72,11 +72,12 @@ class FaceDetector:
             net.to(memory_format=torch.channels_last)
         self._lock = threading.Lock()  # MTCNN keeps no state, but torch threads are shared: serialise
 
-    def detect(self, image: Image.Image) -> list[Face]:
+    def detect(self, image: Image.Image, limit: int | None = MAX_FACES) -> list[Face]:
+        """Faces largest first, at most `limit` (None: every one found), none under MIN_RELATIVE_AREA of the largest."""
         faces = self._detect_within(image, self.max_side)
         if not faces and max(image.size) > self.max_side and self.retry_max_side > self.max_side:
             faces = self._detect_within(image, self.retry_max_side)  # its faces may all be small
-        return faces
+        return faces if limit is None else faces[:limit]
 
     def _detect_within(self, image: Image.Image, max_side: int) -> list[Face]:
         small, scale = fit_within(image, max_side)
@@ -97,7 +98,7 @@ class FaceDetector:
         if not faces:
             return []
         largest = faces[0].area
-        return [f for f in faces if f.area >= MIN_RELATIVE_AREA * largest][:MAX_FACES]
+        return [f for f in faces if f.area >= MIN_RELATIVE_AREA * largest]
 
 
 @lru_cache(maxsize=4)
@@ -156,12 +157,15 @@ def face_crops(
     size: int = FACE_SIZE,
     margin: float = FACE_MARGIN,
     all_faces: bool = True,
+    faces: list[Face] | None = None,
 ) -> list[FaceCrop]:
-    """Square crops of the faces in `image`, largest first; [] when no face is found.
+    """Square crops of the faces in `image`, largest first (at most MAX_FACES); [] when no face is found.
 
-    `all_faces=False` returns only the main (largest) face, as the dataset builder wants.
+    `all_faces=False` returns only the main (largest) face, as the dataset builder wants. `faces`: the
+    detector's faces if already found (the crops are cut around exactly those).
     """
-    faces = (detector or default_detector()).detect(image)
+    if faces is None:
+        faces = (detector or default_detector()).detect(image)
     if not all_faces:
         faces = faces[:1]
     crops = []

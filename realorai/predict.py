@@ -21,6 +21,7 @@ from .calibration import ai_log_odds, ai_probability
 from .config import BUNDLED_MODEL_DIR
 from .faces import (
     DETECT_MAX_SIDE,
+    MAX_FACES,
     MIN_SCORE,
     RETRY_MAX_SIDE,
     FaceCrop,
@@ -66,6 +67,7 @@ class Analysis:
     model: str
     message: str = ""
     crops: list[Image.Image] = field(default_factory=list, repr=False)
+    faces_not_judged: int = 0  # found beyond MAX_FACES (the smallest): a crowd's faces are not all judged
 
     @property
     def summary(self) -> FaceResult:
@@ -172,7 +174,10 @@ class Detector:
         return ai_probability(self.logits(crops), self.serving.temperature, self.serving.labels.index("real"))
 
     def analyse(self, image: Image.Image) -> Analysis:
-        crops: list[FaceCrop] = face_crops(image, self.faces, self.serving.face_size, self.serving.face_margin)
+        found = self.faces.detect(image, limit=None)
+        crops: list[FaceCrop] = face_crops(
+            image, size=self.serving.face_size, margin=self.serving.face_margin, faces=found[:MAX_FACES]
+        )
         face_found = bool(crops)
         if not face_found:
             crops = [whole_image_crop(image, self.serving.face_size)]
@@ -200,7 +205,11 @@ class Detector:
         )
         if len(results) > 1:
             message = f"{len(results)} faces found; each has its own verdict."
-        return Analysis(results, face_found, list(image.size), self.name, message, [c.image for c in crops])
+        not_judged = max(0, len(found) - MAX_FACES)
+        if not_judged:
+            message = f"{len(found)} faces found; the {MAX_FACES} largest are judged, each with its own verdict."
+        crop_images = [c.image for c in crops]
+        return Analysis(results, face_found, list(image.size), self.name, message, crop_images, not_judged)
 
     def explain(self, crop: Image.Image) -> np.ndarray:
         """Grad-CAM heat map (values 0..1, crop-sized) of what pushed the model towards 'ai'."""

@@ -91,7 +91,21 @@ def test_several_faces_each_get_a_verdict(client, tmp_path, real_portrait, ai_po
     assert len(faces) == 2 and "2 faces" in result["message"]
     assert faces[0]["p_ai"] < faces[1]["p_ai"]  # left is the real photo, right the StyleGAN face
     assert result["p_ai"] == faces[1]["p_ai"]  # the headline is the most AI-looking face
-    assert result["confidence"] == faces[1]["confidence"]
+    assert result["confidence"] == faces[1]["confidence"] and result["faces_not_judged"] == 0
+
+
+def test_a_crowd_beyond_the_face_limit_says_how_many_faces_were_not_judged(client, tmp_path):
+    """Ten faces of one size: the app judges at most MAX_FACES of them and says so, rather than dropping two."""
+    from realorai.faces import MAX_FACES
+
+    people = [Image.open(path).convert("RGB").resize((180, 180)) for _, path in portraits(REAL + AI[:1], per_source=2)]
+    canvas = Image.new("RGB", (5 * 200, 2 * 200), (120, 120, 120))
+    for i, face in enumerate(people[:10]):
+        canvas.paste(face, ((i % 5) * 200 + 10, (i // 5) * 200 + 10))
+    result = check_result(client.predict(handle_file(str(save(canvas, tmp_path / "ten.jpg", quality=95))), api_name="/predict"))
+    assert len(result["faces"]) == MAX_FACES == 8 and result["faces_not_judged"] == 2
+    assert result["message"] == "10 faces found; the 8 largest are judged, each with its own verdict."
+    assert "2 smaller faces not judged: at most 8 a picture." in app_module.verdict_html(result, (0.1, 0.99))
 
 
 def test_predict_batch_returns_rows_and_csv_even_with_bad_files(client, tmp_path, real_portrait):

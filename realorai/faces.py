@@ -159,7 +159,7 @@ def face_crops(
     all_faces: bool = True,
     faces: list[Face] | None = None,
 ) -> list[FaceCrop]:
-    """Square crops of the faces in `image`, largest first (at most MAX_FACES); [] when no face is found.
+    """Square crops of the faces in `image`, largest first (the detector gives at most MAX_FACES); [] when none.
 
     `all_faces=False` returns only the main (largest) face, as the dataset builder wants. `faces`: the
     detector's faces if already found (the crops are cut around exactly those).

@@ -16,13 +16,13 @@ Writes benchmarks/wheel_pictures.json.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import zipfile
 from collections import Counter
 from pathlib import Path
 
 from realorai.images import load_image
+from realorai.onnx_weights import package_file
 from realorai.predict import Detector
 from realorai.reshare import RESHARE
 
@@ -38,16 +38,9 @@ IN_INSIGHTFACE = [
 ]
 
 
-def installed_file(package: str, relative: str) -> Path:
-    spec = importlib.util.find_spec(package)  # found, not imported
-    if spec is None or not spec.submodule_search_locations:
-        raise SystemExit(f"{package} is not installed (pip install -r requirements-dev.txt)")
-    return Path(next(iter(spec.submodule_search_locations))) / relative
-
-
 def pictures(insightface_wheel: str | None) -> list[tuple[str, str, bytes]]:
-    found = [
-        (f"{package}/{relative}", what, installed_file(package, relative).read_bytes()) for package, relative, what in INSTALLED
+    found = [  # skimage and matplotlib come with requirements-dev.txt
+        (f"{package}/{relative}", what, package_file(package, relative).read_bytes()) for package, relative, what in INSTALLED
     ]
     if insightface_wheel:
         with zipfile.ZipFile(insightface_wheel) as wheel:

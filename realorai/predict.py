@@ -198,16 +198,15 @@ class Detector:
                     confidence=round(max(p, 1 - p), 4),
                 )
             )
-        message = (
-            ""
-            if face_found
-            else ("No face found: the model judges faces, so this whole-image score is shown but the verdict stays Uncertain.")
-        )
-        if len(results) > 1:
-            message = f"{len(results)} faces found; each has its own verdict."
         not_judged = max(0, len(found) - MAX_FACES)
-        if not_judged:
+        if not face_found:
+            message = "No face found: the model judges faces, so this whole-image score is shown but the verdict stays Uncertain."
+        elif not_judged:
             message = f"{len(found)} faces found; the {MAX_FACES} largest are judged, each with its own verdict."
+        elif len(results) > 1:
+            message = f"{len(results)} faces found; each has its own verdict."
+        else:
+            message = ""
         crop_images = [c.image for c in crops]
         return Analysis(results, face_found, list(image.size), self.name, message, crop_images, not_judged)
 

@@ -40,6 +40,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="images where no face is found: drop them, or keep their centre square (default: %(default)s)",
     )
     parser.add_argument(
+        "--hash-size",
+        type=int,
+        default=BuildOptions.hash_size,
+        help="perceptual hash of N x N bits for duplicates and look-alikes; 8 with --near-duplicate-bits 5 "
+        "--group-bits 8 rebuilds the data as before 2026-12-07 (default: %(default)s)",
+    )
+    parser.add_argument(
         "--near-duplicate-bits",
         type=int,
         default=BuildOptions.near_duplicate_bits,
@@ -75,6 +82,7 @@ def main(argv: list[str] | None = None) -> int:
         fractions=tuple(args.fractions),
         holdout=args.holdout_source,
         keep_faceless=args.no_face == "keep",
+        hash_size=args.hash_size,
         near_duplicate_bits=args.near_duplicate_bits,
         group_bits=args.group_bits,
         image_format=args.format,

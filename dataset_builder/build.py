@@ -46,8 +46,9 @@ class BuildOptions:
     fractions: tuple[float, float, float] = (0.7, 0.15, 0.15)
     holdout: list[str] = field(default_factory=list)  # sources kept out of train/val/test entirely
     keep_faceless: bool = False  # keep images with no detected face as their centre square
-    near_duplicate_bits: int = 5  # phash distance at or below which two images are the same picture
-    group_bits: int = 8  # phash distance at or below which images must share a split
+    hash_size: int = 16  # pHash of hash_size² bits (8 = imagehash's 64-bit default, too coarse for aligned faces)
+    near_duplicate_bits: int = 24  # phash distance at or below which two images are the same picture
+    group_bits: int = 32  # phash distance at or below which images must share a split
     image_format: str = "png"  # png (lossless) or jpeg (q95)
     workers: int = 0  # 0 = one per core
     overwrite: bool = False
@@ -88,7 +89,7 @@ def build(options: BuildOptions) -> BuildReport:
 
     labels = [p.record.label for p in prepared]
     sources = [p.record.source for p in prepared]
-    phashes = [np.array([p.phash_crop for p in prepared], np.uint64), np.array([p.phash_full for p in prepared], np.uint64)]
+    phashes = [_hash_rows([p.phash_crop for p in prepared], options), _hash_rows([p.phash_full for p in prepared], options)]
     dedupe = deduplicate([p.sha256 for p in prepared], phashes, labels, sources, options.near_duplicate_bits)
     for i, (twin, why) in sorted(dedupe.dropped.items()):
         twin_name = str(prepared[twin].record.path) if twin >= 0 else "another label"
@@ -136,7 +137,13 @@ def build(options: BuildOptions) -> BuildReport:
 
 
 def _prepare_all(records, options: BuildOptions) -> tuple[list[Prepared], list[Skipped]]:
-    work = partial(prepare, size=options.size, keep_faceless=options.keep_faceless, image_format=options.image_format)
+    work = partial(
+        prepare,
+        size=options.size,
+        keep_faceless=options.keep_faceless,
+        image_format=options.image_format,
+        hash_size=options.hash_size,
+    )
     workers = options.workers or os.cpu_count() or 1
     prepared: list[Prepared] = []
     skipped: list[Skipped] = []
@@ -158,6 +165,11 @@ def _prepare_all(records, options: BuildOptions) -> tuple[list[Prepared], list[S
             pool.close()
             pool.join()
     return prepared, skipped
+
+
+def _hash_rows(hashes: list[np.ndarray], options: BuildOptions) -> np.ndarray:
+    """One row of uint64 words per image (an empty build still has the row width)."""
+    return np.array(hashes, np.uint64).reshape(len(hashes), (options.hash_size**2 + 63) // 64)
 
 
 def _to_dataset(items: list[Prepared]) -> Dataset:

@@ -88,7 +88,8 @@ def render_card(
         f"{settings['size']} px. Images without a face were "
         f"{'kept as their centre square' if settings['keep_faceless'] else 'dropped'}. The app crops the same way "
         "(one shared function).",
-        f"3. Duplicates are dropped: identical files, and near duplicates whose 64-bit perceptual hash "
+        f"3. Duplicates are dropped: identical files, and near duplicates whose {settings['hash_size'] ** 2}-bit "
+        "perceptual hash "
         f"(of the crop or of the whole picture) differs in at most {settings['near_duplicate_bits']} bits, "
         f"within and across sources. Removed: "
         + (", ".join(f"{k.replace('_', ' ')}: {v}" for k, v in sorted(dedupe_counts.items())) or "none")

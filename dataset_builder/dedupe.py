@@ -1,6 +1,6 @@
 """Exact and near-duplicate detection over perceptual hashes, and grouping of look-alikes.
 
-Pure functions over arrays of 64-bit hashes, so they are tested without images.
+Pure functions over arrays of hashes (one row of uint64 words per image), so they are tested without images.
 """
 
 from __future__ import annotations
@@ -30,13 +30,17 @@ class UnionFind:
         return [self.find(i) for i in range(len(self.parent))]
 
 
-def close_pairs(hashes: np.ndarray, max_distance: int, block: int = 1024) -> list[tuple[int, int]]:
-    """All index pairs i < j whose 64-bit hashes differ in at most `max_distance` bits."""
+def close_pairs(hashes: np.ndarray, max_distance: int, block: int = 512) -> list[tuple[int, int]]:
+    """All index pairs i < j whose hashes differ in at most `max_distance` bits.
+
+    `hashes`: one uint64 per image, or a row of uint64 words per image for longer hashes.
+    """
     hashes = np.asarray(hashes, dtype=np.uint64)
+    words = hashes.reshape(len(hashes), -1)
     pairs: list[tuple[int, int]] = []
-    for start in range(0, len(hashes), block):
-        rows = hashes[start : start + block]
-        distances = np.bitwise_count(rows[:, None] ^ hashes[None, :])
+    for start in range(0, len(words), block):
+        rows = words[start : start + block]
+        distances = np.bitwise_count(rows[:, None, :] ^ words[None, :, :]).sum(axis=2, dtype=np.int32)
         for i, j in zip(*np.nonzero(distances <= max_distance)):
             gi = start + int(i)
             if gi < j:

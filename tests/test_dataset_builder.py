@@ -115,7 +115,7 @@ def test_no_lookalike_crosses_splits(built):
     dataset = load_from_disk(str(out))
     hashes, splits = [], []
     for split, ds in dataset.items():
-        hashes += [perceptual_hash(image) for image in ds["image"]]
+        hashes += [perceptual_hash(image, BuildOptions.hash_size) for image in ds["image"]]
         splits += [split] * len(ds)
     for i, j in close_pairs(np.array(hashes, dtype=np.uint64), BuildOptions.group_bits):
         assert splits[i] == splits[j]

@@ -65,6 +65,8 @@ class BuildReport:
 
 def build(options: BuildOptions) -> BuildReport:
     out = options.out
+    if options.hash_size < 2:  # before an hour of face cropping, not after
+        raise ValueError(f"--hash-size must be at least 2 (a hash of N x N bits), got {options.hash_size}")
     _check_apart_from_inputs(out, options.inputs)
     if out.exists() and any(out.iterdir()):
         if not options.overwrite:

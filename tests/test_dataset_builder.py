@@ -180,3 +180,6 @@ def test_refuses_to_overwrite_and_to_write_into_inputs(built, planted_tree):
         build(BuildOptions(inputs=[planted_tree], out=planted_tree / "out", overwrite=True))
     with pytest.raises(ValueError, match="overlaps the input"):
         build(BuildOptions(inputs=[planted_tree / "real"], out=planted_tree, overwrite=True))
+    with pytest.raises(ValueError, match="hash-size must be at least 2"):
+        build(BuildOptions(inputs=[planted_tree], out=out, overwrite=True, hash_size=1))
+    assert marker.stat().st_mtime_ns == stamp  # refused before the old build was touched

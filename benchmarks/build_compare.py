@@ -24,12 +24,17 @@ from sklearn.metrics import roc_auc_score
 
 from benchmarks.candidates import AUG
 from realorai.config import AI_INDEX
+from realorai.sources import generator_short_name
 
-TEXT_TO_IMAGE = "text-to-image (FLUX.1 pro/dev/schnell, SDXL, DALL-E 3)"
+
+def family_generators(generators: np.ndarray, family: str) -> np.ndarray:
+    """Which rows belong to `family`, named as the manifest names it or by its short name ("text-to-image")."""
+    return (generators == family) | (np.array([generator_short_name(g) for g in generators]) == family)
 
 
-def fold_scores(dataset, family: str, seed: int, cache: Path) -> tuple[np.ndarray, dict[str, float]]:
-    """P(AI) of the held-out family's faces (every split), and of each test real photo by file name."""
+def fold_scores(dataset, family: str, seeds: list[int], cache: Path):
+    """Per seed: P(AI) of the held-out family's faces (every split), and of each test real photo by file name.
+    The build's tokens are loaded once for all its seeds."""
     import torch
 
     from realorai.backbones import clip_class_path
@@ -40,21 +45,25 @@ def fold_scores(dataset, family: str, seed: int, cache: Path) -> tuple[np.ndarra
     torch.set_num_threads(2)
     wanted = {"train": AUG, "validation": ("clean",), "test": ("clean",)}
     store, by_split = token_splits(dataset, wanted, cache, clip_class_path(11), 11)
-    shipped_kinds = {"tune_kinds": ("diffusion",), "kind_offsets": {"gan": 2}}
-    fit = tuned_fitter(store, Tuning(seed=seed), DEFAULT_C, AUG, 1.0, AI_COPY_WEIGHT, {}, **shipped_kinds)
     train, validation, test = by_split["train"], by_split["validation"], by_split["test"]
-    fold = fit(train, validation, train.generators != family, validation.generators != family)
-    held_out = np.concatenate([s.views["clean"][s.generators == family] for s in (train, validation, test)])
+    in_family = [family_generators(s.generators, family) for s in (train, validation, test)]
+    if not any(rows.any() for rows in in_family):
+        raise SystemExit(f"no faces of the family {family!r} in this build")
+    held_out = np.concatenate([s.views["clean"][rows] for s, rows in zip((train, validation, test), in_family)])
     real = test.labels != AI_INDEX
-    files = np.asarray(dataset["test"]["file"])[real]
-    return fold.p_ai(held_out), dict(zip(files.tolist(), fold.p_ai(test.views["clean"][real]).tolist()))
+    files = np.asarray(dataset["test"]["file"])[real].tolist()
+    shipped_kinds = {"tune_kinds": ("diffusion",), "kind_offsets": {"gan": 2}}
+    for seed in seeds:
+        fit = tuned_fitter(store, Tuning(seed=seed), DEFAULT_C, AUG, 1.0, AI_COPY_WEIGHT, {}, **shipped_kinds)
+        fold = fit(train, validation, ~in_family[0], ~in_family[1])
+        yield seed, fold.p_ai(held_out), dict(zip(files, fold.p_ai(test.views["clean"][real]).tolist()))
 
 
-def aucs(p_held_out: np.ndarray, p_real: dict[str, float], files: list[str]) -> dict[str, float]:
-    """ROC-AUC of the held-out faces against these real photos, all and per source (the file's folder)."""
+def aucs(p_held_out: np.ndarray, p_real: dict[str, float], files: list[str], source_of: dict[str, str]) -> dict[str, float]:
+    """ROC-AUC of the held-out faces against these real photos, all and per source."""
     by_source: dict[str, list[str]] = {"all": files}
     for file in files:
-        by_source.setdefault(file.split("/")[1], []).append(file)
+        by_source.setdefault(source_of[file], []).append(file)
     result = {}
     for source, chosen in sorted(by_source.items()):
         scores = np.r_[p_held_out, [p_real[f] for f in chosen]]
@@ -66,7 +75,7 @@ def aucs(p_held_out: np.ndarray, p_real: dict[str, float], files: list[str]) -> 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--builds", default="data/portraits-faces,data/portraits-faces-256")
-    parser.add_argument("--family", default=TEXT_TO_IMAGE, help="the AI generator family held out")
+    parser.add_argument("--family", default="text-to-image", help="the AI generator family held out (short name or full)")
     parser.add_argument("--seeds", default="0,1", help="comma-separated tuning seeds, one fold each")
     parser.add_argument("--cache", default="data/tokens")
     parser.add_argument("--out", default="benchmarks/build_compare.json")
@@ -75,10 +84,12 @@ def main(argv: list[str] | None = None) -> int:
     shared = sorted(set.intersection(*(set(d["test"]["file"]) for d in builds.values())))
     results: dict[str, dict] = {}
     for name, dataset in builds.items():
-        for seed in (int(s) for s in args.seeds.split(",")):
-            p_held_out, p_real = fold_scores(dataset, args.family, seed, Path(args.cache))
+        source_of = dict(zip(dataset["test"]["file"], dataset["test"]["source"]))
+        seeds = [int(s) for s in args.seeds.split(",")]
+        for seed, p_held_out, p_real in fold_scores(dataset, args.family, seeds, Path(args.cache)):
             shared_reals = [f for f in shared if f in p_real]
-            own, both = aucs(p_held_out, p_real, sorted(p_real)), aucs(p_held_out, p_real, shared_reals)
+            own = aucs(p_held_out, p_real, sorted(p_real), source_of)
+            both = aucs(p_held_out, p_real, shared_reals, source_of)
             row = {"own_test_reals": own, "shared_test_reals": both, "n_own": len(p_real), "n_shared": len(shared_reals)}
             results.setdefault(name, {})[f"seed {seed}"] = row
             print(f"{name}, seed {seed}: {args.family} held out: own test reals {own}; shared test reals {both}", flush=True)

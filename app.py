@@ -36,6 +36,7 @@ log = logging.getLogger("real-or-ai")
 
 INSIGHT_CHARTS = (  # heading, the plots (PLOT_FILES keys) side by side under it
     ("How well it generalises: each source left out of training", ("leave_one_out",)),
+    ("Left out and re-shared: unseen sources' copies", ("held_out_reshare",)),
     ("After re-sharing (test split)", ("reshare",)),
     ("Per source and generator (test split)", ("per_group",)),
     ("Calibration and ranking (test split)", ("reliability", "roc")),

@@ -25,6 +25,7 @@ PLOT_FILES = {
     "reliability": "reliability.png",
     "robustness": "robustness.png",
     "leave_one_out": "leave_one_out.png",
+    "held_out_reshare": "leave_one_out_reshared.png",
     "reshare": "reshare.png",
     "per_group": "per_source.png",
 }

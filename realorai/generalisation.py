@@ -5,7 +5,8 @@ image and view is cached; each fold refits, without the held-out source, the lin
 and its thresholds by exactly the recipe that ships (`fit_recipe`), after tuning the backbone's last class
 path afresh when the recipe tunes it (`leave_one_out(fit=...)`, realorai.tuned_recipe). An AI family
 held out is scored on all its images against the test split's real photos; a real source held out is
-scored on all its photos (share called AI at the fold's threshold).
+scored on all its photos (share called AI at the fold's threshold). Where the test split has re-shared views,
+each row also scores the held-out source's test faces after every chain (`held_out_reshared`).
 """
 
 from __future__ import annotations
@@ -209,10 +210,41 @@ def leave_one_out(
                 # where the AI threshold would have had to be for 5% / 3% / 1% of this unseen source called AI
                 "p_ai_at": {f"{q:.2f}": float(np.quantile(p_held, q)) for q in (0.95, 0.97, 0.99)},
             }
+        row["reshared"] = held_out_reshared(fitted, test, held[2], row["kind"])
         rows[group] = row
     # what the folds ran; a custom `fit` records its own settings
     recipe = recipe_record(c, train_views, augment_weight, ai_augment_weight) if fit is None else {}
     return {"rows": rows, "summary": summarise(rows), **recipe}
+
+
+def held_out_reshared(fitted, test: SplitData, held_test: np.ndarray, kind: str) -> dict:
+    """The held-out source's test faces, clean and after each re-share chain the test split has, scored by the
+    fold that never saw the source: the hidden set's hardest case (a generator or a camera the model has not
+    seen, in a re-shared copy). An AI family: ROC-AUC against the test split's real photos after the same
+    chain, the drop from its clean AUC, recall and "called real" at the fold's thresholds. A real source: the
+    share called AI, and its ROC-AUC against the test split's AI faces after the same chain. {} when the
+    test split has no re-shared view (or none of the source)."""
+    views = [v for v in RESHARE if v in test.views]
+    if not views or not held_test.any():
+        return {}
+    ai = test.labels == AI_INDEX
+    others = ~held_test & (~ai if kind == "ai" else ai)  # the other class, under the same chain
+    table: dict[str, dict] = {}
+    for view in ("clean", *views):
+        p = fitted.p_ai(test.views[view])
+        p_held = p[held_test]
+        auc = _auc(p_held, p[others]) if kind == "ai" else _auc(p[others], p_held)
+        row = {"n": int(held_test.sum()), "roc_auc": auc}
+        row["auc_drop"] = None if view == "clean" or auc is None else float(table["clean"]["roc_auc"] - auc)
+        if kind == "ai":
+            row |= {
+                "recall": float((p_held >= fitted.decision.ai_from).mean()),
+                "called_real": float((p_held <= fitted.decision.real_up_to).mean()),
+            }
+        else:
+            row["false_ai_rate"] = float((p_held >= fitted.decision.ai_from).mean())
+        table[view] = row
+    return table
 
 
 REAL_SHARES = (0.9, 0.75, 0.6, 0.5)  # the "real" limits a fold also reports (MIN_REAL_SHARE is the drawn one)
@@ -290,6 +322,23 @@ def summarise(rows: dict[str, dict]) -> dict:
             "real_false_ai_worst": float(max(r["false_ai_rate"] for r in real)),
             "real_auc_worst": float(min(r["roc_auc"] for r in real)),
         }
+    return summary | reshared_summary(rows)
+
+
+def reshared_summary(rows: dict[str, dict]) -> dict:
+    """The worst of the held-out sources' re-shared copies (`held_out_reshared`): an unseen AI family's lowest
+    ROC-AUC and largest drop after any chain, an unseen real source's highest share called AI after any chain."""
+    copies = [(row["kind"], r) for row in rows.values() for v, r in row.get("reshared", {}).items() if v != "clean"]
+    ai = [r for kind, r in copies if kind == "ai" and r["roc_auc"] is not None]
+    real = [r for kind, r in copies if kind == "real"]
+    summary = {}
+    if ai:
+        summary |= {
+            "reshared_ai_auc_worst": float(min(r["roc_auc"] for r in ai)),
+            "reshared_ai_auc_drop_worst": float(max(r["auc_drop"] for r in ai)),
+        }
+    if real:
+        summary["reshared_real_false_ai_worst"] = float(max(r["false_ai_rate"] for r in real))
     return summary
 
 

@@ -158,6 +158,21 @@ def reshare_sentence(metrics: dict | None) -> str:
     )
 
 
+def held_out_reshare_sentence(metrics: dict | None) -> str:
+    """The hidden set's hardest case in the report's numbers: a source never seen, in a re-shared copy."""
+    summary = ((metrics or {}).get("leave_one_out") or {}).get("summary", {})
+    if "reshared_ai_auc_worst" not in summary:
+        return "This model's report has no re-shared copies of its held-out sources."
+    sentence = (
+        "Each source left out of training, its test faces re-shared by each chain: the worst "
+        f"unseen AI family ranks at ROC-AUC {summary['reshared_ai_auc_worst']:.3f} after a re-share, at most "
+        f"{summary['reshared_ai_auc_drop_worst']:.3f} under its clean copy"
+    )
+    if "reshared_real_false_ai_worst" in summary:
+        sentence += f"; an unseen real source has at most {summary['reshared_real_false_ai_worst']:.1%} of its copies called AI"
+    return sentence + "."
+
+
 def chart_captions(metrics: dict | None) -> dict[str, str]:
     """How to read each Insights chart, with its headline numbers, keyed as PLOT_FILES; from the model's report."""
     if not metrics:
@@ -167,6 +182,7 @@ def chart_captions(metrics: dict | None) -> dict[str, str]:
         "leave_one_out": generalisation_sentence(metrics)
         + " Goals: every unseen AI family at ROC-AUC ≥ 0.90, every unseen real source at most 5% called AI.",
         "reshare": reshare_sentence(metrics),
+        "held_out_reshare": held_out_reshare_sentence(metrics),
         "per_group": (
             f"At the shipped threshold (AI from P(AI) ≥ {band[1]:.4f}, drawn for real photos first): the share of "
             "each AI source's test faces called AI, and of each real source's photos. AI faces under the threshold "

@@ -112,6 +112,32 @@ def leave_one_out_plot(leave_one_out: dict, path: Path) -> None:
     plt.close(fig)
 
 
+def held_out_reshare_plot(leave_one_out: dict, path: Path) -> None:
+    """Each source left out of training, clean and after each re-share chain (its test faces, scored by its own
+    fold): left, an unseen AI family's ROC-AUC against the real test photos under the same chain; right, an
+    unseen real source's share called AI. One line per source, the goals dotted."""
+    rows = {k: r for k, r in leave_one_out["rows"].items() if r.get("reshared")}
+    views = list(next(iter(rows.values()))["reshared"])
+    x = np.arange(len(views))
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4.2), dpi=110)
+    for group, r in rows.items():
+        ai = r["kind"] == "ai"
+        values = [c["roc_auc" if ai else "false_ai_rate"] for c in r["reshared"].values()]
+        name = generator_short_name(group.split("/", 1)[1]) if ai else group.split("/", 1)[1]
+        (left if ai else right).plot(x, values, marker="o", label=name)
+    left.axhline(0.9, ls=":", color="grey", label="goal ≥ 0.90")
+    left.set(ylim=(min(0.5, left.get_ylim()[0]), 1.0), title="AI family left out: ROC-AUC after each copy")
+    right.axhline(HELD_OUT_REAL_GOAL, ls="--", color="black", label=f"goal ≤ {HELD_OUT_REAL_GOAL:.0%}")
+    right.set(ylim=(0, max(0.1, right.get_ylim()[1])), title="Real source left out: called AI after each copy")
+    right.yaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0))
+    for ax in (left, right):
+        ax.set_xticks(x, views, rotation=25, ha="right", fontsize=7)
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
 def reshare_plot(reshare: dict, path: Path) -> None:
     """ROC-AUC, AI caught and real photos called AI, clean and after each re-share chain (test split)."""
     names = list(reshare)
@@ -160,3 +186,5 @@ def write_plots(metrics: dict, folder: Path) -> None:
         per_group_plot(test, folder / PLOT_FILES["per_group"])
     if "leave_one_out" in metrics:
         leave_one_out_plot(metrics["leave_one_out"], folder / PLOT_FILES["leave_one_out"])
+        if any(r.get("reshared") for r in metrics["leave_one_out"]["rows"].values()):
+            held_out_reshare_plot(metrics["leave_one_out"], folder / PLOT_FILES["held_out_reshare"])

@@ -107,15 +107,16 @@ class RecipeFit:
 
 
 def recipe_fit(
-    recipe: ProbeRecipe, dataset, depth: int, backbones, cache: Path | None, tokens: Path | None, tokens_loaded
-) -> RecipeFit:
+    recipe: ProbeRecipe, dataset, depth: int, backbones, cache: Path | None, tokens: Path | None, tokens_loaded,
+    test_views=("clean",),
+) -> RecipeFit:  # fmt: skip
     """One way in for the shipped fit and the report's folds. The tuned path reads the token store
-    (`tokens_loaded`, `token_data`'s, or built under `tokens`); the frozen path the features of `backbones`
-    (the serving runtime first)."""
+    (`tokens_loaded`, `token_data`'s, or built under `tokens` with the test split under `test_views`); the
+    frozen path the features of `backbones` (the serving runtime first)."""
     if recipe.tuning is not None:
         from .tuned_recipe import tuned_fitter
 
-        store, splits = tokens_loaded or token_data(dataset, depth, tokens, recipe.views)
+        store, splits = tokens_loaded or token_data(dataset, depth, tokens, recipe.views, test_views)
         per_kind = {"tune_kinds": recipe.kinds.tune_kinds, "kind_offsets": recipe.kinds.offsets} if recipe.kinds else {}
         weights = {"augment_weight": recipe.augment_weight, "ai_augment_weight": recipe.ai_augment_weight}
         fit = tuned_fitter(store, recipe.tuning, recipe.c, recipe.views, **weights, **per_kind)
@@ -202,14 +203,15 @@ def dataset_face_crop(data: Path) -> dict:
     return settings.get("face_crop") or face_crop_settings(settings.get("size", FACE_SIZE))
 
 
-def token_data(dataset, depth: int, tokens: Path | None, views) -> tuple:
-    """One token store for the tuned recipe (train under every view, validation and test clean) and the
+def token_data(dataset, depth: int, tokens: Path | None, views, test_views=("clean",)) -> tuple:
+    """One token store for the tuned recipe (train under every view, validation clean, test under
+    `test_views`: the re-share chains too where the report's folds score held-out sources re-shared) and the
     splits as row ids into it: built once by train.py and shared by the shipped fit and the report's folds."""
     from .tuned_recipe import token_splits
 
     if tokens is None:
         raise ValueError("tuning needs a token cache folder (--tokens)")
-    wanted = {"train": tuple(views), "validation": ("clean",), "test": ("clean",)}
+    wanted = {"train": tuple(views), "validation": ("clean",), "test": tuple(test_views)}
     return token_splits(dataset, wanted, Path(tokens), clip_class_path(depth), depth)
 
 
@@ -279,7 +281,7 @@ def report(
     }
     if leave_out:  # every fold refits exactly the shipped recipe: same views, same runtimes
         backbones = [] if recipe.tuning else [runtime, *(build_backbone(name, **clip) for name in recipe.also_fit_on)]
-        ready = recipe_fit(recipe, dataset, clip["depth"], backbones, cache, tokens, tokens_loaded)
+        ready = recipe_fit(recipe, dataset, clip["depth"], backbones, cache, tokens, tokens_loaded, ("clean", *RESHARE))
         folds = leave_one_out(ready.train, ready.validation, test if ready.test is None else ready.test, fit=ready.fit)
         metrics["leave_one_out"] = folds | recipe.record(ready.train_views)
     return metrics

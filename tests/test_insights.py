@@ -113,3 +113,28 @@ def test_the_bundled_card_is_what_its_report_renders():
         else f"{worst['confusion']['fp']} of its {worst['n']} real photos are called AI"
     )
     assert f"**{name}**" in line and counted in line
+
+
+def test_held_out_sources_re_shared_are_charted_and_captioned_from_the_report(tmp_path):
+    """A report whose folds scored their held-out sources re-shared gets a chart and a caption quoting it; the
+    bundled report (made before folds recorded them) shows neither, and says so instead of inventing one."""
+    from realorai.config import PLOT_FILES
+    from realorai.generalisation import leave_one_out
+    from realorai.plots import held_out_reshare_plot
+    from realorai.reshare import RESHARE
+    from tests.test_probe import synthetic
+
+    train, validation, test = synthetic(150, 0), synthetic(60, 1), synthetic(60, 2)
+    chain = list(RESHARE)[0]
+    test.views[chain] = test.views["clean"] + [0, 4, 0, 0]  # every face pushed towards family y
+    folds = leave_one_out(train, validation, test)
+    metrics = json.loads((BUNDLED_MODEL_DIR / "metrics.json").read_text()) | {"leave_one_out": folds}
+    held_out_reshare_plot(folds, tmp_path / PLOT_FILES["held_out_reshare"])  # train.py's write_plots: test_train_probe
+    assert (tmp_path / PLOT_FILES["held_out_reshare"]).stat().st_size > 10_000
+    caption = insights.chart_captions(metrics)["held_out_reshare"]
+    summary = folds["summary"]
+    assert f"ROC-AUC {summary['reshared_ai_auc_worst']:.3f} after a re-share" in caption
+    assert f"at most {summary['reshared_real_false_ai_worst']:.1%} of its copies called AI" in caption
+    bundled = json.loads((BUNDLED_MODEL_DIR / "metrics.json").read_text())
+    assert "no re-shared copies" in insights.chart_captions(bundled)["held_out_reshare"]
+    assert not (BUNDLED_MODEL_DIR / PLOT_FILES["held_out_reshare"]).exists()

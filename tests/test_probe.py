@@ -86,6 +86,42 @@ def test_leave_one_out_really_leaves_the_source_out():
     assert rows["ai/gen-x"]["called_real_by_share"]["0.50"] < rows["ai/gen-x"]["called_real"]  # x at chance: it moves
 
 
+def test_leave_one_out_scores_each_held_out_source_after_re_sharing_by_its_own_fold():
+    """A held-out source's re-shared test copies are scored by the fold that never saw it, each chain against
+    the other class under the same chain: a chain that erases family y's cue leaves only x to tell from the
+    held-out real source, one that pushes every face along it makes that source look AI."""
+    from realorai.reshare import RESHARE
+
+    train, validation, test = synthetic(150, 0), synthetic(60, 1), synthetic(60, 2)
+    erased, pushed = list(RESHARE)[:2]
+    clean = test.views["clean"]
+    test.views[erased] = np.c_[clean[:, :1], np.random.default_rng(5).normal(size=len(clean)), clean[:, 2:]]
+    test.views[pushed] = clean + [0, 4, 0, 0]
+    folds = leave_one_out(train, validation, test)
+    a, y = folds["rows"]["real/a"]["reshared"], folds["rows"]["ai/gen-y"]["reshared"]
+    assert list(a) == ["clean", erased, pushed] and a["clean"]["n"] == 60 and a["clean"]["auc_drop"] is None
+    assert a["clean"]["roc_auc"] > 0.95 and 0.6 < a[erased]["roc_auc"] < 0.9  # x still found, y no longer
+    assert np.isclose(a[erased]["auc_drop"], a["clean"]["roc_auc"] - a[erased]["roc_auc"])
+    assert a[pushed]["false_ai_rate"] > 0.5 > a["clean"]["false_ai_rate"]
+    # y's own fold never learnt feature 1, so y is at chance (the full fit would rank it at ~1)
+    assert 0.3 < y["clean"]["roc_auc"] < 0.7 and set(y["clean"]) >= {"recall", "called_real"}
+    summary = folds["summary"]
+    real_rows = [row["reshared"] for row in folds["rows"].values() if row["kind"] == "real"]
+    real_copies = [r for table in real_rows for view, r in table.items() if view != "clean"]
+    assert summary["reshared_real_false_ai_worst"] == max(r["false_ai_rate"] for r in real_copies)
+    assert summary["reshared_ai_auc_worst"] <= min(y[erased]["roc_auc"], y[pushed]["roc_auc"])
+    # the card, the CLI report and the Insights tab render it under the leave-one-out table, a column per chain
+    from realorai.model_card import leave_one_out_table
+
+    table = leave_one_out_table(folds).split("Left out *and* re-shared")[1]
+    assert f"| left out | n | clean | {erased} | {pushed} |" in table
+    assert f"| a | 60 | {a['clean']['false_ai_rate']:.1%} called AI | " in table
+    assert f"{a[pushed]['false_ai_rate']:.1%} called AI |" in table and f"({y[erased]['recall']:.1%})" in table
+    # without re-shared views the rows say nothing rather than something made up
+    test.views = {"clean": clean}
+    assert leave_one_out(train, validation, test)["rows"]["ai/gen-y"]["reshared"] == {}
+
+
 def test_leave_one_out_refits_a_custom_combination_per_fold_without_the_held_out_source():
     """`fit=` (how benchmarks/ensemble.py measures score combinations) gets every fold's masks, and each row
     is scored by what that fold fitted."""

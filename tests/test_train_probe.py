@@ -67,8 +67,12 @@ def test_training_writes_a_slim_folder_with_the_generalisation_report(probe_mode
     assert metrics["decision"]["ai_from"] == high
     card = (folder / "README.md").read_text()
     assert "| stylegan2 | ai |" in card and "0.5x bicubic + JPEG q60" in card and "$" not in card.split("```")[0]
+    # every fold also scored its held-out source's test faces after each re-share chain, and the card says so
+    assert all(list(row["reshared"]) == ["clean", *RESHARE] for row in rows.values())
+    assert sum(row["reshared"]["clean"]["n"] for row in rows.values()) == reshare["clean"]["n"]  # each test face once
+    assert "Left out *and* re-shared" in card and "reshared_ai_auc_worst" in metrics["leave_one_out"]["summary"]
     assert "Left out of a refit, each real source needed the threshold" in card and "ffhq " in card
-    for plot in ("leave_one_out.png", "reshare.png", "roc.png"):
+    for plot in ("leave_one_out.png", "leave_one_out_reshared.png", "reshare.png", "roc.png"):
         assert (folder / plot).stat().st_size > 10_000
     assert "### Leave one source out" in stdout
 

@@ -12,6 +12,12 @@ the real photos alone and combines them the same way. The kinds come from `realo
     python -m benchmarks.kind_classes --recipe tuned --tune-classes binary  # the path tuned as shipped, ~8 min
     python -m benchmarks.kind_classes --recipe tuned --tune-classes kind --reshare --unseen-real-target 0.03  # ~30 min
 
+With --reshare every leave-one-out fold also scores its held-out source's test faces after each re-share
+chain (printed as a table; benchmarks/held_out_reshare.json holds the rows in README, "Never seen and re-shared"):
+
+    python -m benchmarks.kind_classes --recipe tuned --tune-kinds diffusion --kind-offsets gan=2 \\
+        --unseen-real-target 0.01 --reshare  # 48 min on 2 slow cores
+
 Rows go to benchmarks/candidates.json next to the other candidates.
 """
 
@@ -30,6 +36,7 @@ from benchmarks.candidates import AUG, BLOCKS, benchmark_arguments, load_splits,
 from realorai.config import AI_INDEX, EXAMPLES_DIR
 from realorai.generalisation import AI_COPY_WEIGHT, DEFAULT_C, SplitData, calibrated, training_rows
 from realorai.kinds import LEVEL, KindHeads, fit_kind_heads, levelled, parse_kind_offsets, row_kinds
+from realorai.model_card import held_out_reshare_table
 from realorai.reshare import RESHARE
 from realorai.unseen_reals import unseen_real_fitter
 
@@ -134,6 +141,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0, help="tuned: the tuning's seed (batch order, head start)")
     parser.add_argument("--group-dro", type=float, default=0.0, help="tuned, --kind-offsets: Group DRO's step in the tuning")
     parser.add_argument("--reshare", action="store_true", help="tuned: also score the re-share chains (tokens cached)")
+    parser.add_argument(
+        "--ai-augment-weight", type=float, default=AI_COPY_WEIGHT, help="--kind-offsets: weight of an AI face's re-shared copy"
+    )
     parser.add_argument("--unseen-real-target", type=float, default=0.0, help="cross-fit the threshold (realorai.unseen_reals)")
     parser.add_argument(
         "--pictures",
@@ -179,6 +189,7 @@ def main(argv: list[str] | None = None) -> int:
         tuned += f" on {' and '.join(tune_kinds)} faces only" if tune_kinds else ""
         seed = f", seed {args.seed}" if args.seed else ""
         seed += f", Group DRO {args.group_dro:g}" if args.group_dro else ""
+        seed += f", AI copies at weight {args.ai_augment_weight:g}" if args.ai_augment_weight != AI_COPY_WEIGHT else ""
         name = f"clip-b16 block 11 class path {tuned} (attention-kv, lr 1e-4){seed}, {PER_KIND[args.head]} in the head"
         memo: dict = {}
         if args.kind_offsets:  # one row per offset set, the folds' tuned paths shared
@@ -188,7 +199,7 @@ def main(argv: list[str] | None = None) -> int:
                 described = ", ".join(f"{k} lowered {v:g}" for k, v in offsets.items() if v) or "none lowered"
                 head = f"{PER_KIND['soft-or']}, levelled on validation real photos at {LEVEL:.0%} ({described})"
                 fits[name.replace(PER_KIND[args.head], head)] = shipped_kinds_fitter(
-                    store, Tuning(seed=args.seed, group_dro=args.group_dro), DEFAULT_C, AUG, 1.0, AI_COPY_WEIGHT, memo,
+                    store, Tuning(seed=args.seed, group_dro=args.group_dro), DEFAULT_C, AUG, 1.0, args.ai_augment_weight, memo,
                     tune_kinds=tune_kinds,
                     kind_offsets=offsets,
                 )  # fmt: skip
@@ -196,6 +207,7 @@ def main(argv: list[str] | None = None) -> int:
             fits = {name: tuned_fitter(store, args.tune_classes, args.seed, HEADS[args.head], tune_kinds=tune_kinds, memo=memo)}
     recorded = {"recipe": args.recipe, "tune_classes": args.tune_classes, "head": args.head, "seed": args.seed}
     recorded |= {"group_dro": args.group_dro} if args.group_dro else {}
+    recorded |= {"ai_augment_weight": args.ai_augment_weight} if args.ai_augment_weight != AI_COPY_WEIGHT else {}
     recorded |= {"tune_kinds": args.tune_kinds, "kind_offsets": args.kind_offsets} if args.recipe == "tuned" else {}
     out = Path(args.out)
     for name, fit in fits.items():
@@ -211,6 +223,8 @@ def main(argv: list[str] | None = None) -> int:
             score = f"recall {r['recall']:.3f}" if r["kind"] == "ai" else f"called AI {r['false_ai_rate']:.3f}"
             print(f"  {group:<40} AUC {r['roc_auc']:.4f}  {score}  (threshold {r['ai_from']:.3f})")
         print("  re-share: " + ", ".join(f"{v} {r['roc_auc']:.4f}" for v, r in result["reshare"].items()), flush=True)
+        if args.reshare:  # each held-out source's test faces re-shared, scored by its own fold
+            print(held_out_reshare_table(result["leave_one_out"]), flush=True)
         previous = json.loads(out.read_text()) if out.is_file() else {}
         out.write_text(json.dumps(previous | {name: result}, indent=1))
     return 0

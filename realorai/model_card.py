@@ -133,7 +133,7 @@ def held_out_reshare_table(leave_one_out: dict) -> str:
         worst += f"largest drop from its clean copy {s['reshared_ai_auc_drop_worst']:+.4f}"
         if "reshared_real_false_ai_worst" in s:
             worst += f"; worst unseen real source after a re-share: {_pct(s['reshared_real_false_ai_worst'])} called AI"
-        lines += ["", worst.capitalize() + "."]
+        lines += ["", worst[0].upper() + worst[1:] + "."]
     return "\n".join(lines)
 
 

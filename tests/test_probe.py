@@ -117,6 +117,7 @@ def test_leave_one_out_scores_each_held_out_source_after_re_sharing_by_its_own_f
     assert f"| left out | n | clean | {erased} | {pushed} |" in table
     assert f"| a | 60 | {a['clean']['false_ai_rate']:.1%} called AI | " in table
     assert f"{a[pushed]['false_ai_rate']:.1%} called AI |" in table and f"({y[erased]['recall']:.1%})" in table
+    assert f"Worst unseen family after a re-share: ROC-AUC {summary['reshared_ai_auc_worst']:.4f}" in table
     # without re-shared views the rows say nothing rather than something made up
     test.views = {"clean": clean}
     assert leave_one_out(train, validation, test)["rows"]["ai/gen-y"]["reshared"] == {}

@@ -59,7 +59,6 @@ from realorai.modeling import (
 )
 from realorai.plots import write_plots
 from realorai.preprocess import data_config, eval_transform, train_transform
-from realorai.reshare import RESHARE
 from realorai.unseen_reals import UNSEEN_REAL_COPIES, UNSEEN_REAL_TARGET
 
 RECIPES = ("probe", "finetune")
@@ -171,7 +170,7 @@ def train_probe(cfg: TrainConfig) -> Path:
     # The tuned recipe's tokens (~3.5 GB, normalised): loaded once for the fit and the report's folds, the
     # test split's re-shared copies too when the folds score each held-out source re-shared.
     recipe = probe_recipe(cfg)
-    test_views = ("clean", *RESHARE) if cfg.leave_one_out else ("clean",)
+    test_views = probe_training.FOLD_TEST_VIEWS if cfg.leave_one_out else ("clean",)
     tokens = probe_training.token_data(dataset, cfg.depth, _tokens(cfg), recipe.views, test_views) if recipe.tuning else None
     _, margins = probe_training.fit_and_save(
         dataset, out, recipe, cfg.backbone, _cache(cfg), cfg.slim,

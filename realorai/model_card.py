@@ -129,11 +129,11 @@ def held_out_reshare_table(leave_one_out: dict) -> str:
         lines.append(f"| {group.split('/', 1)[1]} | {r['reshared']['clean']['n']} | " + " | ".join(cells) + " |")
     s = leave_one_out["summary"]
     if "reshared_ai_auc_worst" in s:
-        worst = f"worst unseen family after a re-share: ROC-AUC {s['reshared_ai_auc_worst']:.4f}, "
+        worst = f"Worst unseen family after a re-share: ROC-AUC {s['reshared_ai_auc_worst']:.4f}, "
         worst += f"largest drop from its clean copy {s['reshared_ai_auc_drop_worst']:+.4f}"
         if "reshared_real_false_ai_worst" in s:
             worst += f"; worst unseen real source after a re-share: {_pct(s['reshared_real_false_ai_worst'])} called AI"
-        lines += ["", worst[0].upper() + worst[1:] + "."]
+        lines += ["", worst + "."]
     return "\n".join(lines)
 
 

@@ -203,6 +203,11 @@ def dataset_face_crop(data: Path) -> dict:
     return settings.get("face_crop") or face_crop_settings(settings.get("size", FACE_SIZE))
 
 
+# The test split's views the report's leave-one-out folds score (each held-out source re-shared too,
+# realorai.generalisation.held_out_reshared); a token store built for a run with folds holds them.
+FOLD_TEST_VIEWS = ("clean", *RESHARE)
+
+
 def token_data(dataset, depth: int, tokens: Path | None, views, test_views=("clean",)) -> tuple:
     """One token store for the tuned recipe (train under every view, validation clean, test under
     `test_views`: the re-share chains too where the report's folds score held-out sources re-shared) and the
@@ -281,7 +286,7 @@ def report(
     }
     if leave_out:  # every fold refits exactly the shipped recipe: same views, same runtimes
         backbones = [] if recipe.tuning else [runtime, *(build_backbone(name, **clip) for name in recipe.also_fit_on)]
-        ready = recipe_fit(recipe, dataset, clip["depth"], backbones, cache, tokens, tokens_loaded, ("clean", *RESHARE))
+        ready = recipe_fit(recipe, dataset, clip["depth"], backbones, cache, tokens, tokens_loaded, FOLD_TEST_VIEWS)
         folds = leave_one_out(ready.train, ready.validation, test if ready.test is None else ready.test, fit=ready.fit)
         metrics["leave_one_out"] = folds | recipe.record(ready.train_views)
     return metrics

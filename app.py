@@ -20,7 +20,7 @@ import matplotlib
 from gradio.data_classes import FileData
 from starlette.middleware import Middleware
 
-from realorai import insights, scratch
+from realorai import input_quality, insights, scratch
 from realorai.config import BUNDLED_MODEL_DIR, EXAMPLES_DIR, MAX_FILE_MB, MAX_REQUEST_MB
 from realorai.images import ImageLoadError
 from realorai.model_card import generators_seen
@@ -81,6 +81,10 @@ on a picture from a new generator is weak evidence.
   faces the threshold does not reach are *Uncertain* or, fewer, *Real photo*: the threshold is set so real
   photos are almost never called AI, and GAN faces pay for that most.
 - *Small or blurry faces* carry less evidence; the confidence drops, and so should yours.
+- *Re-shared copies.* Downscaling and re-compression erase fine detail the model reads. Real photos' copies
+  stay safe, but a re-shared picture from a generator the model has not seen ranks well below the same picture
+  clean, so a *Real photo* verdict on it is weaker still. Under the verdict the app notes a compressed file
+  (JPEG at quality {recompressed_quality} or lower, lossy WebP) and a face {small_face_px} pixels across or less.
 - *Studio portraits.* Plain backdrop, even light, a frontal pose (passport and studio shots): none of the
   real photos it learnt from is one, and to the model they look most like AI faces. A real studio portrait
   can score well above even odds, and a downscaled or re-compressed copy of it close to the AI threshold
@@ -157,6 +161,8 @@ def verdict_html(result: dict, band: tuple[float, float]) -> str:
         if result.get("faces_not_judged"):
             left_out = result["faces_not_judged"]
             note += f"<small>{left_out} smaller faces not judged: at most {len(result['faces'])} a picture.</small>"
+    for input_note in result.get("input_notes", []):  # what the file and face sizes say about the evidence
+        note += f"<small class='input-note' data-kind='{input_note['kind']}'>{html.escape(input_note['text'])}</small>"
     return (
         f"<div class='verdict' id='verdict' data-verdict='{result['verdict']}' style='background:{colour}'>"
         f"{VERDICT_TEXT[result['verdict']]}<small>{detail}</small>{note}</div>"
@@ -242,7 +248,7 @@ class Api:
 
     def webcam_snapshot(self, frame: FileData) -> dict:
         """A webcam frame explained, as the snapshot button does."""
-        return plain_words(self.service.explain_inline)(uploaded(frame))
+        return plain_words(functools.partial(self.service.explain_inline, live=True))(uploaded(frame))
 
 
 def build_demo(service: Service, model_note: str) -> gr.Blocks:
@@ -450,6 +456,8 @@ def build_demo(service: Service, model_note: str) -> gr.Blocks:
                     generators=generators_seen(metrics or {}),
                     caught=insights.caught_by_generator(metrics),
                     keep_minutes=scratch.MAX_AGE_S // 60,
+                    recompressed_quality=input_quality.RECOMPRESSED_JPEG_QUALITY,
+                    small_face_px=input_quality.SMALL_FACE_PX,
                     licences=licence_summary(training_sources(metrics)) if metrics else "see the model card",
                 )
             )

@@ -18,9 +18,13 @@ from pathlib import Path
 
 from .csv_cells import spreadsheet_safe
 from .images import IMAGE_SUFFIXES, ImageLoadError, load_image, source_bytes
+from .input_quality import compression_note, crop_side, lossy_compression, small_face_note
 from .provenance import read_provenance
 
-COLUMNS = ["file", "face", "box", "face_score", "p_ai", "verdict", "confidence", "face_found", "provenance", "model", "error"]
+COLUMNS = [
+    "file", "face", "box", "face_score", "p_ai", "verdict", "confidence", "face_found", "provenance", "input_notes", "model",
+    "error",
+]  # fmt: skip
 
 
 @lru_cache(maxsize=2)
@@ -40,6 +44,7 @@ def scan_one(detector, name: str, source) -> list[dict]:
         # Provenance from the same bytes; per-face verdicts stay the pixels' own (combine them as the app does
         # with realorai.provenance.combine if a signed declaration should decide).
         provenance = None if data is None else read_provenance(data).summary
+        compressed = None if data is None else compression_note(lossy_compression(data))
     except ImageLoadError as err:
         return [failed | {"error": str(err)}]
     except Exception as err:  # one odd file must never end a scan of a million
@@ -55,11 +60,18 @@ def scan_one(detector, name: str, source) -> list[dict]:
             "confidence": face["confidence"],
             "face_found": result["face_found"],
             "provenance": provenance,
+            "input_notes": face_notes(compressed, face, result["face_found"]),
             "model": result["model"],
             "error": None,
         }
         for index, face in enumerate(result["faces"])
     ]
+
+
+def face_notes(compressed, face: dict, face_found: bool) -> str:
+    """The app's input notes for one face's row, as their short labels: the file's compression, its size."""
+    small = small_face_note([crop_side(face["crop_box"])]) if face_found else None
+    return "; ".join(note.label for note in (compressed, small) if note is not None)
 
 
 def scan_batch(batch: dict, model: str | None = None, image_column: str = "image", name_column: str = "file") -> dict:

@@ -25,13 +25,14 @@ from PIL import Image
 
 from .csv_cells import spreadsheet_safe
 from .images import ImageLoadError, ImageSource, load_image, source_bytes
+from .input_quality import InputNote, crop_side, input_notes
 from .predict import VERDICT_TEXT, Analysis, Detector, draw_boxes, heatmap_overlay, side_by_side
 from .provenance import Provenance, combine, read_provenance
 
 log = logging.getLogger("real-or-ai")
 
 MAX_BATCH = 50  # files per batch request; more is refused with a message, not silently cut
-BATCH_COLUMNS = ["file", "verdict", "p_ai", "confidence", "faces", "face_found", "provenance", "error"]
+BATCH_COLUMNS = ["file", "verdict", "p_ai", "confidence", "faces", "face_found", "provenance", "input_notes", "error"]
 DISPLAY_MAX_SIDE = 1600  # annotated pictures sent back are no larger: the boxes stay legible, memory stays small
 LARGE_PIXELS = 4_000_000  # after a picture this large, hand freed memory back to the system
 
@@ -42,6 +43,16 @@ class Explained:
     annotated: Image.Image  # the picture with verdict-coloured face boxes, at most DISPLAY_MAX_SIDE
     heatmaps: list[Image.Image]  # one Grad-CAM overlay per face crop
     provenance: Provenance  # read from the uploaded file's own bytes
+    notes: list[InputNote]  # what the file and the faces' sizes say about how much the pixels can tell
+
+
+def crop_sides(analysis: Analysis) -> list[int]:
+    """Pixels across the square the model saw, per judged face; none for a whole-picture judgement."""
+    return [crop_side(face.crop_box) for face in analysis.faces] if analysis.face_found else []
+
+
+def with_notes(result: dict, notes: list[InputNote]) -> dict:
+    return dict(result, input_notes=[note.to_dict() for note in notes])
 
 
 def batch_row(name: str, result: dict | None = None, error: str = "") -> dict:
@@ -55,6 +66,7 @@ def batch_row(name: str, result: dict | None = None, error: str = "") -> dict:
             faces=len(result["faces"]) if result["face_found"] else 0,
             face_found=result["face_found"],
             provenance=result.get("provenance", {}).get("summary", ""),
+            input_notes="; ".join(note["label"] for note in result.get("input_notes", [])),
         )
     return row
 
@@ -109,42 +121,46 @@ class Service:
         self._slots = threading.BoundedSemaphore(work_slots)
         self.results_dir = Path(results_dir) if results_dir else None
 
-    def _analyse(self, source: ImageSource) -> tuple[Image.Image, Analysis, Provenance]:
-        """Decode, find faces, classify; and read provenance from the very bytes that were decoded."""
+    def _analyse(
+        self, source: ImageSource, live: bool = False
+    ) -> tuple[Image.Image, Analysis, Provenance, list[InputNote]]:
+        """Decode, find faces, classify; read provenance and compression from the very bytes that were decoded.
+        `live`: a camera frame, encoded by the browser, not a shared copy: its compression says nothing."""
         data = source_bytes(source)
         image = load_image(data if data is not None else source)
         provenance = read_provenance(data) if data is not None else Provenance([])
         try:
-            return image, self.detector.analyse(image), provenance
+            analysis = self.detector.analyse(image)
         except ImageLoadError:
             raise
         except Exception as err:  # a detector/model failure on one odd picture must not look like a crash
             log.exception("analysis failed")
             raise ImageLoadError(f"this picture could not be analysed ({type(err).__name__}).") from err
+        return image, analysis, provenance, input_notes(None if live else data, crop_sides(analysis))
 
-    def predict(self, source: ImageSource) -> dict:
-        """JSON result for one picture: verdict, probabilities, faces with boxes."""
+    def predict(self, source: ImageSource, live: bool = False) -> dict:
+        """JSON result for one picture: verdict, probabilities, faces with boxes, notes on the input."""
         with self._slots:
-            image, analysis, provenance = self._analyse(source)
+            image, analysis, provenance, notes = self._analyse(source, live)
             large = image.width * image.height > LARGE_PIXELS
             del image
         if large:
             _release_memory()
-        return combine(analysis.to_dict(), provenance)
+        return with_notes(combine(analysis.to_dict(), provenance), notes)
 
-    def explain(self, source: ImageSource) -> Explained:
+    def explain(self, source: ImageSource, live: bool = False) -> Explained:
         with self._slots:
-            image, analysis, provenance = self._analyse(source)
+            image, analysis, provenance, notes = self._analyse(source, live)
             heatmaps = [heatmap_overlay(crop, self.detector.explain(crop)) for crop in analysis.crops]
             annotated = draw_boxes(image, analysis, DISPLAY_MAX_SIDE)
             large = image.width * image.height > LARGE_PIXELS
             del image
         if large:
             _release_memory()
-        return Explained(analysis, annotated, heatmaps, provenance)
+        return Explained(analysis, annotated, heatmaps, provenance, notes)
 
     def result(self, explained: Explained) -> dict:
-        return combine(explained.analysis.to_dict(), explained.provenance)
+        return with_notes(combine(explained.analysis.to_dict(), explained.provenance), explained.notes)
 
     def predict_batch(self, paths: list[str | Path]) -> list[dict]:
         """One row per file; a bad file gets its error in the row instead of failing the batch."""
@@ -168,11 +184,11 @@ class Service:
         """Live webcam: the verdict for the faces of one frame. The frame is not kept anywhere."""
         if frame is None:
             return {"verdict": "none", "message": "waiting for the camera"}
-        return self.predict(frame)
+        return self.predict(frame, live=True)
 
-    def explain_inline(self, source: ImageSource) -> dict:
+    def explain_inline(self, source: ImageSource, live: bool = False) -> dict:
         """The result, the boxed picture and the heat maps as data: URIs: nothing of it is written to disk."""
-        explained = self.explain(source)
+        explained = self.explain(source, live)
         return {
             "result": self.result(explained),
             "annotated": inline_picture(explained.annotated),
@@ -181,7 +197,7 @@ class Service:
 
     def explain_frame(self, frame: ImageSource) -> tuple[str, dict]:
         """A webcam snapshot explained, as HTML with the pictures inline, and its result."""
-        inline = self.explain_inline(frame)
+        inline = self.explain_inline(frame, live=True)
         pictures = [("snapshot with face boxes", inline["annotated"]), ("heat maps per face", inline["heatmaps"])]
         html = "".join(
             f"<img class='snapshot' alt='{alt}' src='{uri}' style='max-width:100%'>" for alt, uri in pictures if uri

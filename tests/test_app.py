@@ -162,6 +162,22 @@ def test_webcam_endpoints(client):
     assert inline_image(snapshot["heatmaps"]).size == (256, 256) and snapshot["result"]["verdict"] == live["verdict"]
 
 
+def test_a_re_shared_copy_says_its_verdict_is_weaker_evidence(client, tmp_path):
+    """A copy shared as a messenger would (0.5x + JPEG q60) is noted in /predict, the headline box and the batch
+    table; the file as the data has it (quality 92) is not; a webcam frame's encoding says nothing, so no note."""
+    original = portrait_files("real", "pixabay", 1, seed=9)[0]
+    image = Image.open(original).convert("RGB")
+    shared = save(image.resize((image.width // 2, image.height // 2), Image.BICUBIC), tmp_path / "shared.jpg", quality=60)
+    noted = check_result(client.predict(handle_file(str(shared)), api_name="/predict"))
+    assert [(n["kind"], n["label"]) for n in noted["input_notes"]] == [("recompressed", "compressed (JPEG at quality ~60)")]
+    assert "class='input-note' data-kind='recompressed'>This file is compressed" in app_module.verdict_html(noted, (0.1, 0.99))
+    assert check_result(client.predict(handle_file(str(original)), api_name="/predict"))["input_notes"] == []
+    rows, _ = client.predict([handle_file(str(shared)), handle_file(str(original))], api_name="/predict_batch")
+    assert [row["input_notes"] for row in rows] == ["compressed (JPEG at quality ~60)", ""]
+    assert client.predict(handle_file(str(shared)), api_name="/webcam_frame")["input_notes"] == []
+    assert client.predict(handle_file(str(shared)), api_name="/webcam_snapshot")["result"]["input_notes"] == []
+
+
 def inline_image(data_uri: str) -> Image.Image:
     return Image.open(io.BytesIO(base64.b64decode(data_uri.split(",", 1)[1])))
 

@@ -8,6 +8,7 @@ import subprocess
 import sys
 
 import pytest
+from PIL import Image
 
 from tests.bad_inputs import write_bad_files
 from tests.conftest import REPO, needs_portraits, portrait_files, run_python
@@ -22,6 +23,7 @@ def pictures(tmp_path_factory, real_portrait):
     (root / "nested").mkdir()
     for i, path in enumerate(portrait_files("real", "ffhq", 2, seed=3) + portrait_files("ai", "sfhq-t2i", 1, seed=3)):
         shutil.copy(path, (root / "nested" if i == 2 else root) / f"portrait{i}.jpg")
+    Image.open(root / "portrait1.jpg").save(root / "portrait1.jpg", quality=60)  # a re-shared copy
     bad = write_bad_files(tmp_path_factory.mktemp("bad"), real_portrait)
     for name in ("empty.jpg", "not_an_image.jpg", "truncated.jpg"):
         shutil.copy(bad[name], root / name)
@@ -67,6 +69,8 @@ def test_scan_writes_one_row_per_face_and_an_error_row_per_bad_file(cli_rows, pi
         (row,) = by_file[str(path)]
         assert row["error"] is None and row["face_found"] and len(row["box"]) == 4 and 0 <= row["p_ai"] <= 1
         assert row["verdict"] in {"real", "ai", "uncertain"} and row["provenance"].startswith("No provenance found")
+        # the files are JPEGs at quality 92 (the data's), one re-saved at 60: only that one is noted
+        assert row["input_notes"] == ("compressed (JPEG at quality ~60)" if path.name == "portrait1.jpg" else ""), row
 
 
 def test_a_rerun_resumes_and_a_killed_scan_loses_only_its_last_partial_line(pictures, tmp_path):

@@ -94,6 +94,17 @@ def test_upload_a_portrait_and_read_the_verdict(page):
     page.screenshot(path=str(ARTIFACTS / "upload.png"), full_page=True)
 
 
+def test_a_re_shared_copy_shows_its_compression_note_under_the_verdict(page, tmp_path):
+    page.get_by_role("tab", name="Predict — upload").click()
+    shared = tmp_path / "shared.jpg"
+    Image.open(portrait_files("ai", "sdfd", 1, seed=2)[0]).save(shared, quality=60)
+    page.locator("#upload-files input[type=file]").set_input_files(str(shared))
+    page.locator("#analyse").click()
+    note = page.locator("#upload-verdict .input-note[data-kind='recompressed']")
+    note.wait_for(timeout=60_000)
+    assert note.inner_text().startswith("This file is compressed (JPEG at quality ~60)")
+
+
 def test_the_shipped_examples_show_as_thumbnails_and_classify(page):
     page.get_by_role("tab", name="Predict — upload").click()
     thumbnails = page.locator("#examples img")

@@ -21,10 +21,8 @@ from .images import IMAGE_SUFFIXES, ImageLoadError, load_image, source_bytes
 from .input_quality import compression_note, crop_side, lossy_compression, small_face_note
 from .provenance import read_provenance
 
-COLUMNS = [
-    "file", "face", "box", "face_score", "p_ai", "verdict", "confidence", "face_found", "provenance", "input_notes", "model",
-    "error",
-]  # fmt: skip
+COLUMNS = ["file", "face", "box", "face_score", "p_ai", "verdict", "confidence", "face_found", "provenance", "input_notes"]
+COLUMNS += ["model", "error"]
 
 
 @lru_cache(maxsize=2)

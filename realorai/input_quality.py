@@ -133,6 +133,11 @@ def small_face_note(crop_sides: list[int]) -> InputNote | None:
     )
 
 
+def note_labels(notes) -> str:
+    """Notes (InputNote or their dicts) as one table cell: their labels, '; '-separated."""
+    return "; ".join(note["label"] if isinstance(note, dict) else note.label for note in notes)
+
+
 def input_notes(data: bytes | None, crop_sides: list[int]) -> list[InputNote]:
     """The notes for one picture: its file's bytes (None: already decoded, no file to read) and the sides of
     the squares the model saw for its faces (empty when no face was found)."""

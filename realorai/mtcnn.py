@@ -113,20 +113,21 @@ def normalised(pixels: torch.Tensor) -> torch.Tensor:
 
 def nms(boxes: torch.Tensor, scores: torch.Tensor, threshold: float) -> torch.Tensor:
     """Greedy non-maximum suppression by IoU, strongest first (ties in input order): indices kept, in that
-    order. In numpy: P-Net proposes hundreds of windows, and a loop of torch calls over them costs ~50 ms."""
+    order. Every pair's IoU is computed at once (P-Net proposes up to a few hundred windows): a loop of array
+    calls per kept window cost ~6 ms of a webcam frame."""
     x0, y0, x1, y1 = boxes.numpy().T
     areas = (x1 - x0) * (y1 - y0)
+    width = np.maximum(np.minimum(x1[:, None], x1) - np.maximum(x0[:, None], x0), 0)
+    height = np.maximum(np.minimum(y1[:, None], y1) - np.maximum(y0[:, None], y0), 0)
+    inter = width * height
+    overlaps = inter / (areas[:, None] + areas - inter) > threshold
     suppressed = np.zeros(len(areas), dtype=bool)
     keep = []
-    for i in torch.sort(scores, descending=True, stable=True).indices.numpy():
-        if suppressed[i]:
-            continue
-        keep.append(i)
-        width = np.maximum(np.minimum(x1[i], x1) - np.maximum(x0[i], x0), 0)
-        height = np.maximum(np.minimum(y1[i], y1) - np.maximum(y0[i], y0), 0)
-        inter = width * height
-        suppressed |= inter / (areas[i] + areas - inter) > threshold
-    return torch.tensor(np.asarray(keep, dtype=np.int64))
+    for i in torch.sort(scores, descending=True, stable=True).indices.tolist():
+        if not suppressed[i]:
+            keep.append(i)
+            suppressed |= overlaps[i]
+    return torch.tensor(keep, dtype=torch.long)
 
 
 def nms_by_smaller(boxes: np.ndarray, scores: np.ndarray, threshold: float) -> np.ndarray:
@@ -168,9 +169,9 @@ def windows(image: torch.Tensor, boxes: torch.Tensor, side: int) -> tuple[torch.
     """The boxes' pixels (clipped to the image, truncated to whole pixels), each resampled to side x side,
     and which boxes they are (a box wholly outside the image has none)."""
     height, width = image.shape[2:]
-    x0, y0, x1, y1 = boxes[:, :4].trunc().int().unbind(1)
-    x0, y0 = x0.clamp(min=1) - 1, y0.clamp(min=1) - 1
-    x1, y1 = x1.clamp(max=width), y1.clamp(max=height)
+    x0, y0, x1, y1 = boxes[:, :4].trunc().int().numpy().T
+    x0, y0 = np.maximum(x0, 1) - 1, np.maximum(y0, 1) - 1
+    x1, y1 = np.minimum(x1, width), np.minimum(y1, height)
     inside = [k for k in range(len(boxes)) if y1[k] > y0[k] and x1[k] > x0[k]]
     crops = [F.interpolate(image[:, :, y0[k] : y1[k], x0[k] : x1[k]], size=(side, side), mode="area") for k in inside]
     return normalised(torch.cat(crops)) if crops else None, torch.tensor(inside, dtype=torch.long)

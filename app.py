@@ -462,6 +462,11 @@ def build_demo(service: Service, model_note: str) -> gr.Blocks:
                 )
             )
 
+        # The page's first upload draws a Grad-CAM, which needs the float timm model (timm imported, the ViT
+        # built: ~5 s on 2 slow cores): build it while the visitor picks a picture. API clients never load
+        # the page and never need it.
+        demo.load(service.detector.prepare_explanations, api_visibility="private")
+
         # JSON endpoints for gradio_client, on the same Service as the page.
         api = Api(service)
         for endpoint in (api.predict, api.predict_batch, api.explain, api.webcam_frame, api.webcam_snapshot):

@@ -161,6 +161,10 @@ class Detector:
     def model(self) -> torch.nn.Module:
         return self._model if self._model is not None else self._load_model()
 
+    def prepare_explanations(self) -> None:
+        """Build the float model Grad-CAM needs now rather than on the first `explain`."""
+        self._load_model()
+
     def logits(self, crops: list[Image.Image]) -> np.ndarray:
         with torch.inference_mode():
             if self.fast is not None:

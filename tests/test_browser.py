@@ -214,3 +214,34 @@ def test_live_webcam_gives_a_verdict_and_a_snapshot_without_writing_a_file(page,
     written = [f for f in new_files if f.stat().st_size > 0]
     assert not written, f"frames or snapshots were written to disk: {sorted(written)[:3]}"
     page.screenshot(path=str(ARTIFACTS / "webcam.png"), full_page=True)
+
+
+def test_opening_the_page_builds_the_grad_cam_model_before_the_first_upload(browser):
+    """The page's first upload draws a Grad-CAM with the float timm model (~5 s to build on 2 slow cores): the
+    page's load event builds it while the visitor picks a picture. An API call does not."""
+    import time
+
+    from gradio_client import Client, handle_file
+
+    import app as app_module
+    from realorai.predict import Detector
+    from tests.conftest import free_port
+
+    detector = Detector(BUNDLED_MODEL_DIR)  # its fast runtime serves without the float model
+    port = free_port()
+    demo, folder = app_module.serve(detector, "test", port=port, block=False, quiet=True)
+    try:
+        url = f"http://127.0.0.1:{port}/"
+        picture = handle_file(str(portrait_files("real", "ffhq", 1, seed=5)[0]))
+        assert Client(url, verbose=False).predict(picture, api_name="/predict")["faces"]
+        assert detector._model is None
+        context = browser.new_context()
+        context.new_page().goto(url, wait_until="domcontentloaded")
+        deadline = time.monotonic() + 120
+        while detector._model is None:
+            assert time.monotonic() < deadline, "opening the page did not build the Grad-CAM model"
+            time.sleep(0.5)
+        context.close()
+    finally:
+        demo.close()
+        scratch.empty(folder)

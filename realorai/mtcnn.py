@@ -120,7 +120,8 @@ def nms(boxes: torch.Tensor, scores: torch.Tensor, threshold: float) -> torch.Te
     width = np.maximum(np.minimum(x1[:, None], x1) - np.maximum(x0[:, None], x0), 0)
     height = np.maximum(np.minimum(y1[:, None], y1) - np.maximum(y0[:, None], y0), 0)
     inter = width * height
-    overlaps = inter / (areas[:, None] + areas - inter) > threshold
+    with np.errstate(divide="ignore", invalid="ignore"):  # two empty boxes: 0 / 0, no overlap (as torchvision)
+        overlaps = inter / (areas[:, None] + areas - inter) > threshold
     suppressed = np.zeros(len(areas), dtype=bool)
     keep = []
     for i in torch.sort(scores, descending=True, stable=True).indices.tolist():

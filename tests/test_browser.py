@@ -229,6 +229,9 @@ def test_opening_the_page_builds_the_grad_cam_model_before_the_first_upload(brow
 
     detector = Detector(BUNDLED_MODEL_DIR)  # its fast runtime serves without the float model
     port = free_port()
+    # serve() points Gradio's process-wide upload folder at this server's scratch folder: given back after, or
+    # the session's app (served_app) would refuse its own uploads as "not uploaded by a user"
+    sessions_folder = os.environ.get("GRADIO_TEMP_DIR")
     demo, folder = app_module.serve(detector, "test", port=port, block=False, quiet=True)
     try:
         url = f"http://127.0.0.1:{port}/"
@@ -245,3 +248,7 @@ def test_opening_the_page_builds_the_grad_cam_model_before_the_first_upload(brow
     finally:
         demo.close()
         scratch.empty(folder)
+        if sessions_folder is None:
+            os.environ.pop("GRADIO_TEMP_DIR", None)
+        else:
+            os.environ["GRADIO_TEMP_DIR"] = sessions_folder

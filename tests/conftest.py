@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import random
 import shutil
+from contextlib import contextmanager
 from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # no test may reach the network; set before any HF import
@@ -114,19 +115,36 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
-def served_app():
-    """The real app (bundled model unless $MODEL_ID says otherwise) on a free loopback port, launched by the
-    same `serve` as `python app.py`: the real upload and request limits, scratch folder and work slots."""
+@contextmanager
+def app_served(detector, note: str):
+    """The real app around `detector` on a free loopback port, launched by the same `serve` as `python app.py`
+    (the real upload and request limits, scratch folder and work slots), closed and emptied after. `serve`
+    points Gradio's process-wide upload folder at its own: given back after, so that an app started beside
+    the session's does not leave that one refusing its own uploads ("not uploaded by a user")."""
     import app as app_module
     from realorai import scratch
 
-    detector, note = app_module.load_detector(os.environ.get("MODEL_ID"))
+    upload_folder_before = os.environ.get("GRADIO_TEMP_DIR")
     port = free_port()
     demo, folder = app_module.serve(detector, note, port=port, block=False, quiet=True)
-    yield {"url": f"http://127.0.0.1:{port}/", "detector": detector, "note": note, "scratch": folder, "port": port}
-    demo.close()
-    scratch.empty(folder)
+    try:
+        yield {"url": f"http://127.0.0.1:{port}/", "detector": detector, "note": note, "scratch": folder, "port": port}
+    finally:
+        demo.close()
+        scratch.empty(folder)
+        if upload_folder_before is None:
+            os.environ.pop("GRADIO_TEMP_DIR", None)
+        else:
+            os.environ["GRADIO_TEMP_DIR"] = upload_folder_before
+
+
+@pytest.fixture(scope="session")
+def served_app():
+    """The real app (bundled model unless $MODEL_ID says otherwise), for the whole session."""
+    import app as app_module
+
+    with app_served(*app_module.load_detector(os.environ.get("MODEL_ID"))) as served:
+        yield served
 
 
 def wait_for_app(url: str, server, timeout: float = 180):

@@ -223,32 +223,18 @@ def test_opening_the_page_builds_the_grad_cam_model_before_the_first_upload(brow
 
     from gradio_client import Client, handle_file
 
-    import app as app_module
     from realorai.predict import Detector
-    from tests.conftest import free_port
+    from tests.conftest import app_served
 
     detector = Detector(BUNDLED_MODEL_DIR)  # its fast runtime serves without the float model
-    port = free_port()
-    # serve() points Gradio's process-wide upload folder at this server's scratch folder: given back after, or
-    # the session's app (served_app) would refuse its own uploads as "not uploaded by a user"
-    sessions_folder = os.environ.get("GRADIO_TEMP_DIR")
-    demo, folder = app_module.serve(detector, "test", port=port, block=False, quiet=True)
-    try:
-        url = f"http://127.0.0.1:{port}/"
+    with app_served(detector, "test") as served:
         picture = handle_file(str(portrait_files("real", "ffhq", 1, seed=5)[0]))
-        assert Client(url, verbose=False).predict(picture, api_name="/predict")["faces"]
+        assert Client(served["url"], verbose=False).predict(picture, api_name="/predict")["faces"]
         assert detector._model is None
         context = browser.new_context()
-        context.new_page().goto(url, wait_until="domcontentloaded")
+        context.new_page().goto(served["url"], wait_until="domcontentloaded")
         deadline = time.monotonic() + 120
         while detector._model is None:
             assert time.monotonic() < deadline, "opening the page did not build the Grad-CAM model"
             time.sleep(0.5)
         context.close()
-    finally:
-        demo.close()
-        scratch.empty(folder)
-        if sessions_folder is None:
-            os.environ.pop("GRADIO_TEMP_DIR", None)
-        else:
-            os.environ["GRADIO_TEMP_DIR"] = sessions_folder

@@ -34,6 +34,12 @@ from realorai.sources import licence_summary, training_sources
 
 log = logging.getLogger("real-or-ai")
 
+# The page sends a camera frame this often; the server keeps only the newest one while it works, so the live
+# rate is the slower of this cadence and a frame's work, and it never falls behind the camera. 0.1 s capped it
+# at 10 frames/s: 9.6-10.0 analysed in Chromium on 2 Zen 5 cores, 10.4-11.0 at 0.09 s, and 9.2-9.5 at 0.05 s,
+# whose extra uploads cost more than they bring (benchmarks/bench_webcam_browser.py).
+WEBCAM_STREAM_EVERY_S = 0.09
+
 INSIGHT_CHARTS = (  # heading, the plots (PLOT_FILES keys) side by side under it
     ("How well it generalises: each source left out of training", ("leave_one_out",)),
     ("Left out and re-shared: unseen sources' copies", ("held_out_reshare",)),
@@ -435,7 +441,7 @@ def build_demo(service: Service, model_note: str) -> gr.Blocks:
                 frame_verdict,
                 camera,
                 [live_verdict, live_scores],
-                stream_every=0.1,
+                stream_every=WEBCAM_STREAM_EVERY_S,
                 time_limit=600,
                 concurrency_limit=4,
                 show_progress="hidden",

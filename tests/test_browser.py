@@ -3,18 +3,16 @@ webcam tab a fake camera made from a portrait and read a live verdict. Screensho
 
 import json
 import os
-import shutil
 from pathlib import Path
 
-import numpy as np
 import pytest
 from PIL import Image
 
+from benchmarks.bench_webcam_browser import CHROMIUM, launch_chromium, write_y4m
 from realorai import scratch
 from realorai.config import BUNDLED_MODEL_DIR
 from tests.conftest import needs_portraits, portrait_files
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 pytestmark = [
     pytest.mark.browser,
@@ -24,22 +22,6 @@ pytestmark = [
 VERDICTS = ("Real photo", "AI-generated", "Uncertain")
 
 
-def write_y4m(image: Image.Image, path: Path, frames: int = 20, size: tuple[int, int] = (640, 480)) -> Path:
-    """A YUV4MPEG2 (4:2:0) clip of `image` centred on grey, as Chromium's fake camera reads it."""
-    canvas = Image.new("RGB", size, (128, 128, 128))
-    face = image.resize((size[1], size[1]))
-    canvas.paste(face, ((size[0] - size[1]) // 2, 0))
-    ycbcr = np.asarray(canvas.convert("YCbCr"))
-    y = ycbcr[..., 0].tobytes()
-    u = np.asarray(Image.fromarray(ycbcr[..., 1]).resize((size[0] // 2, size[1] // 2))).tobytes()
-    v = np.asarray(Image.fromarray(ycbcr[..., 2]).resize((size[0] // 2, size[1] // 2))).tobytes()
-    with path.open("wb") as handle:
-        handle.write(f"YUV4MPEG2 W{size[0]} H{size[1]} F10:1 Ip A1:1 C420jpeg\n".encode())
-        for _ in range(frames):
-            handle.write(b"FRAME\n" + y + u + v)
-    return path
-
-
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory):
     playwright = pytest.importorskip("playwright.sync_api")
@@ -47,21 +29,7 @@ def browser(tmp_path_factory):
         Image.open(portrait_files("ai", "tpdne", 1, seed=11)[0]).convert("RGB"), tmp_path_factory.mktemp("camera") / "face.y4m"
     )
     with playwright.sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=CHROMIUM,
-            headless=True,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--no-first-run",
-                "--use-fake-ui-for-media-stream",
-                "--use-fake-device-for-media-stream",
-                f"--use-file-for-fake-video-capture={camera}",
-            ],
-        )
+        browser = launch_chromium(p, camera)
         yield browser
         browser.close()
 

@@ -22,12 +22,17 @@ Box = tuple[int, int, int, int]  # left, top, right, bottom in image pixels
 
 DETECT_MAX_SIDE = 400  # detect on a copy no larger than this: ~4x faster on big photos, same boxes
 MIN_FACE_PX = 20  # at detection scale, i.e. faces under ~5% of the long side are missed at 400 px...
-# ...so a picture with none found there is searched again at this scale (faces down to ~1.7% of the long side:
-# a group photo, a wide scene). Only big faceless pictures pay for it (0.2-0.4 s on 2 slow cores).
+# ...so a picture with none found there, or with only small ones (HIDES_SMALLER_FACES_PX), is searched again at
+# this scale (faces down to ~1.7% of the long side: a group photo, a wide scene). Only big pictures without a
+# large face pay for it (0.2-0.4 s on 2 slow cores); a portrait or a webcam frame never does.
 RETRY_MAX_SIDE = 1200
 MIN_SCORE = 0.92
 MIN_RELATIVE_AREA = 0.1  # ignore background faces smaller than this share of the largest face
 MAX_FACES = 8
+# A face kept beside the largest can be sqrt(MIN_RELATIVE_AREA) ~ 0.32 of its side. Where the largest face found
+# is under this many pixels at detection scale, such a face would be under MIN_FACE_PX there and missed, so the
+# second search runs even though the first found something: a group photo's nearest face must not hide the rest.
+HIDES_SMALLER_FACES_PX = MIN_FACE_PX / MIN_RELATIVE_AREA**0.5
 
 
 @dataclass(frozen=True)
@@ -63,9 +68,18 @@ class FaceDetector:
     def detect(self, image: Image.Image, limit: int | None = MAX_FACES) -> list[Face]:
         """Faces largest first, at most `limit` (None: every one found), none under MIN_RELATIVE_AREA of the largest."""
         faces = self._detect_within(image, self.max_side)
-        if not faces and max(image.size) > self.max_side and self.retry_max_side > self.max_side:
-            faces = self._detect_within(image, self.retry_max_side)  # its faces may all be small
+        if max(image.size) > self.max_side and self.retry_max_side > self.max_side and self._may_hide_faces(faces, image):
+            faces = self._detect_within(image, self.retry_max_side) or faces  # its faces may all be small
         return faces if limit is None else faces[:limit]
+
+    def _may_hide_faces(self, faces: list[Face], image: Image.Image) -> bool:
+        """Whether faces worth keeping may have been too small for the first search: none was found, or the
+        largest is so small that faces a third of its size (kept beside it) were under MIN_FACE_PX there."""
+        if not faces:
+            return True
+        x0, y0, x1, y1 = faces[0].box
+        scale = min(1.0, self.max_side / max(image.size))
+        return max(x1 - x0, y1 - y0) * scale < HIDES_SMALLER_FACES_PX
 
     def _detect_within(self, image: Image.Image, max_side: int) -> list[Face]:
         small, scale = fit_within(image, max_side)

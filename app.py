@@ -92,9 +92,9 @@ on a picture from a new generator is weak evidence.
   clean, so a *Real photo* verdict on it is weaker still. Under the verdict the app notes a compressed file
   (JPEG at quality {recompressed_quality} or lower, lossy WebP) and a face {small_face_px} pixels across or less.
 - *Studio portraits.* Plain backdrop, even light, a frontal pose (passport and studio shots): none of the
-  real photos it learnt from is one, and to the model they look most like AI faces. A real studio portrait
-  is rarely called *Real photo*: mostly *Uncertain*, a re-compressed copy of it up to well above even odds
-  (README: "Beyond the test split's crops").
+  real photos it learnt from is one, and to the model they look most like AI faces. Of the five real studio
+  portraits we tried, none is called *AI-generated*, but only three mostly read *Real photo*; two stay
+  *Uncertain*, a re-compressed copy of one up to well above even odds (README: "Beyond the test split's crops").
 - *No face found* (faces turned away or covered, or under ~2% of a big picture's long side) → the app judges
   the whole picture and says so; that verdict is much weaker.
 - *Group photos.* Each face is judged on its own and the headline is the most AI-looking face, so among many

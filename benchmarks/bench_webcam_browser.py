@@ -96,9 +96,10 @@ def live_rate(detector, stream_every: float, seconds: float, camera: Path) -> di
     import app as app_module
     from realorai import scratch
 
-    app_module.WEBCAM_STREAM_EVERY_S = stream_every  # read when the page is built
+    shipped, app_module.WEBCAM_STREAM_EVERY_S = app_module.WEBCAM_STREAM_EVERY_S, stream_every  # read by the page
     port = free_port()
     demo, folder = app_module.serve(detector, "benchmark", port=port, block=False, quiet=True)
+    app_module.WEBCAM_STREAM_EVERY_S = shipped
     try:
         with FrameCounter(detector) as counter, sync_playwright() as p:
             browser = launch_chromium(p, camera)

@@ -76,8 +76,8 @@ class FrameCounter:
     def __enter__(self) -> FrameCounter:
         analyse = self._detector.analyse
 
-        def counted(image):
-            result = analyse(image)
+        def counted(image, *args, **kwargs):
+            result = analyse(image, *args, **kwargs)
             with self._lock:
                 self.count += 1
             return result

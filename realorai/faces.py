@@ -24,7 +24,7 @@ DETECT_MAX_SIDE = 400  # detect on a copy no larger than this: ~4x faster on big
 MIN_FACE_PX = 20  # at detection scale, i.e. faces under ~5% of the long side are missed at 400 px...
 # ...so a picture with none found there, or with only small ones (HIDES_SMALLER_FACES_PX), is searched again at
 # this scale (faces down to ~1.7% of the long side: a group photo, a wide scene). Only big pictures without a
-# large face pay for it (0.2-0.4 s on 2 slow cores); a portrait or a webcam frame never does.
+# large face pay for it (0.2-0.4 s on 2 slow cores); a portrait never does, a live webcam frame only with no face.
 RETRY_MAX_SIDE = 1200
 MIN_SCORE = 0.92
 MIN_RELATIVE_AREA = 0.1  # ignore background faces smaller than this share of the largest face
@@ -65,18 +65,20 @@ class FaceDetector:
         self._mtcnn = MTCNN(min_face_px=MIN_FACE_PX)
         self._lock = threading.Lock()  # MTCNN keeps no state, but torch threads are shared: serialise
 
-    def detect(self, image: Image.Image, limit: int | None = MAX_FACES) -> list[Face]:
-        """Faces largest first, at most `limit` (None: every one found), none under MIN_RELATIVE_AREA of the largest."""
+    def detect(self, image: Image.Image, limit: int | None = MAX_FACES, beside_small_faces: bool = True) -> list[Face]:
+        """Faces largest first, at most `limit` (None: every one found), none under MIN_RELATIVE_AREA of the largest.
+
+        `beside_small_faces=False` searches again only where none was found: the live webcam's choice, as a face
+        at arm's length is small enough to cost every frame a second search (in-process 18 -> 12 frames/s)."""
         faces = self._detect_within(image, self.max_side)
-        if max(image.size) > self.max_side and self.retry_max_side > self.max_side and self._may_hide_faces(faces, image):
-            faces = self._detect_within(image, self.retry_max_side) or faces  # its faces may all be small
+        if max(image.size) > self.max_side and self.retry_max_side > self.max_side:
+            if not faces or (beside_small_faces and self._may_hide_faces(faces, image)):
+                faces = self._detect_within(image, self.retry_max_side) or faces  # its faces may all be small
         return faces if limit is None else faces[:limit]
 
     def _may_hide_faces(self, faces: list[Face], image: Image.Image) -> bool:
-        """Whether faces worth keeping may have been too small for the first search: none was found, or the
-        largest is so small that faces a third of its size (kept beside it) were under MIN_FACE_PX there."""
-        if not faces:
-            return True
+        """Whether faces worth keeping beside the largest may have been too small for the first search: it is so
+        small that faces a third of its size (kept beside it) were under MIN_FACE_PX there."""
         x0, y0, x1, y1 = faces[0].box
         scale = min(1.0, self.max_side / max(image.size))
         return max(x1 - x0, y1 - y0) * scale < HIDES_SMALLER_FACES_PX

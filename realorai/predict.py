@@ -177,8 +177,9 @@ class Detector:
         the model has a class per kind)."""
         return ai_probability(self.logits(crops), self.serving.temperature, self.serving.labels.index("real"))
 
-    def analyse(self, image: Image.Image) -> Analysis:
-        found = self.faces.detect(image, limit=None)
+    def analyse(self, image: Image.Image, live: bool = False) -> Analysis:
+        """`live`: a webcam frame, searched a second time only when the first search finds no face."""
+        found = self.faces.detect(image, limit=None, beside_small_faces=not live)
         crops: list[FaceCrop] = face_crops(
             image, size=self.serving.face_size, margin=self.serving.face_margin, faces=found[:MAX_FACES]
         )

@@ -128,7 +128,7 @@ class Service:
         image = load_image(data if data is not None else source)
         provenance = read_provenance(data) if data is not None else Provenance([])
         try:
-            analysis = self.detector.analyse(image)
+            analysis = self.detector.analyse(image, live)
         except ImageLoadError:
             raise
         except Exception as err:  # a detector/model failure on one odd picture must not look like a crash

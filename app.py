@@ -36,7 +36,7 @@ log = logging.getLogger("real-or-ai")
 
 # The page sends a camera frame this often; the server keeps only the newest one while it works, so the live
 # rate is the slower of this cadence and a frame's work, and it never falls behind the camera. 0.1 s capped it
-# at 10 frames/s: 9.6-10.0 analysed in Chromium on 2 Zen 5 cores, 10.4-11.0 at 0.09 s, and 9.2-9.5 at 0.05 s,
+# at 10 frames/s: 9.6-10.0 analysed in Chromium on 2 Zen 5 cores, 10.4-11.1 at 0.09 s, and 9.2-9.5 at 0.05 s,
 # whose extra uploads cost more than they bring (benchmarks/bench_webcam_browser.py).
 WEBCAM_STREAM_EVERY_S = 0.09
 

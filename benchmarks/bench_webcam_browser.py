@@ -1,11 +1,11 @@
 """The live webcam as a visitor gets it: frames analysed per second in a real browser.
 
 `bench_app.py` times a webcam frame's work in-process (face detection + model on 640x480). In the page,
-Gradio's camera sends a frame every `stream_every` seconds and the next one only once the last is answered,
-so the live rate is bounded by both the work and that cadence. This starts the app in-process (the same
-`serve` as `python app.py`), opens the webcam tab in headless Chromium (Debian's) with a fake camera showing
-a portrait, presses Record and counts, over `--seconds`, the frames the page sends and the frames the
-server analyses.
+Gradio's camera sends a frame every `stream_every` seconds whatever happens to it, and the server keeps only
+the newest while it works on one, so the live rate is bounded by both the work and that cadence. This starts
+the app in-process (the same `serve` as `python app.py`), opens the webcam tab in headless Chromium (Debian's)
+with a fake camera showing a portrait, presses Record and counts, over `--seconds`, the frames the page sends
+and the frames the server analyses.
 
     python benchmarks/bench_webcam_browser.py [--seconds 30] [--stream-every 0.1 0.09]
 
@@ -132,7 +132,7 @@ def live_rate(detector, stream_every: float, seconds: float, camera: Path) -> di
     }
 
 
-def free_port() -> int:
+def free_port() -> int:  # each benchmark has its own: they run as scripts, where `benchmarks` is not importable
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]

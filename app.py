@@ -8,11 +8,13 @@ The UI only wires components to `realorai.service`; the model is loaded once, at
 """
 
 import argparse
+import contextlib
 import functools
 import html
 import logging
 import os
 import signal
+from collections.abc import Iterator
 from pathlib import Path
 
 import gradio as gr
@@ -508,22 +510,8 @@ def _stop_like_ctrl_c(signum, frame) -> None:
     raise KeyboardInterrupt  # Gradio's launch loop closes the server on it; `serve` then empties the folder
 
 
-def serve(
-    detector: Detector,
-    note: str,
-    host: str = "127.0.0.1",
-    port: int = 7860,
-    concurrency: int = 2,
-    share: bool = False,
-    block: bool = True,
-    quiet: bool = False,
-) -> tuple[gr.Blocks, Path]:
-    """Start the app: the one launch configuration used by `main`, the tests and the benchmarks.
-
-    Everything of a user's lives in one scratch folder (emptied now, swept while running, emptied on
-    SIGTERM/SIGINT); `concurrency` pictures are decoded or analysed at once, whichever endpoints they came by.
-    With block=False it returns at once (the caller closes the app and empties the folder).
-    """
+def _built(detector: Detector, note: str, port: int, concurrency: int) -> tuple[gr.Blocks, Path]:
+    """The app's page and queue around `detector`, with its scratch folder emptied and Gradio pointed at it."""
     limit_heap_arenas()
     # A server draws no windows. Left to choose, matplotlib resolves its backend on Gradio's first event (which
     # asks for it around every call): pyplot imported and GUI toolkits tried, ~0.5 s of the first request.
@@ -533,29 +521,70 @@ def serve(
     demo = build_demo(service, note)
     # Every event may queue (256 waiting at most); the Service's slots bound the work actually in flight.
     demo.queue(default_concurrency_limit=concurrency, max_size=256)
-    sweeper = scratch.Sweeper(folder)
-    sweeper.start()
-    if block:
-        # docker stop sends SIGTERM: leave through the same path as Ctrl-C, so the folder is emptied.
-        signal.signal(signal.SIGTERM, _stop_like_ctrl_c)
-    try:
-        demo.launch(
-            server_name=host,
-            server_port=port,
-            share=share,
-            theme=gr.themes.Soft(),
-            css=CSS,
-            max_file_size=f"{MAX_FILE_MB}mb",
-            app_kwargs={"middleware": [Middleware(RequestSizeLimit, max_bytes=MAX_REQUEST_MB * 1_000_000)]},
-            prevent_thread_lock=not block,
-            quiet=quiet,
-            show_error=True,
-        )
-    finally:
-        if block:
-            sweeper.stop()
-            scratch.empty(folder)
     return demo, folder
+
+
+def _launch(demo: gr.Blocks, host: str, port: int, share: bool, block: bool, quiet: bool) -> None:
+    demo.launch(
+        server_name=host,
+        server_port=port,
+        share=share,
+        theme=gr.themes.Soft(),
+        css=CSS,
+        max_file_size=f"{MAX_FILE_MB}mb",
+        app_kwargs={"middleware": [Middleware(RequestSizeLimit, max_bytes=MAX_REQUEST_MB * 1_000_000)]},
+        prevent_thread_lock=not block,
+        quiet=quiet,
+        show_error=True,
+    )
+
+
+def serve(
+    detector: Detector,
+    note: str,
+    host: str = "127.0.0.1",
+    port: int = 7860,
+    concurrency: int = 2,
+    share: bool = False,
+) -> None:
+    """Run the app until Ctrl-C or SIGTERM (`python app.py`).
+
+    Everything of a user's lives in one scratch folder (emptied now, swept while running, emptied on
+    SIGTERM/SIGINT); `concurrency` pictures are decoded or analysed at once, whichever endpoints they came by.
+    """
+    demo, folder = _built(detector, note, port, concurrency)
+    # docker stop sends SIGTERM: leave through the same path as Ctrl-C, so the folder is emptied.
+    signal.signal(signal.SIGTERM, _stop_like_ctrl_c)
+    with scratch.Sweeper(folder):  # built after the page, so the files the page put there are kept
+        try:
+            _launch(demo, host, port, share, block=True, quiet=False)
+        finally:
+            scratch.empty(folder)
+
+
+@contextlib.contextmanager
+def serving(detector: Detector, note: str, port: int, concurrency: int = 2) -> Iterator[tuple[gr.Blocks, Path]]:
+    """The same app on 127.0.0.1:`port` in this process while the block runs (the tests and benchmarks).
+
+    Yields the page and its scratch folder. After: the server closed, the sweeper stopped, the folder
+    emptied, and Gradio's process-wide upload folder given back, so that an app started beside another
+    does not leave that one refusing its own uploads ("not uploaded by a user").
+    """
+    upload_folder_before = os.environ.get("GRADIO_TEMP_DIR")
+    try:
+        demo, folder = _built(detector, note, port, concurrency)
+        with scratch.Sweeper(folder):
+            try:
+                _launch(demo, "127.0.0.1", port, share=False, block=False, quiet=True)
+                yield demo, folder
+            finally:
+                demo.close()  # a no-op where the launch failed
+                scratch.empty(folder)
+    finally:
+        if upload_folder_before is None:
+            os.environ.pop("GRADIO_TEMP_DIR", None)
+        else:
+            os.environ["GRADIO_TEMP_DIR"] = upload_folder_before
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -112,7 +112,6 @@ def bench_concurrent(model: str, callers: int, calls: int) -> dict:
 
     detector, note = app_module.load_detector(model)
     port = free_port()
-    demo, _ = app_module.serve(detector, note, port=port, block=False, quiet=True)
     files = portraits(callers)
     errors, done = [], []
 
@@ -125,11 +124,11 @@ def bench_concurrent(model: str, callers: int, calls: int) -> dict:
             except Exception as err:  # counted and reported, never hidden
                 errors.append(repr(err))
 
-    started = time.perf_counter()
-    with ThreadPoolExecutor(callers) as pool:
-        list(pool.map(caller, range(callers)))
-    elapsed = time.perf_counter() - started
-    demo.close()
+    with app_module.serving(detector, note, port):
+        started = time.perf_counter()
+        with ThreadPoolExecutor(callers) as pool:
+            list(pool.map(caller, range(callers)))
+        elapsed = time.perf_counter() - started
     return {
         "callers": callers,
         "calls": callers * calls,

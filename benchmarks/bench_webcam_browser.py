@@ -95,34 +95,32 @@ def live_rate(detector, stream_every: float, seconds: float, camera: Path) -> di
     from playwright.sync_api import sync_playwright
 
     import app as app_module
-    from realorai import scratch
 
-    shipped, app_module.WEBCAM_STREAM_EVERY_S = app_module.WEBCAM_STREAM_EVERY_S, stream_every  # read by the page
     port = free_port()
-    demo, folder = app_module.serve(detector, "benchmark", port=port, block=False, quiet=True)
-    app_module.WEBCAM_STREAM_EVERY_S = shipped
+    # Read when the page is built; given back after, so a later page in this process gets the shipped cadence.
+    shipped, app_module.WEBCAM_STREAM_EVERY_S = app_module.WEBCAM_STREAM_EVERY_S, stream_every
     try:
-        with FrameCounter(detector) as counter, sync_playwright() as p:
-            browser = launch_chromium(p, camera)
-            page = browser.new_context(permissions=["camera"]).new_page()
-            page.goto(f"http://127.0.0.1:{port}/", wait_until="domcontentloaded")
-            page.get_by_role("tab", name="Predict — webcam").click()
-            camera_box = page.locator("#camera")
-            camera_box.get_by_text("Click to Access Webcam").click(timeout=60_000)
-            camera_box.locator("button", has_text="Record").click(timeout=30_000)
-            page.locator("#live-verdict .verdict").wait_for(timeout=120_000)
-            page.wait_for_timeout(2000)  # past the first frames' warm-up
-            sent = []
-            page.on("request", lambda r: sent.append(1) if "/gradio_api/stream/" in r.url else None)
-            analysed_before, started = counter.count, time.perf_counter()
-            page.wait_for_timeout(seconds * 1000)
-            elapsed = time.perf_counter() - started
-            analysed = counter.count - analysed_before
-            verdict = page.locator("#live-verdict .verdict").inner_text().splitlines()[0]
-            browser.close()
+        with app_module.serving(detector, "benchmark", port):
+            with FrameCounter(detector) as counter, sync_playwright() as p:
+                browser = launch_chromium(p, camera)
+                page = browser.new_context(permissions=["camera"]).new_page()
+                page.goto(f"http://127.0.0.1:{port}/", wait_until="domcontentloaded")
+                page.get_by_role("tab", name="Predict — webcam").click()
+                camera_box = page.locator("#camera")
+                camera_box.get_by_text("Click to Access Webcam").click(timeout=60_000)
+                camera_box.locator("button", has_text="Record").click(timeout=30_000)
+                page.locator("#live-verdict .verdict").wait_for(timeout=120_000)
+                page.wait_for_timeout(2000)  # past the first frames' warm-up
+                sent = []
+                page.on("request", lambda r: sent.append(1) if "/gradio_api/stream/" in r.url else None)
+                analysed_before, started = counter.count, time.perf_counter()
+                page.wait_for_timeout(seconds * 1000)
+                elapsed = time.perf_counter() - started
+                analysed = counter.count - analysed_before
+                verdict = page.locator("#live-verdict .verdict").inner_text().splitlines()[0]
+                browser.close()
     finally:
-        demo.close()
-        scratch.empty(folder)
+        app_module.WEBCAM_STREAM_EVERY_S = shipped
     return {
         "stream_every_s": stream_every,
         "seconds": round(elapsed, 1),

@@ -98,3 +98,12 @@ class Sweeper(threading.Thread):
 
     def stop(self) -> None:
         self._stop_event.set()
+        if self.is_alive():
+            self.join(timeout=self.every_s)  # at most one sweep in progress to finish
+
+    def __enter__(self) -> Sweeper:
+        self.start()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.stop()

@@ -117,25 +117,13 @@ def free_port() -> int:
 
 @contextmanager
 def app_served(detector, note: str):
-    """The real app around `detector` on a free loopback port, launched by the same `serve` as `python app.py`
-    (the real upload and request limits, scratch folder and work slots), closed and emptied after. `serve`
-    points Gradio's process-wide upload folder at its own: given back after, so that an app started beside
-    the session's does not leave that one refusing its own uploads ("not uploaded by a user")."""
+    """The real app around `detector` on a free loopback port, launched as `python app.py` launches it (the real
+    upload and request limits, scratch folder and work slots; `app.serving`), closed and emptied after."""
     import app as app_module
-    from realorai import scratch
 
-    upload_folder_before = os.environ.get("GRADIO_TEMP_DIR")
     port = free_port()
-    demo, folder = app_module.serve(detector, note, port=port, block=False, quiet=True)
-    try:
+    with app_module.serving(detector, note, port) as (_, folder):
         yield {"url": f"http://127.0.0.1:{port}/", "detector": detector, "note": note, "scratch": folder, "port": port}
-    finally:
-        demo.close()
-        scratch.empty(folder)
-        if upload_folder_before is None:
-            os.environ.pop("GRADIO_TEMP_DIR", None)
-        else:
-            os.environ["GRADIO_TEMP_DIR"] = upload_folder_before
 
 
 @pytest.fixture(scope="session")

@@ -555,36 +555,36 @@ def serve(
     demo, folder = _built(detector, note, port, concurrency)
     # docker stop sends SIGTERM: leave through the same path as Ctrl-C, so the folder is emptied.
     signal.signal(signal.SIGTERM, _stop_like_ctrl_c)
-    with scratch.Sweeper(folder):  # built after the page, so the files the page put there are kept
-        try:
+    try:
+        with scratch.Sweeper(folder):  # built after the page, so the files the page put there are kept
             _launch(demo, host, port, share, block=True, quiet=False)
-        finally:
-            scratch.empty(folder)
+    finally:
+        scratch.empty(folder)  # once the sweeper has stopped, so the two never remove the same files
 
 
 @contextlib.contextmanager
 def serving(detector: Detector, note: str, port: int, concurrency: int = 2) -> Iterator[tuple[gr.Blocks, Path]]:
     """The same app on 127.0.0.1:`port` in this process while the block runs (the tests and benchmarks).
 
-    Yields the page and its scratch folder. After: the server closed, the sweeper stopped, the folder
-    emptied, and Gradio's process-wide upload folder given back, so that an app started beside another
+    Yields the page and its scratch folder. After, in this order: the server closed, the sweeper stopped, the
+    folder emptied, and Gradio's process-wide upload folder given back, so that an app started beside another
     does not leave that one refusing its own uploads ("not uploaded by a user").
     """
-    upload_folder_before = os.environ.get("GRADIO_TEMP_DIR")
-    try:
+    with contextlib.ExitStack() as undo:  # undoes in the reverse order of the steps below, whatever fails
+        undo.callback(_restore_env, "GRADIO_TEMP_DIR", os.environ.get("GRADIO_TEMP_DIR"))
         demo, folder = _built(detector, note, port, concurrency)
-        with scratch.Sweeper(folder):
-            try:
-                _launch(demo, "127.0.0.1", port, share=False, block=False, quiet=True)
-                yield demo, folder
-            finally:
-                demo.close()  # a no-op where the launch failed
-                scratch.empty(folder)
-    finally:
-        if upload_folder_before is None:
-            os.environ.pop("GRADIO_TEMP_DIR", None)
-        else:
-            os.environ["GRADIO_TEMP_DIR"] = upload_folder_before
+        undo.callback(scratch.empty, folder)
+        undo.enter_context(scratch.Sweeper(folder))
+        undo.callback(demo.close)  # a no-op where the launch failed
+        _launch(demo, "127.0.0.1", port, share=False, block=False, quiet=True)
+        yield demo, folder
+
+
+def _restore_env(name: str, value: str | None) -> None:
+    if value is None:
+        os.environ.pop(name, None)
+    else:
+        os.environ[name] = value
 
 
 def main(argv: list[str] | None = None) -> None:

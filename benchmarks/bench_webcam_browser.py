@@ -3,9 +3,9 @@
 `bench_app.py` times a webcam frame's work in-process (face detection + model on 640x480). In the page,
 Gradio's camera sends a frame every `stream_every` seconds whatever happens to it, and the server keeps only
 the newest while it works on one, so the live rate is bounded by both the work and that cadence. This starts
-the app in-process (the same `serve` as `python app.py`), opens the webcam tab in headless Chromium (Debian's)
-with a fake camera showing a portrait, presses Record and counts, over `--seconds`, the frames the page sends
-and the frames the server analyses.
+the app in-process (`app.serving`: built and launched as `python app.py` does it), opens the webcam tab in
+headless Chromium (Debian's) with a fake camera showing a portrait, presses Record and counts, over
+`--seconds`, the frames the page sends and the frames the server analyses.
 
     python benchmarks/bench_webcam_browser.py [--seconds 30] [--stream-every 0.1 0.09]
 

@@ -78,6 +78,17 @@ def ai_portrait() -> Image.Image:
 
 
 @pytest.fixture(scope="session")
+def group_photo(real_portrait, ai_portrait) -> Image.Image:
+    """A wide scene (3600x1200): the nearest face (250 px, left) is big enough for the detector's 400-px search,
+    the three beside it (110 px, ~3% of the long side; AI, real, AI) are not."""
+    canvas = Image.new("RGB", (3600, 1200), (150, 140, 130))
+    canvas.paste(real_portrait.resize((250, 250), Image.BICUBIC), (200, 450))
+    for x, face in zip((1200, 2000, 2800), (ai_portrait, real_portrait, ai_portrait)):
+        canvas.paste(face.resize((110, 110), Image.BICUBIC), (x, 520))
+    return canvas
+
+
+@pytest.fixture(scope="session")
 def input_tree(tmp_path_factory) -> Path:
     """A small LABEL/SOURCE tree copied (into a temp dir, never the repo) from the real portraits."""
     if not (PORTRAITS / "real").is_dir():

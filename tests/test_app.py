@@ -108,15 +108,11 @@ def test_a_crowd_beyond_the_face_limit_says_how_many_faces_were_not_judged(clien
     assert "2 smaller faces not judged: at most 8 a picture." in app_module.verdict_html(result, (0.1, 0.99))
 
 
-def test_a_group_photos_back_rows_are_judged_on_upload_and_skipped_live(client, tmp_path, real_portrait, ai_portrait):
+def test_a_group_photos_back_rows_are_judged_on_upload_and_skipped_live(client, tmp_path, group_photo):
     """One face big enough for the detector's 400-px search and three too small for it: an upload is searched
     again at 1200 px and all four are judged; a live webcam frame keeps its one search (it would cost every
     frame of a face at arm's length a second one) and judges the face it found."""
-    canvas = Image.new("RGB", (3600, 1200), (150, 140, 130))
-    canvas.paste(real_portrait.resize((250, 250), Image.BICUBIC), (200, 450))
-    for x, face in zip((1200, 2000, 2800), (ai_portrait, real_portrait, ai_portrait)):
-        canvas.paste(face.resize((110, 110), Image.BICUBIC), (x, 520))
-    picture = handle_file(str(save(canvas, tmp_path / "group.png")))
+    picture = handle_file(str(save(group_photo, tmp_path / "group.png")))
     uploaded = check_result(client.predict(picture, api_name="/predict"))
     assert len(uploaded["faces"]) == 4 and uploaded["message"] == "4 faces found; each has its own verdict."
     live = client.predict(picture, api_name="/webcam_frame")

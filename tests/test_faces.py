@@ -116,22 +116,18 @@ def test_faces_too_small_for_the_first_search_are_found_by_the_second(real_portr
     assert face_crops(Image.new("RGB", (3600, 1200), (150, 140, 130))) == []
 
 
-def test_the_nearest_face_of_a_group_photo_does_not_hide_the_others(real_portrait, ai_portrait, monkeypatch):
+def test_the_nearest_face_of_a_group_photo_does_not_hide_the_others(group_photo, real_portrait, monkeypatch):
     """One face big enough for the first search and three a little smaller that are not (~3% of the long
     side): the first search finds only the big one, which is small itself, so the second search runs and
     finds all four. Before, any face found stopped the search (group scenes: 56 of 80 real faces found)."""
     from realorai import faces as faces_module
     from realorai.faces import FaceDetector
 
-    canvas = Image.new("RGB", (3600, 1200), (150, 140, 130))
-    canvas.paste(real_portrait.resize((250, 250), Image.BICUBIC), (200, 450))
-    for x, face in zip((1200, 2000, 2800), (ai_portrait, real_portrait, ai_portrait)):
-        canvas.paste(face.resize((110, 110), Image.BICUBIC), (x, 520))
-    assert len(FaceDetector(retry_max_side=0).detect(canvas)) == 1  # the first search sees the big face only
-    found = FaceDetector().detect(canvas)
+    assert len(FaceDetector(retry_max_side=0).detect(group_photo)) == 1  # the first search sees the big face only
+    found = FaceDetector().detect(group_photo)
     assert len(found) == 4 and sorted(round(f.box[0], -2) // 800 for f in found) == [0, 1, 2, 3]
     monkeypatch.setattr(faces_module, "HIDES_SMALLER_FACES_PX", 0)  # the rule before: only when none was found
-    assert len(FaceDetector().detect(canvas)) == 1
+    assert len(FaceDetector().detect(group_photo)) == 1
     # A portrait whose face fills the frame is searched once: its face is far over the limit at 400 px.
     big_portrait = real_portrait.resize((1600, 1600), Image.BICUBIC)
     (face,) = FaceDetector(retry_max_side=0).detect(big_portrait)

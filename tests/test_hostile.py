@@ -176,7 +176,7 @@ def test_sigterm_empties_the_scratch_folder_and_a_restart_clears_leftovers(tmp_p
 
 
 @needs_portraits
-def test_an_app_served_in_process_gives_back_its_folder_its_sweeper_and_the_upload_folder(tmp_path, monkeypatch):
+def test_an_app_served_in_process_gives_back_its_folder_its_sweeper_and_the_upload_folder(served_app, tmp_path, monkeypatch):
     """The tests and benchmarks start the app with `app.serving`: what it leaves running or lying around after
     the block would pile up over a session (a sweeper thread, uploads) or break an app beside it."""
     import threading
@@ -184,13 +184,11 @@ def test_an_app_served_in_process_gives_back_its_folder_its_sweeper_and_the_uplo
     from gradio_client import Client
 
     import app as app_module
-    from realorai.config import BUNDLED_MODEL_DIR
-    from realorai.predict import Detector
 
     monkeypatch.setenv("REALORAI_SCRATCH", str(tmp_path / "scratch"))
     monkeypatch.setenv("GRADIO_TEMP_DIR", str(tmp_path / "the-other-apps-uploads"))
     threads_before, port = set(threading.enumerate()), free_port()
-    with app_module.serving(Detector(BUNDLED_MODEL_DIR), "test", port) as (_, folder):
+    with app_module.serving(served_app["detector"], "test", port) as (_, folder):  # the session's model, loaded once
         assert os.environ["GRADIO_TEMP_DIR"] == str(folder)
         sweepers = [t for t in set(threading.enumerate()) - threads_before if t.name == "scratch-sweeper"]
         assert len(sweepers) == 1 and sweepers[0].is_alive()

@@ -16,8 +16,9 @@ from tqdm import tqdm
 
 from .backbones import BACKBONES, CACHE_TAG, Backbone, block_features, build_backbone, derivable, recorded_pools
 from .backdrops import random_backdrop
+from .config import AI_INDEX
 from .edits import EDITS, random_edit
-from .generalisation import is_reconstruction
+from .generalisation import UPSCALED_PREFIX, is_reconstruction
 from .reshare import RESHARE, random_reshare
 
 AUGMENT_PREFIX = "augment-"  # view "augment-1": every image through its own seeded random re-share chain
@@ -25,8 +26,9 @@ EDIT_PREFIX = "edit-"  # view "edit-1": every image through its own seeded rando
 BACKDROP_PREFIX = "backdrop-"  # view "backdrop-1": a plain backdrop swapped for a seeded random one (realorai.backdrops)
 
 
-def view_function(view: str, split_name: str):
-    """image, index -> image as this view sees it."""
+def view_function(view: str, split_name: str, labels=None):
+    """image, index -> image as this view sees it. `labels` (the split's): a view of remade real photos
+    leaves AI faces as they are, since training drops their copies (`training_rows`)."""
     if view == "clean":
         return lambda image, index: image
     if view in RESHARE:
@@ -39,6 +41,11 @@ def view_function(view: str, split_name: str):
         return lambda image, index: random_edit(image, random.Random(f"{view}/{split_name}/{index}"))
     if view.startswith(BACKDROP_PREFIX):
         return lambda image, index: random_backdrop(image, random.Random(f"{view}/{split_name}/{index}"))
+    if view.startswith(UPSCALED_PREFIX):
+        from .upscaler import upscaled
+
+        ai = None if labels is None else np.asarray(labels) == AI_INDEX
+        return lambda image, index: image if ai is not None and ai[index] else upscaled(image)
     if is_reconstruction(view):
         from .autoencoder import autoencoder_file, reconstruct, trained_autoencoder
 

@@ -23,6 +23,7 @@ from .reshare import RESHARE
 from .sources import generator_short_name
 
 RECON_PREFIX = "recon-"  # view "recon-1": every image through the latent autoencoder (realorai.autoencoder)
+UPSCALED_PREFIX = "upscaled-"  # view "upscaled-1": every real photo shrunk and painted back by Real-ESRGAN (realorai.upscaler)
 
 # The shipped recipe's settings, both chosen by leave-one-out and re-share robustness (README, "Tried").
 DEFAULT_C = 0.02  # inverse L2 strength on standardised features
@@ -147,8 +148,9 @@ def training_rows(
 
 
 def is_reconstruction(view: str) -> bool:
-    """A view whose images are real photos remade by the latent autoencoder: AI faces, whatever the row's label."""
-    return view.startswith(RECON_PREFIX)
+    """A view whose images are real photos remade by a network (the latent autoencoder, the GAN upscaler):
+    AI faces, whatever the row's label."""
+    return view.startswith((RECON_PREFIX, UPSCALED_PREFIX))
 
 
 def calibrated(head: LinearHead, validation: SplitData, keep_validation: np.ndarray) -> FittedHead:

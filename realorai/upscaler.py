@@ -42,7 +42,8 @@ def ncnn_convolutions(param_text: str, weights: bytes) -> list[tuple[torch.Tenso
     for line in param_text.splitlines()[2:]:
         parts = line.split()
         if parts and parts[0] == "Convolution":
-            options = dict(p.split("=", 1) for p in parts[6:] if not p.startswith("-"))
+            first_option = 4 + int(parts[2]) + int(parts[3])  # type, name, #inputs, #outputs, their blob names
+            options = dict(p.split("=", 1) for p in parts[first_option:] if not p.startswith("-"))
             layers.append((int(options["0"]), int(options["1"]), int(options["6"]), options.get("5") == "1"))
     offset, out = 0, []
     for n_out, kernel, n_weights, has_bias in layers:

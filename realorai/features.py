@@ -81,7 +81,7 @@ def split_features(
         return np.load(path)
     if cache_dir and (reused := cut_from_all_blocks(cache_dir, backbone.name, split, split_name, view)) is not None:
         return reused
-    see = view_function(view, split_name)
+    see = view_function(view, split_name, split["label"] if is_reconstruction(view) else None)
     chunks = []
     for start in tqdm(range(0, len(split), batch_size), desc=f"{backbone.name} {split_name} {view}", leave=False):
         rows = split[start : start + batch_size]["image"]

@@ -26,9 +26,9 @@ EDIT_PREFIX = "edit-"  # view "edit-1": every image through its own seeded rando
 BACKDROP_PREFIX = "backdrop-"  # view "backdrop-1": a plain backdrop swapped for a seeded random one (realorai.backdrops)
 
 
-def view_function(view: str, split_name: str, labels=None):
-    """image, index -> image as this view sees it. `labels` (the split's): a view of remade real photos
-    leaves AI faces as they are, since training drops their copies (`training_rows`)."""
+def view_function(view: str, split_name: str, split=None):
+    """image, index -> image as this view sees it. Given the split, the upscaled view leaves its AI faces as
+    they are, since training drops remade copies of AI faces (`training_rows`)."""
     if view == "clean":
         return lambda image, index: image
     if view in RESHARE:
@@ -44,7 +44,7 @@ def view_function(view: str, split_name: str, labels=None):
     if view.startswith(UPSCALED_PREFIX):
         from .upscaler import upscaled
 
-        ai = None if labels is None else np.asarray(labels) == AI_INDEX
+        ai = None if split is None else np.asarray(split["label"]) == AI_INDEX
         return lambda image, index: image if ai is not None and ai[index] else upscaled(image)
     if is_reconstruction(view):
         from .autoencoder import autoencoder_file, reconstruct, trained_autoencoder
@@ -81,7 +81,7 @@ def split_features(
         return np.load(path)
     if cache_dir and (reused := cut_from_all_blocks(cache_dir, backbone.name, split, split_name, view)) is not None:
         return reused
-    see = view_function(view, split_name, split["label"] if is_reconstruction(view) else None)
+    see = view_function(view, split_name, split)
     chunks = []
     for start in tqdm(range(0, len(split), batch_size), desc=f"{backbone.name} {split_name} {view}", leave=False):
         rows = split[start : start + batch_size]["image"]

@@ -21,7 +21,6 @@ from tqdm import tqdm
 from .backbones import CACHE_TAG, CLIP_ARCHITECTURE, CLIP_ONNX, clip_block_output, cut_int8_session, int8_outputs, timm_transform
 from .class_path import TOKENS, WIDTH
 from .features import file_safe, view_function
-from .generalisation import is_reconstruction
 from .onnx_weights import package_file
 from .reshare import RESHARE
 
@@ -47,7 +46,7 @@ def split_tokens(
     if not all(p.is_file() for p in paths):
         session, outputs = int8_session(blocks)
         transform = timm_transform(CLIP_ARCHITECTURE)
-        see = view_function(view, split_name, split["label"] if is_reconstruction(view) else None)
+        see = view_function(view, split_name, split)
         for p in paths:
             p.parent.mkdir(parents=True, exist_ok=True)
         shape = (len(split), TOKENS, WIDTH)

@@ -69,5 +69,5 @@ def test_the_view_leaves_ai_faces_as_they_are():
     from realorai.features import view_function
 
     face = Image.new("RGB", (64, 64), (90, 120, 150))
-    see = view_function("upscaled-1", "train", labels=[AI_INDEX, AI_INDEX])
+    see = view_function("upscaled-1", "train", {"label": [AI_INDEX, AI_INDEX]})
     assert see(face, 0) is face and see(face, 1) is face

@@ -65,6 +65,10 @@ def ncnn_convolutions(param_text: str, weights: bytes) -> list[tuple[torch.Tenso
     return out
 
 
+def _frozen(tensor: torch.Tensor) -> torch.nn.Parameter:
+    return torch.nn.Parameter(tensor, requires_grad=False)
+
+
 class RRDBNet(torch.nn.Module):
     """ESRGAN's generator: conv, 23 RRDBs (3 dense blocks of 5 convs each, residuals scaled 0.2), conv,
     then x2 nearest + conv twice, two convs to RGB."""
@@ -76,8 +80,9 @@ class RRDBNet(torch.nn.Module):
         expected = 1 + self.BLOCKS * self.DENSE * self.CONVS + 5
         if len(convolutions) != expected:
             raise ValueError(f"{len(convolutions)} convolutions, an RRDBNet x4 has {expected}")
-        self.weights = torch.nn.ParameterList(torch.nn.Parameter(w, requires_grad=False) for w, _ in convolutions)
-        self.biases = [b for _, b in convolutions]
+        self.weights = torch.nn.ParameterList(_frozen(w) for w, _ in convolutions)
+        # A convolution without a bias gets zeros, so both lists move with `.to(device)` and are in the state dict.
+        self.biases = torch.nn.ParameterList(_frozen(torch.zeros(len(w)) if b is None else b) for w, b in convolutions)
 
     def _conv(self, k: int, x: torch.Tensor, act: bool = False) -> torch.Tensor:
         y = F.conv2d(x, self.weights[k], self.biases[k], padding=self.weights[k].shape[-1] // 2)

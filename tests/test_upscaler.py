@@ -59,6 +59,9 @@ def test_the_network_paints_four_times_the_size_and_refuses_another_graph():
     net = RRDBNet(convolutions).eval()
     with torch.no_grad():
         assert net(torch.rand(1, 3, 5, 7)).shape == (1, 3, 20, 28)
+    # Weights and biases are both the module's own: in its state dict, moved by `.to(...)`.
+    assert len(net.state_dict()) == 2 * len(convolutions)
+    assert all(p.dtype == torch.float64 for p in net.to(torch.float64).parameters())
     with pytest.raises(ValueError, match="RRDBNet x4"):
         RRDBNet(convolutions[:-1])
 

@@ -27,8 +27,8 @@ BACKDROP_PREFIX = "backdrop-"  # view "backdrop-1": a plain backdrop swapped for
 
 
 def view_function(view: str, split_name: str, split=None):
-    """image, index -> image as this view sees it. Given the split, the upscaled view leaves its AI faces as
-    they are, since training drops remade copies of AI faces (`training_rows`)."""
+    """image, index -> image as this view sees it. Given the split, a view of remade photos leaves its AI faces
+    as they are, since training drops remade copies of AI faces (`training_rows`)."""
     if view == "clean":
         return lambda image, index: image
     if view in RESHARE:
@@ -41,20 +41,26 @@ def view_function(view: str, split_name: str, split=None):
         return lambda image, index: random_edit(image, random.Random(f"{view}/{split_name}/{index}"))
     if view.startswith(BACKDROP_PREFIX):
         return lambda image, index: random_backdrop(image, random.Random(f"{view}/{split_name}/{index}"))
-    if view.startswith(UPSCALED_PREFIX):
-        from .upscaler import upscaled
-
-        ai = None if split is None else np.asarray(split["label"]) == AI_INDEX
-        return lambda image, index: image if ai is not None and ai[index] else upscaled(image)
     if is_reconstruction(view):
-        from .autoencoder import autoencoder_file, reconstruct, trained_autoencoder
-
-        model = trained_autoencoder(autoencoder_file(view))
-        return lambda image, index: reconstruct(model, image)
+        remake = _remaker(view)
+        ai = None if split is None else np.asarray(split["label"]) == AI_INDEX
+        return lambda image, index: image if ai is not None and ai[index] else remake(image)
     if view in EDITS:
         edit = EDITS[view]
         return lambda image, index: edit(image)
     raise ValueError(f"unknown view {view!r}")
+
+
+def _remaker(view: str):
+    """image -> the same picture remade by the view's decoder: the GAN upscaler or the autoencoder trained here."""
+    if view.startswith(UPSCALED_PREFIX):
+        from .upscaler import upscaled
+
+        return upscaled
+    from .autoencoder import autoencoder_file, reconstruct, trained_autoencoder
+
+    model = trained_autoencoder(autoencoder_file(view))
+    return lambda image: reconstruct(model, image)
 
 
 def file_safe(view: str) -> str:

@@ -74,3 +74,19 @@ def test_the_view_leaves_ai_faces_as_they_are():
     face = Image.new("RGB", (64, 64), (90, 120, 150))
     see = view_function("upscaled-1", "train", {"label": [AI_INDEX, AI_INDEX]})
     assert see(face, 0) is face and see(face, 1) is face
+
+
+def test_the_autoencoders_view_remakes_only_real_faces(tmp_path, monkeypatch):
+    """The autoencoder's "recon-N" view treats AI faces as the upscaled one does: left as they are."""
+    from realorai import autoencoder
+    from realorai.config import AI_INDEX, REAL_INDEX
+    from realorai.features import view_function
+
+    monkeypatch.setattr(autoencoder, "AUTOENCODER_DIR", tmp_path)
+    torch.manual_seed(0)
+    autoencoder.save(autoencoder.LatentAutoencoder(), tmp_path / "recon.pt")  # untrained: any remade picture
+    face = Image.new("RGB", (64, 64), (90, 120, 150))
+    see = view_function("recon-1", "train", {"label": [AI_INDEX, REAL_INDEX]})
+    assert see(face, 0) is face
+    remade = see(face, 1)
+    assert remade.size == face.size and remade.tobytes() != face.tobytes()

